@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.n3trace-installed
+
+.PHONY: ext demo test test-quick bench n3analyze clean
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Rebuild the Cython core in place whenever a .pyx changed (a no-op otherwise).
+ext: $(STAMP)
+	$(PY) setup.py --quiet build_ext --inplace
+
+demo: ext
+	$(PY) -m n3instrument.demo
+
+test: ext
+	$(PY) -m pytest -q
+
+test-quick: ext
+	$(PY) -m pytest -q -m "not frozen"
+
+bench: ext
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m benchmarks
+
+n3analyze: ext
+	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN analyzer/n3analyze.spec
+
+clean:
+	rm -rf build dist .pytest_cache n3core/tracing/*.c n3core/tracing/*.so

@@ -1,0 +1,1 @@
+"""Offline half of the toolchain: reading, analysing, inspecting, replaying and exporting traces."""
