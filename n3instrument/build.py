@@ -1,0 +1,131 @@
+"""Turn a `.ai` file into a build folder, and keep a content-addressed cache of builds.
+
+A build folder holds `program.py`, `__main__.py` (so `python DIR` runs it) and
+`manifest.json`. Folders are written under a temporary name and renamed into place, so
+a build on disk is always complete or absent, even when two runs race for it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .errors import BuildError, UsageError
+
+MANIFEST_FORMAT = 1
+COMPILER = f"namel3ss {__version__}"
+
+MAIN_PY = '''"""Run this build: python BUILD_DIR --chain NAME --input JSON (see --help)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from program import app  # noqa: E402
+from n3core.runtime.entry import main  # noqa: E402
+
+sys.exit(main(app, sys.argv[1:]))
+'''
+
+
+@dataclass(frozen=True)
+class Build:
+    path: Path
+    manifest: dict
+
+
+def compile_file(source: Path):
+    """Parse and check `source`; return (program, warnings and notes) or raise BuildError."""
+    from .frontend import check_file
+
+    program, diagnostics = check_file(str(source))
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if program is None or errors:
+        raise BuildError(diagnostics)
+    return program, diagnostics
+
+
+def build(
+    source: str | os.PathLike, out_dir: str | os.PathLike, *, instrument: bool = False,
+    replace: bool = True,
+) -> Build:
+    """Compile `source` into `out_dir`, replacing an earlier build there unless `replace` is off."""
+    source = Path(source).resolve()
+    program, _ = compile_file(source)
+    from .lowering import lower
+
+    files = {"program.py": lower(program), "__main__.py": MAIN_PY}
+    if instrument:
+        raise UsageError("--instrument is not available in this version of namel3ss")
+    manifest = _manifest(program, source, instrument=instrument)
+    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    out = Path(out_dir)
+    _write_atomically(out, files, replace=replace)
+    return Build(out, manifest)
+
+
+def cached_build(source: str | os.PathLike, *, instrument: bool = False, cache_dir=None) -> Build:
+    """Return a build of `source`, compiling only when no build of this exact content exists."""
+    source = Path(source).resolve()
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+    key = hashlib.sha256(
+        b"\0".join([data, COMPILER.encode(), str(source).encode(), b"instrument" if instrument else b"plain"])
+    ).hexdigest()[:20]
+    root = Path(cache_dir or os.environ.get("NAMEL3SS_CACHE_DIR") or source.parent / ".namel3ss" / "builds")
+    out = root / key
+    manifest_path = out / "manifest.json"
+    if manifest_path.is_file():
+        try:
+            return Build(out, json.loads(manifest_path.read_text()))
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is rebuilt, never fatal
+    return build(source, out, instrument=instrument, replace=False)
+
+
+def _manifest(program, source: Path, *, instrument: bool) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "compiler": COMPILER,
+        "source": source.name,
+        "source_path": str(source),
+        "source_sha256": hashlib.sha256(program.source.encode()).hexdigest(),
+        "flags": {"instrument": instrument},
+        "profile": None,
+        "sites_sha256": None,
+        "entries": {
+            kind + "s": [d.name for d in program.of_kind(kind)] for kind in ("chain", "agent", "prompt")
+        },
+    }
+
+
+def _write_atomically(out: Path, files: dict[str, str], *, replace: bool) -> None:
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise UsageError(
+            f"{out} exists and is not a namel3ss build; choose an empty or new folder for -o"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, text in files.items():
+            target = tmp / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        tmp.chmod(0o755)
+        if out.exists() and replace:
+            shutil.rmtree(out)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if replace or not (out / "manifest.json").is_file():
+                raise
+            shutil.rmtree(tmp)  # another process built the same content first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

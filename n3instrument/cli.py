@@ -1,0 +1,141 @@
+"""The `namel3ss` command: check, build and run `.ai` programs.
+
+Heavy modules (lark, the runtime, rich) are imported inside the commands that need
+them, so `namel3ss --help` stays fast. `main()` turns the project's own errors into
+exit codes (1: the program or check failed, 2: bad usage or input); anything else is a
+bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import __version__
+from .errors import BuildError, NamelessError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="namel3ss")
+def cli() -> None:
+    """Compile, check and run namel3ss `.ai` programs."""
+
+
+@cli.command()
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check(source: str, fmt: str) -> None:
+    """Check SOURCE for syntax and semantic errors (exit 1 if there are any)."""
+    from .frontend import check_file
+
+    _require_file(source)
+    program, diagnostics = check_file(source)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "file": source,
+            "ok": errors == 0,
+            "errors": errors,
+            "diagnostics": [d.to_dict() for d in diagnostics],
+        }, indent=2))
+    else:
+        _print_diagnostics(diagnostics)
+        if errors == 0:
+            decls = len(program.declarations) if program else 0
+            click.echo(f"{source}: ok ({decls} declarations)", err=True)
+    if errors:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="The build folder to write (replaced if it holds an earlier build).")
+@click.option("--instrument", is_flag=True, help="Compile tracepoints in.")
+def build(source: str, out_dir: str, instrument: bool) -> None:
+    """Compile SOURCE into a build folder that `python DIR` runs."""
+    from .build import build as do_build
+
+    _require_file(source)
+    result = do_build(source, out_dir, instrument=instrument)
+    click.echo(f"built {source} -> {result.path}", err=True)
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("target", type=click.Path())
+@click.option("--chain", help="Run this chain.")
+@click.option("--agent", help="Run this agent.")
+@click.option("--prompt", help="Run this prompt.")
+@click.option("--input", "input_", help="The input: JSON for chains and prompts, text for agents.")
+@click.option("--run-args", help='JSON such as {"input": ..., "entry": "chain:NAME"}.')
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run(target, chain, agent, prompt, input_, run_args, as_json) -> None:
+    """Run TARGET, a `.ai` file (built into a cache on first use) or a build folder."""
+    from .loader import load_build
+
+    app = load_build(_build_for(target))
+    from n3core.runtime.entry import main as run_main
+
+    argv = []
+    for flag, value in (("--chain", chain), ("--agent", agent), ("--prompt", prompt),
+                        ("--input", input_), ("--run-args", run_args)):
+        if value is not None:
+            argv += [flag, value]
+    if as_json:
+        argv.append("--json")
+    raise SystemExit(run_main(app, argv))
+
+
+def _build_for(target: str):
+    from pathlib import Path
+
+    path = Path(target)
+    if path.is_dir():
+        if not (path / "manifest.json").is_file():
+            raise click.BadParameter(f"{target} is a folder but not a namel3ss build", param_hint="TARGET")
+        return path
+    _require_file(target)
+    from .build import cached_build
+
+    return cached_build(path).path
+
+
+def _require_file(path: str) -> None:
+    import os
+
+    if not os.path.isfile(path):
+        raise click.BadParameter(f"no such file: {path}", param_hint="SOURCE")
+
+
+def _print_diagnostics(diagnostics) -> None:
+    from .frontend.diagnostics import render_all
+
+    text = render_all(diagnostics)
+    if text:
+        click.echo(text, err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `namel3ss` script; returns the exit code."""
+    try:
+        cli.main(args=argv, prog_name="namel3ss", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except BuildError as exc:
+        _print_diagnostics(exc.diagnostics)
+        return exc.exit_code
+    except NamelessError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Lower a checked `.ai` program to `program.py`, a plain module that builds the app.
+
+The output is meant to be read: one statement per declaration, each preceded by the
+`.ai` location it came from, values written as ordinary Python literals. It is also
+meant to be stable: the same program always lowers to the same bytes, which is what
+lets a test prove that a plain build carries no tracing code at all.
+"""
+from __future__ import annotations
+
+import os
+
+from n3core.runtime.schema import EXECUTABLE_KINDS
+
+from . import __version__
+from .frontend import nodes
+
+_WIDTH = 88
+_INDENT = "    "
+
+
+def lower(program: nodes.Program) -> str:
+    """Return the source of `program.py` for an already checked program."""
+    display = os.path.basename(program.file)
+    out = [_header(program, display), "from n3core import runtime as n3", ""]
+    app = program.app
+    app_name = repr(app.name) if app else "None"
+    properties = _object_of(app.entries) if app else {}
+    out.append(_call("app = n3.App", [app_name, f"source={program.file!r}"]
+                     + ([f"properties={_literal(properties, 1)}"] if properties else [])))
+    for decl in program.declarations:
+        if decl.kind == "app":
+            continue
+        out.append("")
+        out.append(f"# {display}:{decl.loc.line}:{decl.loc.column}")
+        out.append(_declaration(decl, display))
+    out += ["", "app.finalize()", ""]
+    return "\n".join(out)
+
+
+def _header(program: nodes.Program, display: str) -> str:
+    lines = [f'"""namel3ss program compiled from {display} by namel3ss {__version__}.', ""]
+    if program.module:
+        lines.append(f"Module: {program.module}.")
+    if program.language_version:
+        lines.append(f"Language version: {program.language_version}.")
+    for imp in program.imports:
+        lines.append(f"Imports: {imp.path}" + (f" as {imp.alias}." if imp.alias else "."))
+    lines.append("Generated code: edit the .ai source instead.")
+    lines.append('"""')
+    return "\n".join(lines)
+
+
+def _declaration(decl: nodes.Declaration, display: str) -> str:
+    props = _object_of(decl.entries, steps=decl.kind == "chain", display=display)
+    loc = _loc(decl.loc, display)
+    if decl.kind in EXECUTABLE_KINDS:
+        head, args = f"app.{decl.kind}", [repr(decl.name)]
+    else:
+        head, args = "app.declarative", [repr(decl.kind), repr(decl.name)]
+    return _call(head, args + [_literal(props, 1), f"loc={loc}"])
+
+
+class _Code(str):
+    """Python source to be emitted as is, not quoted."""
+
+
+def _loc(loc: nodes.Location, display: str) -> _Code:
+    return _Code(f"n3.Loc({display!r}, {loc.line}, {loc.column})")
+
+
+def _object_of(entries, steps: bool = False, display: str = "") -> dict:
+    result: dict = {}
+    for entry in entries:
+        if steps and entry.key == "steps" and isinstance(entry.value, nodes.ListValue):
+            result[entry.key] = [_step(item, display) for item in entry.value.items]
+        else:
+            result[entry.key] = _value(entry.value)
+    return result
+
+
+def _step(value: nodes.Value, display: str):
+    if not isinstance(value, nodes.ObjectValue):
+        return _value(value)
+    props: dict = {}
+    for entry in value.entries:
+        if entry.key == "parallel" and isinstance(entry.value, nodes.ListValue):
+            props["parallel"] = [_step(item, display) for item in entry.value.items]
+        else:
+            props[entry.key] = _value(entry.value)
+    return _Step(props, _loc(value.loc, display))
+
+
+class _Step:
+    __slots__ = ("props", "loc")
+
+    def __init__(self, props: dict, loc: _Code):
+        self.props, self.loc = props, loc
+
+
+def _value(value: nodes.Value):
+    if isinstance(value, (nodes.String, nodes.Number, nodes.Boolean)):
+        return value.value
+    if isinstance(value, nodes.Null):
+        return None
+    if isinstance(value, nodes.Reference):
+        return _Code(f"n3.Ref({value.name!r})")
+    if isinstance(value, nodes.EnvCall):
+        return _Code(f"n3.Env({value.name!r})")
+    if isinstance(value, nodes.ListValue):
+        return [_value(item) for item in value.items]
+    if isinstance(value, nodes.ObjectValue):
+        return {entry.key: _value(entry.value) for entry in value.entries}
+    raise TypeError(f"cannot lower {type(value).__name__}")
+
+
+def _literal(value, depth: int) -> str:
+    """Python source for `value`, on one line when it fits, else one item per line."""
+    flat = _flat(value)
+    if len(flat) + depth * len(_INDENT) <= _WIDTH or not _splittable(value):
+        return flat
+    pad, inner = _INDENT * (depth - 1), _INDENT * depth
+    if isinstance(value, _Step):
+        return f"n3.Step({_literal(value.props, depth)}, loc={value.loc})"
+    if isinstance(value, dict):
+        items = [f"{inner}{key!r}: {_literal(item, depth + 1)}," for key, item in value.items()]
+        return "{\n" + "\n".join(items) + f"\n{pad}}}"
+    items = [f"{inner}{_literal(item, depth + 1)}," for item in value]
+    return "[\n" + "\n".join(items) + f"\n{pad}]"
+
+
+def _splittable(value) -> bool:
+    return isinstance(value, (dict, list, _Step)) and bool(
+        value.props if isinstance(value, _Step) else value
+    )
+
+
+def _flat(value) -> str:
+    if isinstance(value, _Code):
+        return str(value)
+    if isinstance(value, _Step):
+        return f"n3.Step({_flat(value.props)}, loc={value.loc})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key!r}: {_flat(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flat(item) for item in value) + "]"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return f"float({str(value)!r})"
+    return repr(value)
+
+
+def _call(head: str, args: list[str]) -> str:
+    flat = f"{head}({', '.join(args)})"
+    if len(flat) <= _WIDTH:
+        return flat
+    return f"{head}(\n" + "".join(f"{_INDENT}{arg},\n" for arg in args) + ")"
