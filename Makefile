@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml setup.py
 ext: $(STAMP)
 	$(PY) setup.py --quiet build_ext --inplace
 
+BIN := $(VENV)/bin
+DEMO := examples/research_agent/app.ai
+
 demo: ext
-	$(PY) -m n3instrument.demo
+	$(BIN)/namel3ss check $(DEMO)
+	$(BIN)/namel3ss build $(DEMO) -o build/research
+	$(BIN)/python build/research --agent ResearchAgent --input "Research quantum error correction"
 
 test: ext
 	$(PY) -m pytest -q
