@@ -1,0 +1,349 @@
+"""`.ai` text to the typed AST, in one LALR pass.
+
+The transformer is embedded in the parser, so nodes are built as rules are reduced and no
+intermediate lark tree exists: that is what keeps the front end well above 20k lines/s.
+It also means the checks that live in callbacks (unknown kind, unquoted app name, missing
+block) fire as soon as the offending declaration is read, at its own position.
+"""
+from __future__ import annotations
+
+import re
+import textwrap
+import threading
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput
+from lark.lexer import Lexer
+
+from n3core.runtime import schema
+
+from .diagnostics import Diagnostic, FrontendError, from_lark_error
+from .nodes import (
+    Boolean, Declaration, Entry, EnvCall, Import, ListValue, Location, Null, Number,
+    ObjectValue, Program, Reference, String,
+)
+
+
+
+class Problem(Exception):
+    """A syntax error found by a transformer callback, already in the user's words."""
+
+    def __init__(self, message: str, loc: Location, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.loc, self.hint = message, loc, hint
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "{": "{", "}": "}"}
+_ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape_one(match: re.Match) -> str:
+    # Unknown escapes stay as written, so regexes such as "\d+" need no doubling.
+    return _ESCAPES.get(match.group(1), match.group(0))
+
+
+def unescape(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    return _ESCAPE_RE.sub(_unescape_one, raw)
+
+
+def _string_value(token: Token) -> str:
+    if token.type == "LONG_STRING":
+        raw = token[3:-3]
+        if raw.startswith("\n"):
+            raw = raw[1:]
+        return unescape(textwrap.dedent(raw))
+    return unescape(token[1:-1])
+
+
+def _start(x) -> tuple[int, int]:
+    if isinstance(x, Token):
+        return x.line, x.column
+    loc = x.loc
+    return loc.line, loc.column
+
+
+def _end(x) -> tuple[int, int]:
+    if isinstance(x, Token):
+        return x.end_line, x.end_column
+    loc = x.loc
+    return loc.end_line, loc.end_column
+
+
+class _Lexer(Lexer):
+    """One compiled regex for every token, built from the grammar's own terminals.
+
+    lark's contextual lexer tries terminals one by one per state; this does a single
+    `match` per token and is about twice as fast. It stays contextual where it matters:
+    a keyword (`true`, `module`, ...) is only a keyword where the parser accepts it, so
+    `module:` is still an ordinary key.
+    """
+
+    __future_interface__ = 2
+
+    def __init__(self, conf) -> None:
+        by_name = conf.terminals_by_name
+        name_re = re.compile(by_name["NAME"].pattern.to_regexp())
+        skip = "(?:%s)*" % "|".join(by_name[n].pattern.to_regexp() for n in conf.ignore)
+        self.skip_re = re.compile(skip)
+        # Atomic (lookahead + backreference): never re-split skipped text on a failed
+        # match, which would take exponential time on long runs of spaces or `#`.
+        skip = f"(?=(?P<SKIP>{skip}))(?P=SKIP)"
+        self.keywords: dict[str, str] = {}
+        self.punctuation: dict[str, str] = {}
+        groups = []
+        for terminal in conf.terminals:
+            pattern = terminal.pattern
+            if terminal.name in conf.ignore:
+                continue
+            if pattern.type == "str" and name_re.fullmatch(pattern.value):
+                self.keywords[pattern.value] = terminal.name
+            elif pattern.type == "str":
+                self.punctuation[pattern.value] = terminal.name
+            else:
+                groups.append(f"(?P<{terminal.name}>{pattern.to_regexp()})")
+        marks = sorted(self.punctuation, key=len, reverse=True)
+        groups.append("(?P<PUNCT>%s)" % "|".join(re.escape(m) for m in marks))
+        self.token_re = re.compile(skip + "(?:" + "|".join(groups) + ")")
+
+    def lex(self, lexer_state, parser_state):
+        text = lexer_state.text
+        text = getattr(text, "text", text)
+        return self.tokens(text, parser_state)
+
+    def tokens(self, text: str, parser_state=None):
+        match = self.token_re.match
+        keywords, punctuation = self.keywords, self.punctuation
+        states = parser_state.parse_conf.states if parser_state is not None else None
+        pos, line, line_start = 0, 1, 0
+        while True:
+            m = match(text, pos)
+            if m is None:
+                start = self.skip_re.match(text, pos).end()
+                if text.count("\n", pos, start):
+                    line += text.count("\n", pos, start)
+                    line_start = text.rfind("\n", pos, start) + 1
+                if start >= len(text):
+                    return
+                raise UnexpectedCharacters(text, start, line, start - line_start + 1,
+                                           state=parser_state)
+            kind = m.lastgroup
+            start = m.start(kind)
+            if start != pos and text.count("\n", pos, start):
+                line += text.count("\n", pos, start)
+                line_start = text.rfind("\n", pos, start) + 1
+            value = m.group(kind)
+            end = m.end()
+            if kind == "PUNCT":
+                kind = punctuation[value]
+            elif kind == "NAME":
+                keyword = keywords.get(value)
+                if keyword is not None and (states is None or
+                                            keyword in states[parser_state.position]):
+                    kind = keyword
+            column = start - line_start + 1
+            if kind == "LONG_STRING" and "\n" in value:
+                end_line = line + value.count("\n")
+                end_column = end - (start + value.rfind("\n"))
+                yield Token(kind, value, start, line, column, end_line, end_column, end)
+                line, line_start = end_line, start + value.rfind("\n") + 1
+            else:
+                yield Token(kind, value, start, line, column, line, column + len(value), end)
+            pos = end
+
+
+class _Build(Transformer):
+    """Builds nodes as the parser reduces; `file` is set per parse under `_LOCK`."""
+
+    file = "<string>"
+
+    def _tok(self, t: Token) -> Location:
+        return Location(self.file, t.line, t.column, t.end_line, t.end_column)
+
+    def _span(self, first, last) -> Location:
+        line, column = _start(first)
+        end_line, end_column = _end(last)
+        return Location(self.file, line, column, end_line, end_column)
+
+    # values
+    def string(self, c):
+        t = c[0]
+        return String(unescape(t[1:-1]), self._tok(t))
+
+    def long_string(self, c):
+        t = c[0]
+        return String(_string_value(t), self._tok(t))
+
+    def number(self, c):
+        t = c[0]
+        text = str(t)
+        value = float(text) if ("." in text or "e" in text or "E" in text) else int(text)
+        return Number(value, self._tok(t))
+
+    def true(self, c):
+        return Boolean(True, self._tok(c[0]))
+
+    def false(self, c):
+        return Boolean(False, self._tok(c[0]))
+
+    def null(self, c):
+        return Null(self._tok(c[0]))
+
+    def reference(self, c):
+        t = c[0]
+        return Reference(str(t), self._tok(t))
+
+    def call(self, c):
+        func, _, arg, close = c
+        loc = self._span(func, close)
+        if func != "env":
+            raise Problem(
+                f"`{func}(...)` is not a value: only `env(\"NAME\")` can be called",
+                loc, 'read an environment variable with env("NAME")',
+            )
+        name = _string_value(arg)
+        if not name:
+            raise Problem("env() needs the name of an environment variable",
+                          self._tok(arg), 'for example env("OPENAI_API_KEY")')
+        return EnvCall(name, loc)
+
+    def _items(self, c, what: str) -> list:
+        items = []
+        prev = None
+        comma = False
+        for x in c[1:-1]:
+            if isinstance(x, Token):
+                comma = True
+                continue
+            if prev is not None and not comma and _start(x)[0] == _end(prev)[0]:
+                line, column = _start(x)
+                raise Problem(
+                    f"{what} on the same line must be separated by a comma",
+                    Location(self.file, line, column, *_end(x)),
+                    "put a `,` before it, or start it on a new line",
+                )
+            items.append(x)
+            prev = x
+            comma = False
+        return items
+
+    def list(self, c):
+        return ListValue(tuple(self._items(c, "list items")), self._span(c[0], c[-1]))
+
+    def object(self, c):
+        return ObjectValue(tuple(self._items(c, "entries")), self._span(c[0], c[-1]))
+
+    def entry(self, c):
+        key, _, value = c
+        name = _string_value(key) if key.type == "STRING" else str(key)
+        return Entry(name, value, self._span(key, value))
+
+    # declarations
+    def kind(self, c):
+        t = c[0]
+        if t not in schema.ALL_KINDS:
+            import difflib
+            close = difflib.get_close_matches(str(t), schema.ALL_KINDS, n=1)
+            hint = (f"did you mean `{close[0]}`?" if close else
+                    "declarations start with one of: " + ", ".join(schema.ALL_KINDS))
+            raise Problem(f"unknown declaration kind `{t}`", self._tok(t), hint)
+        return t
+
+    def declaration(self, c):
+        kind, name = c[0], c[1]
+        block = c[2] if len(c) > 2 else None
+        name_loc = self._tok(name)
+        if kind == "app" and name.type == "NAME":
+            raise Problem("the app name must be quoted", name_loc, f'write app "{name}"')
+        if block is None and kind != "app":
+            raise Problem(
+                f"`{kind} {name}` needs a block `{{ ... }}`",
+                self._span(kind, name), f"write {kind} {name} {{ key: value }}",
+            )
+        value = _string_value(name) if name.type == "STRING" else str(name)
+        entries = block.entries if block is not None else ()
+        return Declaration(str(kind), value, entries, self._span(kind, block or name), name_loc)
+
+    def dotted(self, c):
+        return c
+
+    def import_decl(self, c):
+        keyword, parts = c[0], c[1]
+        if parts[0].line != keyword.line:
+            raise Problem("`import` needs a module path on the same line", self._tok(keyword),
+                          "write import a.b.c (optionally `as name`)")
+        path = "".join(parts)
+        alias = str(c[3]) if len(c) > 3 else None
+        return Import(path, alias, self._span(keyword, c[-1] if alias else parts[-1]))
+
+    def module_decl(self, c):
+        name = c[1]
+        value = _string_value(name) if name.type == "STRING" else str(name)
+        return ("module", value, self._span(c[0], name))
+
+    def version_decl(self, c):
+        value = c[2]
+        text = _string_value(value) if value.type == "STRING" else str(value)
+        return ("language_version", text, self._span(c[0], value))
+
+    def start(self, c):
+        return c
+
+
+_LOCK = threading.Lock()
+_BUILD = _Build()
+_PARSER: Lark | None = None
+
+
+def _parser() -> Lark:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = Lark.open_from_package(
+            __package__, "namel3ss.lark", ("",),
+            parser="lalr", lexer=_Lexer, transformer=_BUILD,
+            propagate_positions=False, maybe_placeholders=False,
+        )
+    return _PARSER
+
+
+def _tokens(text: str):
+    """Every token of `text`, without parser context (for error reports)."""
+    return _parser().parser.lexer.tokens(text)
+
+
+def _program(items: list, source: str, file: str) -> Program:
+    module = version = None
+    imports: list[Import] = []
+    declarations: list[Declaration] = []
+    for item in items:
+        if isinstance(item, Declaration):
+            declarations.append(item)
+        elif isinstance(item, Import):
+            imports.append(item)
+        else:
+            what, value, loc = item
+            if (module if what == "module" else version) is not None:
+                raise Problem(f"`{what}` is given twice", loc, "keep only one")
+            if what == "module":
+                module = value
+            else:
+                version = value
+    return Program(file, source, module, tuple(imports), version, tuple(declarations))
+
+
+def parse(source: str, file: str) -> Program:
+    """Parse a whole file; raise `FrontendError` with one SYNTAX_ERROR on bad syntax."""
+    text = source[1:] if source.startswith("\ufeff") else source
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    try:
+        with _LOCK:
+            _BUILD.file = file
+            items = _parser().parse(text)
+        return _program(items, text, file)
+    except Problem as problem:
+        diagnostic = Diagnostic("error", "SYNTAX_ERROR", problem.message, problem.hint, problem.loc)
+    except UnexpectedInput as exc:
+        diagnostic = from_lark_error(exc, text, file, _tokens)
+    raise FrontendError([diagnostic], text)
