@@ -109,11 +109,18 @@ def _require_file(path: str) -> None:
 
 
 def _print_diagnostics(diagnostics) -> None:
-    from .frontend.diagnostics import render_all
+    from .frontend.diagnostics import render
 
-    text = render_all(diagnostics)
-    if text:
-        click.echo(text, err=True)
+    sources: dict[str, str | None] = {}
+    for diagnostic in diagnostics:
+        file = diagnostic.loc.file
+        if file not in sources:
+            try:
+                with open(file, encoding="utf-8", errors="replace") as handle:
+                    sources[file] = handle.read()
+            except OSError:
+                sources[file] = None
+        click.echo(render(diagnostic, sources[file]) + "\n", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:

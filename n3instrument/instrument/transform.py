@@ -1,0 +1,225 @@
+"""The libcst rewrite that turns a function into a traced one, as a pure source-to-source step.
+
+For a span tracepoint the function body becomes::
+
+    _n3__t = _n3__enter(SITE, {"arg": arg})
+    try:
+        <body, each `return X` now `return _n3__exit(_n3__t, X)`>
+    except BaseException as _n3__e:
+        _n3__fail(_n3__t, _n3__e)
+        raise
+    else:
+        _n3__exit(_n3__t, None)
+
+Wrapping the body in place, rather than wrapping the function from outside, keeps
+generators, async generators, methods, `super()`, decorators and signatures exactly as
+they were: a generator's span covers its consumer's iteration, and an early return or a
+return inside `try/finally` closes the span once. Generated names start with `_n3__`
+(a single underscore, so class-private name mangling leaves them alone). Generated
+statements carry no user positions of their own, so tracebacks still point at user lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+PREFIX = "_n3__"
+HOOKS = ("enter", "exit", "exit_value", "fail", "instant")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One tracepoint inside one module, already resolved to site expressions."""
+
+    qualname: str
+    site: str  # a Python expression giving the site id (an int literal or a lookup)
+    kind: str = "span"  # "span" or "instant"
+    args: tuple[str, ...] = ()  # argument names (or name=expression pairs) captured on entry
+    capture_return: bool = False
+
+
+@dataclass
+class Result:
+    code: str
+    applied: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def instrument_source(source: str, points: list[Point], hooks_module: str) -> Result:
+    """Rewrite `source` so every point becomes direct calls into `hooks_module`."""
+    module = cst.parse_module(source)
+    by_name = {point.qualname: point for point in points}
+    transformer = _Tracepoints(by_name)
+    module = module.visit(transformer)
+    if transformer.applied:
+        module = _add_import(module, hooks_module)
+    missing = [name for name in by_name if name not in transformer.applied]
+    return Result(module.code, transformer.applied, missing)
+
+
+def _name(suffix: str) -> cst.Name:
+    return cst.Name(PREFIX + suffix)
+
+
+def _call(hook: str, *args: cst.BaseExpression) -> cst.Call:
+    return cst.Call(_name(hook), [cst.Arg(a) for a in args])
+
+
+def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
+    if not args:
+        return cst.Name("None")
+    elements = []
+    for arg in args:
+        key, _, expr = arg.partition("=")
+        elements.append(cst.DictElement(
+            cst.SimpleString(repr(key.strip())), cst.parse_expression(expr.strip() or key.strip())
+        ))
+    return cst.Dict(elements)
+
+
+class _Tracepoints(cst.CSTTransformer):
+    def __init__(self, points: dict[str, Point]):
+        super().__init__()
+        self.points = points
+        self.scope: list[tuple[str, bool]] = []  # (name, is a function)
+        self.applied: list[str] = []
+
+    def _qualname(self) -> str:
+        """Named like Python's __qualname__: `outer.<locals>.inner`, `Class.method`."""
+        parts = []
+        for index, (name, is_function) in enumerate(self.scope):
+            parts.append(name)
+            if is_function and index < len(self.scope) - 1:
+                parts.append("<locals>")
+        return ".".join(parts)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.scope.append((node.name.value, False))
+
+    def leave_ClassDef(self, original, updated):
+        self.scope.pop()
+        return updated
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scope.append((node.name.value, True))
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef):
+        qualname = self._qualname()
+        self.scope.pop()
+        point = self.points.get(qualname)
+        if point is None:
+            return updated
+        self.applied.append(qualname)
+        return _instrument_function(updated, point)
+
+
+def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef:
+    body = func.body
+    if isinstance(body, cst.SimpleStatementSuite):
+        body = cst.IndentedBlock([cst.SimpleStatementLine(body.body)])
+    statements = list(body.body)
+    docstring = []
+    if statements and _is_docstring(statements[0]):
+        docstring, statements = statements[:1], statements[1:]
+    site = cst.parse_expression(point.site)
+    if point.kind == "instant":
+        probe = cst.SimpleStatementLine([cst.Expr(_call("instant", site, _payload(point.args)))])
+        return func.with_changes(body=body.with_changes(body=[*docstring, probe, *statements]))
+
+    is_async_gen = func.asynchronous is not None and _contains_yield(statements)
+    returns = _Returns(point.capture_return, is_async_gen)
+    inner = cst.IndentedBlock([s.visit(returns) for s in statements] or [cst.SimpleStatementLine([cst.Pass()])])
+    token = _name("t")
+    enter = cst.SimpleStatementLine([cst.Assign(
+        [cst.AssignTarget(token)], _call("enter", site, _payload(point.args))
+    )])
+    handler = cst.ExceptHandler(
+        body=cst.IndentedBlock([
+            cst.SimpleStatementLine([cst.Expr(_call("fail", token, _name("e")))]),
+            cst.SimpleStatementLine([cst.Raise()]),
+        ]),
+        type=cst.Name("BaseException"),
+        name=cst.AsName(_name("e")),
+    )
+    orelse = cst.Else(cst.IndentedBlock([
+        cst.SimpleStatementLine([cst.Expr(_call("exit", token, cst.Name("None")))])
+    ]))
+    wrapped = cst.Try(body=inner, handlers=[handler], orelse=orelse)
+    return func.with_changes(body=body.with_changes(body=[*docstring, enter, wrapped]))
+
+
+def _is_docstring(statement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+class _OwnScope(cst.CSTTransformer):
+    """Visits a function's own statements, not those of nested functions, classes or lambdas."""
+
+    def visit_FunctionDef(self, node) -> bool:
+        return False
+
+    def visit_ClassDef(self, node) -> bool:
+        return False
+
+    def visit_Lambda(self, node) -> bool:
+        return False
+
+
+class _YieldFinder(_OwnScope):
+    def __init__(self):
+        self.found = False
+
+    def visit_Yield(self, node) -> bool:
+        self.found = True
+        return False
+
+
+def _contains_yield(statements) -> bool:
+    finder = _YieldFinder()
+    for statement in statements:
+        statement.visit(finder)
+    return finder.found
+
+
+class _Returns(_OwnScope):
+    """Make every `return` of the function close its span first."""
+
+    def __init__(self, capture: bool, async_generator: bool):
+        super().__init__()
+        self.hook = "exit_value" if capture else "exit"
+        self.async_generator = async_generator
+
+    def leave_Return(self, original: cst.Return, updated: cst.Return):
+        token = _name("t")
+        if self.async_generator:  # `return` takes no value there: close, then return.
+            return cst.FlattenSentinel([cst.Expr(_call("exit", token, cst.Name("None"))), updated])
+        value = updated.value if updated.value is not None else cst.Name("None")
+        return updated.with_changes(value=_call(self.hook, token, value))
+
+
+def _add_import(module: cst.Module, hooks_module: str) -> cst.Module:
+    names = ", ".join(f"{hook} as {PREFIX}{hook}" for hook in HOOKS)
+    statement = cst.parse_statement(f"from {hooks_module} import {names}")
+    body = list(module.body)
+    index = 0
+    if body and _is_docstring(body[0]):
+        index = 1
+    while index < len(body) and _is_future_import(body[index]):
+        index += 1
+    body.insert(index, statement)
+    return module.with_changes(body=body)
+
+
+def _is_future_import(statement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and isinstance(statement.body[0], cst.ImportFrom)
+        and isinstance(statement.body[0].module, cst.Name)
+        and statement.body[0].module.value == "__future__"
+    )
