@@ -1,0 +1,124 @@
+"""The command line of a build: `python build/app --chain NAME --input JSON [--json]`.
+
+Exit codes: 0 the program ran, 1 the program failed, 2 bad usage or bad input. Failures
+print one paragraph (what, which component and where it is declared, how to fix it), never
+a traceback; set NAMEL3SS_TRACEBACK=1 to see one for an unexpected internal error.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .errors import N3Error, UsageError
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def _parser(prog: str | None):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Run a compiled namel3ss program.",
+        epilog="With no --chain/--agent/--prompt the program's only chain runs "
+               "(or, without chains, its only agent).")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--chain", metavar="NAME", help="run this chain (--input is JSON)")
+    which.add_argument("--agent", metavar="NAME", help="run this agent (--input is text)")
+    which.add_argument("--prompt", metavar="NAME", help="run this prompt (--input is JSON)")
+    which.add_argument("--run-args", metavar="JSON",
+                       help='\'{"input": ..., "entry": "chain:NAME"}\'')
+    parser.add_argument("--input", metavar="VALUE", help="the input (JSON, or text for an agent)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def format_error(exc: BaseException) -> str:
+    """The one paragraph a user sees for `exc`."""
+    if isinstance(exc, N3Error):
+        return exc.paragraph()
+    return (f"error[INTERNAL_ERROR]: the runtime failed unexpectedly "
+            f"({exc.__class__.__name__}: {exc}). Fix: this is a bug in the namel3ss runtime; "
+            "rerun with NAMEL3SS_TRACEBACK=1 and report the traceback.")
+
+
+def _usage(message: str, hint: str | None = None) -> UsageError:
+    return UsageError(message, hint=hint)
+
+
+def _parse_json(text: str, what: str):
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise _usage(f"--input for {what} must be JSON ({exc})",
+                     hint="""quote it, e.g. --input '{"topic": "tides"}' or --input '"text"'""") from None
+
+
+def _plan(app, args):
+    """(entry, input) from the parsed arguments; raises UsageError on bad input."""
+    if args.run_args is not None:
+        if args.input is not None:
+            raise _usage("--input cannot be combined with --run-args",
+                         hint="put the input inside --run-args as \"input\"")
+        try:
+            run_args = json.loads(args.run_args)
+        except ValueError as exc:
+            raise _usage(f"--run-args must be JSON ({exc})") from None
+        if not isinstance(run_args, dict):
+            raise _usage("--run-args must be a JSON object",
+                         hint='--run-args \'{"input": {...}, "entry": "chain:NAME"}\'')
+        entry = run_args.get("entry")
+        if entry is not None and not isinstance(entry, str):
+            raise _usage("\"entry\" in --run-args must be a string like \"chain:NAME\"")
+        return entry, run_args.get("input")
+    for kind in ("chain", "agent", "prompt"):
+        name = getattr(args, kind)
+        if name is not None:
+            entry = f"{kind}:{name}"
+            break
+    else:
+        entry = None
+    kind, _ = app.resolve_entry(entry)
+    if args.input is None:
+        return entry, None
+    if kind == "agent":
+        return entry, args.input
+    return entry, _parse_json(args.input, f"a {kind}")
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    elif isinstance(result, str):
+        print(result)
+    elif result is not None:
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+
+
+def main(app, argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Run `app` as the command line asks; returns the process exit code."""
+    parser = _parser(prog)
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:  # argparse has printed usage (or --help) already
+        return exc.code if isinstance(exc.code, int) else USAGE
+    try:
+        app.finalize()
+        entry, value = _plan(app, args)
+        result = app.run_sync(entry, value)
+    except N3Error as err:
+        if args.json:
+            print(json.dumps({"error": err.to_dict()}, ensure_ascii=False))
+        print(err.paragraph(), file=sys.stderr)
+        return USAGE if isinstance(err, UsageError) else FAILED
+    except KeyboardInterrupt:
+        print("error[INTERRUPTED]: the run was interrupted.", file=sys.stderr)
+        return FAILED
+    except Exception as exc:
+        if os.environ.get("NAMEL3SS_TRACEBACK") == "1":
+            import traceback
+            traceback.print_exc()
+        print(format_error(exc), file=sys.stderr)
+        return FAILED
+    _print_result(result, args.json)
+    return OK
