@@ -25,8 +25,8 @@ def lower(program: nodes.Program) -> str:
     app = program.app
     app_name = repr(app.name) if app else "None"
     properties = _object_of(app.entries) if app else {}
-    out.append(_call("app = n3.App", [app_name, f"source={program.file!r}"]
-                     + ([f"properties={_literal(properties, 1)}"] if properties else [])))
+    props = f", properties={_literal(properties, 1)}" if properties else ""
+    out.append(f"app = n3.App({app_name}, source={program.file!r}{props})")
     for decl in program.declarations:
         if decl.kind == "app":
             continue
@@ -57,7 +57,7 @@ def _declaration(decl: nodes.Declaration, display: str) -> str:
         head, args = f"app.{decl.kind}", [repr(decl.name)]
     else:
         head, args = "app.declarative", [repr(decl.kind), repr(decl.name)]
-    return _call(head, args + [_literal(props, 1), f"loc={loc}"])
+    return f"{head}({', '.join(args)}, {_literal(props, 1)}, loc={loc})"
 
 
 class _Code(str):
@@ -147,9 +147,3 @@ def _flat(value) -> str:
         return f"float({str(value)!r})"
     return repr(value)
 
-
-def _call(head: str, args: list[str]) -> str:
-    flat = f"{head}({', '.join(args)})"
-    if len(flat) <= _WIDTH:
-        return flat
-    return f"{head}(\n" + "".join(f"{_INDENT}{arg},\n" for arg in args) + ")"
