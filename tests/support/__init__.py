@@ -1,0 +1,1 @@
+"""Real helpers for the test suite (servers, builders), imported explicitly by tests."""

@@ -1,0 +1,145 @@
+"""A real loopback HTTP server speaking the OpenAI Chat Completions API, with scripted replies.
+
+Tests import the `openai_server` fixture explicitly. Besides `/v1/chat/completions` the
+server answers `/echo` (the request reflected back as JSON) and `/status/NNN` (that status),
+which the http tool tests use.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+
+def chat(content=None, tool_calls=None, usage=None, finish_reason=None, model="gpt-test"):
+    """A Chat Completions reply body; `tool_calls` items are (id, name, arguments dict)."""
+    message = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function",
+             "function": {"name": name, "arguments": json.dumps(arguments)}}
+            for call_id, name, arguments in tool_calls]
+    body = {"id": "chatcmpl-test", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop")}]}
+    if usage is not None:
+        body["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1],
+                         "total_tokens": usage[0] + usage[1]}
+    return {"status": 200, "json": body}
+
+
+def error(status: int, message: str):
+    return {"status": status, "json": {"error": {"message": message, "type": "test_error"}}}
+
+
+class FakeOpenAI:
+    """The server and what it saw. `script(...)` queues replies for chat completions."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.replies: deque = deque()
+        self.lock = threading.Lock()
+        self.httpd = None
+        self.thread = None
+
+    @property
+    def root(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        return self.root + "/v1"
+
+    def script(self, *replies) -> None:
+        with self.lock:
+            self.replies.extend(replies)
+
+    def chat_requests(self) -> list[dict]:
+        return [r for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def _next_reply(self) -> dict:
+        with self.lock:
+            return self.replies.popleft() if self.replies else chat("default reply")
+
+    def start(self) -> "FakeOpenAI":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                parts = urlsplit(self.path)
+                record = {"method": self.command, "path": parts.path,
+                          "query": {k: v[0] if len(v) == 1 else v
+                                    for k, v in parse_qs(parts.query).items()},
+                          "headers": {k.lower(): v for k, v in self.headers.items()},
+                          "body": body}
+                with server.lock:
+                    server.requests.append(record)
+                if parts.path.endswith("/chat/completions") and self.command == "POST":
+                    reply = server._next_reply()
+                elif parts.path == "/echo":
+                    reply = {"status": 200, "json": record}
+                elif parts.path.startswith("/status/"):
+                    status = int(parts.path.rsplit("/", 1)[1])
+                    reply = {"status": status, "body": f"failure {status} from test server"}
+                elif parts.path == "/text":
+                    reply = {"status": 200, "body": "plain words"}
+                elif parts.path == "/slow":
+                    reply = {"status": 200, "json": {"slow": True}, "delay": 2.0}
+                else:
+                    reply = {"status": 404, "json": {"error": {"message": "no such route"}}}
+                if reply.get("delay"):
+                    time.sleep(reply["delay"])
+                if "json" in reply:
+                    payload = json.dumps(reply["json"]).encode()
+                    ctype = "application/json"
+                else:
+                    payload = reply.get("body", "")
+                    payload = payload.encode() if isinstance(payload, str) else payload
+                    ctype = "text/plain"
+                try:
+                    self.send_response(reply.get("status", 200))
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def openai_server():
+    server = FakeOpenAI().start()
+    try:
+        yield server
+    finally:
+        server.stop()
