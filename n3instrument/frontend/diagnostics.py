@@ -165,7 +165,8 @@ def _unexpected_characters(exc, text: str, file: str) -> Diagnostic:
         return error("SYNTAX_ERROR", "use `key: value`, not `key = value`", here, hint)
     if char in "\"'":
         if rest.startswith('"""'):
-            return error("SYNTAX_ERROR", 'unclosed string: this `"""` is never closed', here,
+            return error("SYNTAX_ERROR", 'unclosed string: this `"""` is never closed',
+                         _loc(file, line, column, line, column + 3),
                          'end the string with `"""`')
         return error(
             "SYNTAX_ERROR", "unclosed string",
@@ -197,14 +198,15 @@ def _unclosed_opener(lex, text: str):
     return stack[-1] if stack else None
 
 
-def _previous(exc):
+def _previous(exc, back: int = 1):
+    """What the parser had just read (`back` items before the error), if it is known."""
     history = getattr(exc, "token_history", None)
     if history:
-        return history[-1]
+        return history[-back] if len(history) >= back else None
     interactive = getattr(exc, "interactive_parser", None)
     if interactive is not None:
         stack = interactive.parser_state.value_stack
-        return stack[-1] if stack else None
+        return stack[-back] if len(stack) >= back else None
     return None
 
 
@@ -249,7 +251,8 @@ def _unexpected_token(exc, text: str, file: str, lex) -> Diagnostic:
         return error("SYNTAX_ERROR", f"expected `:` after `{prev}`", where,
                      f"write `{prev}: {token}`")
     if "NUMBER" in expected and kind in {"RBRACE", "RSQB", "COMMA", "COLON", "$END"}:
-        after = f" after `{prev}`" if prev_type == "COLON" else ""
+        key = _previous(exc, 2) if prev_type == "COLON" else None
+        after = f" after `{key}:`" if isinstance(key, Token) else ""
         return error("SYNTAX_ERROR", f"missing value{after}", where,
                      "a value is a string, number, true/false/null, name, [list] or {object}")
     if kind == "LBRACE":
@@ -259,7 +262,7 @@ def _unexpected_token(exc, text: str, file: str, lex) -> Diagnostic:
     if kind in ("RBRACE", "RSQB", "RPAR"):
         return error("SYNTAX_ERROR", f"unmatched {shown}", where,
                      "remove it, or add the opening bracket it belongs to")
-    if "LPAR" in expected and kind == "NAME" and prev_type == "LPAR":
+    if prev_type == "LPAR" and kind == "NAME":
         return error("SYNTAX_ERROR", "the variable name in env(...) must be quoted", where,
                      f'write env("{token}")')
     return error("SYNTAX_ERROR", f"unexpected {shown}", where,
