@@ -46,14 +46,19 @@ class Result:
     missing: list[str] = field(default_factory=list)
 
 
-def instrument_source(source: str, points: list[Point], hooks_module: str) -> Result:
-    """Rewrite `source` so every point becomes direct calls into `hooks_module`."""
+def instrument_source(
+    source: str, points: list[Point], hooks_module: str, prelude: tuple[str, ...] = ()
+) -> Result:
+    """Rewrite `source` so every point becomes direct calls into `hooks_module`.
+
+    `prelude` statements (site lookup tables) are placed right after the hooks import.
+    """
     module = cst.parse_module(source)
     by_name = {point.qualname: point for point in points}
     transformer = _Tracepoints(by_name)
     module = module.visit(transformer)
     if transformer.applied:
-        module = _add_import(module, hooks_module)
+        module = _add_import(module, hooks_module, prelude)
     missing = [name for name in by_name if name not in transformer.applied]
     return Result(module.code, transformer.applied, missing)
 
@@ -203,16 +208,17 @@ class _Returns(_OwnScope):
         return updated.with_changes(value=_call(self.hook, token, value))
 
 
-def _add_import(module: cst.Module, hooks_module: str) -> cst.Module:
+def _add_import(module: cst.Module, hooks_module: str, prelude=()) -> cst.Module:
     names = ", ".join(f"{hook} as {PREFIX}{hook}" for hook in HOOKS)
-    statement = cst.parse_statement(f"from {hooks_module} import {names}")
+    statements = [cst.parse_statement(f"from {hooks_module} import {names}")]
+    statements += [cst.parse_statement(text) for text in prelude]
     body = list(module.body)
     index = 0
     if body and _is_docstring(body[0]):
         index = 1
     while index < len(body) and _is_future_import(body[index]):
         index += 1
-    body.insert(index, statement)
+    body[index:index] = statements
     return module.with_changes(body=body)
 
 

@@ -1,0 +1,113 @@
+"""The instrumented half of a build: a traced copy of the runtime and a program that uses it.
+
+The installed `n3core.runtime` is never modified. The build gets its own copy under the
+private package name `_n3_runtime`, rewritten so each tracepoint is a direct call into
+`n3core.tracing.probes` with a static site id, and `program.py` is pointed at that copy.
+A plain build never reaches this module.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import libcst as cst
+
+from ..errors import UsageError
+from .profile import Profile, Tracepoint
+from .sites import SitePlan, plan_sites
+from .transform import PREFIX, Point, instrument_source
+
+RUNTIME = "n3core.runtime"
+RUNTIME_COPY = "_n3_runtime"
+HOOKS_MODULE = "n3core.tracing.probes"
+BOOTSTRAP = f"from n3core.tracing.bootstrap import start_from_build as {PREFIX}start"
+
+
+@dataclass
+class InstrumentedBuild:
+    files: dict[str, str]
+    plan: SitePlan
+    warnings: list[str] = field(default_factory=list)
+
+
+def instrument_build(program, program_py: str, profile: Profile, filters=()) -> InstrumentedBuild:
+    """Return the extra and replaced files of an instrumented build of `program`."""
+    plan = plan_sites(program, profile, filters)
+    by_module: dict[str, list[tuple[Tracepoint, Point, str | None]]] = {}
+    for tp in plan.tracepoints:
+        by_module.setdefault(tp.module, []).append(_point(tp, plan))
+    foreign = sorted(m for m in by_module if m != RUNTIME and not m.startswith(RUNTIME + "."))
+    if foreign:
+        raise UsageError(
+            f"the profile {profile.name} targets {', '.join(foreign)}, outside the namel3ss "
+            "runtime; trace user modules with --instrument-module instead."
+        )
+    files = {"program.py": rewrite_program(program_py), "sites.json": plan.to_json()}
+    warnings = []
+    root = resources.files(RUNTIME)
+    for relpath, source in _package_sources(root):
+        module = RUNTIME + "." + relpath[:-3].replace("/", ".").removesuffix(".__init__")
+        if relpath == "__init__.py":
+            module = RUNTIME
+        entries = by_module.pop(module, [])
+        if entries:
+            points = [point for _, point, _ in entries]
+            prelude = tuple(table for _, _, table in entries if table)
+            result = instrument_source(source, points, HOOKS_MODULE, prelude)
+            source = result.code
+            warnings += [f"{module}:{name} was not found; its tracepoint is skipped" for name in result.missing]
+        files[f"{RUNTIME_COPY}/{relpath}"] = source
+    for module, entries in by_module.items():
+        warnings += [f"{tp.target}: no such runtime module; its tracepoint is skipped" for tp, _, _ in entries]
+    return InstrumentedBuild(files, plan, warnings)
+
+
+def _point(tp: Tracepoint, plan: SitePlan) -> tuple[Tracepoint, Point, str | None]:
+    fallback, table = plan.lookups[tp.target]
+    if tp.per and table:
+        var = f"{PREFIX}sites_{tp.qualname.replace('.', '_')}"
+        site, prelude = f"{var}.get({tp.per}, {fallback})", f"{var} = {table!r}"
+    else:
+        site, prelude = str(fallback), None
+    return tp, Point(tp.qualname, site, tp.kind, tp.capture, tp.capture_return), prelude
+
+
+def _package_sources(root, prefix: str = ""):
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.is_dir() and entry.name != "__pycache__":
+            yield from _package_sources(entry, f"{prefix}{entry.name}/")
+        elif entry.name.endswith(".py"):
+            yield prefix + entry.name, entry.read_text("utf-8")
+
+
+class _UseRuntimeCopy(cst.CSTTransformer):
+    """`from n3core import runtime as n3` becomes the copy's import, then the tracer starts."""
+
+    def __init__(self):
+        super().__init__()
+        self.found = False
+
+    def leave_SimpleStatementLine(self, original, updated):
+        statement = updated.body[0]
+        if (
+            isinstance(statement, cst.ImportFrom)
+            and isinstance(statement.module, cst.Name)
+            and statement.module.value == "n3core"
+            and not isinstance(statement.names, cst.ImportStar)
+            and [a.name.value for a in statement.names] == ["runtime"]
+        ):
+            self.found = True
+            return cst.FlattenSentinel([
+                cst.parse_statement(BOOTSTRAP),
+                cst.parse_statement(f"{PREFIX}start(__file__)"),
+                cst.parse_statement(f"import {RUNTIME_COPY} as n3"),
+            ])
+        return updated
+
+
+def rewrite_program(source: str) -> str:
+    transformer = _UseRuntimeCopy()
+    code = cst.parse_module(source).visit(transformer).code
+    if not transformer.found:
+        raise ValueError("program.py does not import n3core.runtime; was it made by the lowering?")
+    return code

@@ -1,0 +1,125 @@
+"""The site table: one row per place that can emit an event, known entirely at build time.
+
+Runtime events carry only a site id; the row says the event type, the component and its
+declared name, and the `.ai` line it came from. A tracepoint with `per` gets one site per
+declaration (so "llm_call of research_llm" is its own site), plus a fallback site for
+objects created at run time that no declaration names.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+
+from ..errors import UsageError
+from ..frontend import nodes
+from .profile import COMPONENTS, Profile, Tracepoint
+
+ERROR_SITE = 0
+MARKER_SITE = 1
+FALLBACK_NAME = "*"
+
+
+@dataclass(frozen=True)
+class Site:
+    id: int
+    event_type: str
+    kind: str
+    component: str
+    name: str
+    file: str
+    line: int
+    column: int
+    target: str
+    captures: tuple[str, ...] = ()
+
+
+@dataclass
+class SitePlan:
+    sites: list[Site]
+    # target -> (fallback site id, {declaration key: site id})
+    lookups: dict[str, tuple[int, dict]]
+    tracepoints: list[Tracepoint]
+
+    def to_json(self) -> str:
+        rows = [dict(asdict(site), captures=list(site.captures)) for site in self.sites]
+        return json.dumps({"format": 1, "sites": rows}, indent=1, sort_keys=True) + "\n"
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def check_filters(filters) -> tuple[str, ...]:
+    for name in filters:
+        if name not in COMPONENTS:
+            raise UsageError(
+                f"--filter {name!r} is not a component; use one of {', '.join(COMPONENTS)}."
+            )
+    return tuple(filters)
+
+
+def plan_sites(program: nodes.Program | None, profile: Profile, filters=()) -> SitePlan:
+    """Number every site of `profile` that `filters` keeps, declarations in source order."""
+    filters = check_filters(filters)
+    display = program.file if program else ""
+    sites = [
+        Site(ERROR_SITE, "error_occurred", "instant", "runtime", FALLBACK_NAME, "", 0, 0, "", ("type", "message", "stack")),
+        Site(MARKER_SITE, "performance_marker", "instant", "runtime", FALLBACK_NAME, "", 0, 0, "", ("name",)),
+    ]
+    lookups: dict[str, tuple[int, dict]] = {}
+    kept = [tp for tp in profile.tracepoints if not filters or tp.component in filters]
+    for tp in kept:
+        captures = tp.capture + (("return",) if tp.capture_return else ())
+
+        def add(name: str, loc: nodes.Location | None) -> int:
+            site = Site(
+                len(sites), tp.event, tp.kind, tp.component, name,
+                loc.file if loc else "", loc.line if loc else 0, loc.column if loc else 0,
+                tp.target, captures,
+            )
+            sites.append(site)
+            return site.id
+
+        fallback = add(FALLBACK_NAME, None)
+        table: dict = {}
+        if tp.per and program is not None:
+            for key, loc in _declared(program, tp):
+                table[key] = add(".".join(key) if isinstance(key, tuple) else key, loc)
+        elif program is not None and tp.component == "app" and program.app is not None:
+            app = program.app
+            sites[fallback] = replace(sites[fallback], name=app.name, file=display,
+                                      line=app.loc.line, column=app.loc.column)
+        lookups[tp.target] = (fallback, table)
+    return SitePlan(sites, lookups, kept)
+
+
+def _declared(program: nodes.Program, tp: Tracepoint):
+    if tp.event == "chain_step":
+        for chain in program.of_kind("chain"):
+            for name, loc in _step_names(chain):
+                yield (chain.name, name), loc
+        return
+    for decl in program.of_kind(tp.component):
+        yield decl.name, decl.loc
+
+
+def _step_names(chain: nodes.Declaration):
+    steps = chain.get("steps")
+    if isinstance(steps, nodes.String):
+        for part in steps.value.split("->"):
+            if part.strip():
+                yield part.strip(), steps.loc
+    elif isinstance(steps, nodes.ListValue):
+        yield from _object_steps(steps.items)
+
+
+def _object_steps(items):
+    for item in items:
+        if not isinstance(item, nodes.ObjectValue):
+            continue
+        name = item.get("name")
+        if isinstance(name, nodes.String):
+            yield name.value, item.loc
+        group = item.get("parallel")
+        if isinstance(group, nodes.ListValue):
+            yield from _object_steps(group.items)
