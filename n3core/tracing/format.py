@@ -1,0 +1,163 @@
+"""Byte layouts of the `.n3t` trace file, shared by the writer, both cores and the reader.
+
+Everything is little-endian. docs/trace-format.md is the normative description; this
+module only keeps the constants and the few packers in one place so no two parts of the
+toolchain can disagree about an offset.
+"""
+from __future__ import annotations
+
+import enum
+import json
+import struct
+import zlib
+from dataclasses import asdict, dataclass, field
+
+from .errors import TraceFormatError
+
+MAGIC = b"N3TRACE\x00"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+
+# magic, major, minor, json length, json crc32, reserved, wall anchor, mono anchor
+HEADER = struct.Struct("<8sHHIIIqq")
+CHUNK_MAGIC = b"N3CK"
+# magic, crc32, records, payload bytes, base monotonic ns, sequence, dropped before
+CHUNK = struct.Struct("<4sIIIqII")
+TRAILER_MAGIC = b"N3TE"
+# magic, crc32, chunks, events, dropped, discarded, payload bytes, end monotonic ns
+TRAILER = struct.Struct("<4sIQQQQQq")
+# delta ns from chunk base, site | kind << 24, span, parent, task, payload length
+RECORD = struct.Struct("<IIIIII")
+RECORD_SIZE = RECORD.size
+MAX_DELTA = 0xFFFFFFFF
+MAX_SITE = 0xFFFFFF
+
+# Sites the core itself emits; the build's own site ids stay below RESERVED_BASE.
+RESERVED_BASE = 0xFFFF00
+SITE_USER_SPAN = 0xFFFFFF
+SITE_USER_MARKER = 0xFFFFFE
+SITE_MEMORY = 0xFFFFFD
+
+assert HEADER.size == 40 and CHUNK.size == 32 and TRAILER.size == 56 and RECORD_SIZE == 24
+
+
+class Kind(enum.IntEnum):
+    """Record kinds; lower-case names are what traces and reports print."""
+
+    start = 0
+    end = 1
+    error_end = 2
+    instant = 3
+
+
+@dataclass(frozen=True)
+class Site:
+    """One row of the site table: everything a runtime event does not have to carry."""
+
+    id: int
+    event_type: str
+    component: str = ""
+    name: str = ""
+    file: str = ""
+    line: int = 0
+    column: int = 0
+    captures: tuple = field(default_factory=tuple)
+
+    @classmethod
+    def coerce(cls, value) -> "Site":
+        if isinstance(value, Site):
+            return value
+        if isinstance(value, dict):
+            data = dict(value)
+            data["captures"] = tuple(data.get("captures") or ())
+            known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+            return cls(**known)
+        raise TypeError(f"a site must be a Site or a dict, not {type(value).__name__}")
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["captures"] = list(self.captures)
+        return data
+
+
+RESERVED_SITES = (
+    Site(SITE_USER_SPAN, "user_span", "user", "span"),
+    Site(SITE_USER_MARKER, "performance_marker", "user", "marker"),
+    Site(SITE_MEMORY, "memory_sample", "tracer", "rss"),
+)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The parsed file header (see docs/trace-format.md, "Header")."""
+
+    format_version: tuple
+    run_id: str
+    metadata: dict
+    wall_anchor_ns: int
+    mono_anchor_ns: int
+    sites: list
+    config: dict
+    size: int
+
+    def site(self, site_id: int):
+        return self._by_id.get(site_id) if hasattr(self, "_by_id") else None
+
+
+def encode_header(run_id, metadata, wall_anchor_ns, mono_anchor_ns, sites, config) -> bytes:
+    doc = {
+        "run_id": run_id,
+        "metadata": metadata,
+        "sites": [s.to_json() for s in sites],
+        "config": config,
+    }
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()
+    head = HEADER.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR, len(body), zlib.crc32(body), 0,
+                       wall_anchor_ns, mono_anchor_ns)
+    return head + body
+
+
+def decode_header(raw: bytes, name: str) -> Header:
+    """Parse the header at the start of `raw`; TraceFormatError if there is none to parse."""
+    if len(raw) < HEADER.size or raw[:8] != MAGIC:
+        found = raw[:8]
+        raise TraceFormatError(
+            f"{name} is not an n3trace file: it should start with the 8-byte magic "
+            f"{MAGIC!r} but starts with {found!r} ({len(raw)} bytes read). Check that the "
+            "path names a .n3t file written by the namel3ss tracer; JSON-lines traces of the "
+            "earlier debugger are read through the analyzer's importer, not here."
+        )
+    _, major, minor, jlen, jcrc, _, wall, mono = HEADER.unpack_from(raw)
+    if major > FORMAT_MAJOR:
+        raise TraceFormatError(
+            f"{name} uses trace format {major}.{minor}, newer than the {FORMAT_MAJOR}."
+            f"{FORMAT_MINOR} this reader understands. A new major version changes byte "
+            "layouts this reader cannot guess at, so it refuses rather than misread the "
+            "events; upgrade n3trace to read it."
+        )
+    body = raw[HEADER.size:HEADER.size + jlen]
+    if len(body) < jlen or zlib.crc32(body) != jcrc:
+        raise TraceFormatError(
+            f"{name} has a damaged header: its {jlen}-byte description (run metadata, site "
+            f"table, configuration) at offset {HEADER.size} is "
+            f"{'cut short' if len(body) < jlen else 'corrupt (checksum mismatch)'}. Without "
+            "it no event can be interpreted, so nothing was read."
+        )
+    doc = json.loads(body.decode())
+    sites = [Site.coerce(s) for s in doc.get("sites", [])]
+    header = Header((major, minor), doc.get("run_id", ""), doc.get("metadata") or {},
+                    wall, mono, sites, doc.get("config") or {}, HEADER.size + jlen)
+    object.__setattr__(header, "_by_id", {s.id: s for s in sites})
+    return header
+
+
+def chunk_crc(chunk_header_tail: bytes, body) -> int:
+    """CRC-32 of a chunk: its header after the crc field, then records and payload bytes."""
+    return zlib.crc32(body, zlib.crc32(chunk_header_tail))
+
+
+def encode_trailer(chunks, events, dropped, discarded, payload_bytes, end_mono_ns) -> bytes:
+    tail = TRAILER.pack(TRAILER_MAGIC, 0, chunks, events, dropped, discarded, payload_bytes,
+                        end_mono_ns)
+    crc = zlib.crc32(tail[8:])
+    return tail[:4] + struct.pack("<I", crc) + tail[8:]

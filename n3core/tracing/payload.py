@@ -1,0 +1,244 @@
+"""The payload encoding: the Python twin of the compiled encoder, and the one decoder.
+
+Tags and layouts are specified in docs/trace-format.md ("Payload encoding"). The compiled
+core must produce the same bytes for the same value; tests compare the two on every type.
+Values that would make a naive encoder crash or hang (cycles, very deep nesting, huge
+payloads, objects whose repr raises) become markers instead.
+"""
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+from .errors import TraceFormatError
+
+T_NONE, T_FALSE, T_TRUE, T_INT, T_BIGINT, T_FLOAT = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05
+T_STR, T_BYTES, T_LIST, T_TUPLE, T_DICT, T_OPAQUE, T_CUT = 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C
+
+CUT_CYCLE, CUT_DEPTH, CUT_SIZE, CUT_MUTATED = 1, 2, 3, 4
+CUT_REASONS = {CUT_CYCLE: "cycle", CUT_DEPTH: "depth", CUT_SIZE: "size", CUT_MUTATED: "mutated"}
+
+DEFAULT_MAX_DEPTH = 32
+DEFAULT_MAX_BYTES = 256 * 1024
+DEFAULT_MAX_REPR = 200
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_DOUBLE = struct.Struct("<d")
+
+
+class Opaque(NamedTuple):
+    """A value of a type the encoding has no tag for: its type name and a bounded repr."""
+
+    type_name: str
+    repr: str
+    truncated: bool
+
+
+class Cut(NamedTuple):
+    """Where the encoder stopped on purpose: reason is cycle, depth, size or mutated."""
+
+    reason: str
+    type_name: str
+
+
+def type_name(obj) -> str:
+    """`module.Qualname`, without the module for builtins; both cores call this."""
+    cls = type(obj)
+    module = getattr(cls, "__module__", "") or ""
+    qual = getattr(cls, "__qualname__", cls.__name__)
+    return qual if module == "builtins" else f"{module}.{qual}"
+
+
+def opaque_parts(obj, max_repr: int):
+    """(type name, repr cut to max_repr characters, was it cut); never raises."""
+    try:
+        text = repr(obj)
+        if not isinstance(text, str):
+            text = "<repr returned a non-str>"
+    except Exception as exc:  # noqa: BLE001 - a user __repr__ may raise anything
+        text = f"<repr failed: {type_name(exc)}>"
+    if len(text) > max_repr:
+        return type_name(obj), text[:max_repr], True
+    return type_name(obj), text, False
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _varint(out: bytearray, n: int) -> None:
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _text(out: bytearray, s: str) -> None:
+    raw = s.encode("utf-8", "surrogatepass")
+    _varint(out, len(raw))
+    out += raw
+
+
+def encode(obj, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_BYTES,
+           max_repr: int = DEFAULT_MAX_REPR) -> bytes:
+    """Encode one payload; a result over max_bytes is replaced by a size Cut marker."""
+    out = bytearray()
+    path: list = []
+    try:
+        _encode(out, obj, 0, path, max_depth, max_bytes, max_repr)
+    except _TooBig:
+        out = bytearray((T_CUT, CUT_SIZE))
+        _text(out, type_name(obj))
+    return bytes(out)
+
+
+def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr):
+    if obj is None:
+        out.append(T_NONE)
+    elif obj is False:
+        out.append(T_FALSE)
+    elif obj is True:
+        out.append(T_TRUE)
+    elif isinstance(obj, int):
+        v = int(obj)
+        if _INT64_MIN <= v <= _INT64_MAX:
+            out.append(T_INT)
+            _varint(out, ((v << 1) ^ (v >> 63)) & 0xFFFFFFFFFFFFFFFF)
+        else:
+            n = (v.bit_length() + 8) // 8
+            out.append(T_BIGINT)
+            _varint(out, n)
+            out += v.to_bytes(n, "little", signed=True)
+    elif isinstance(obj, float):
+        out.append(T_FLOAT)
+        out += _DOUBLE.pack(obj)
+    elif isinstance(obj, str):
+        out.append(T_STR)
+        _text(out, obj)
+    elif isinstance(obj, bytes):
+        out.append(T_BYTES)
+        _varint(out, len(obj))
+        out += obj
+    elif isinstance(obj, (list, tuple, dict)):
+        if depth >= max_depth or any(p is obj for p in path):
+            out.append(T_CUT)
+            out.append(CUT_DEPTH if depth >= max_depth else CUT_CYCLE)
+            _text(out, type_name(obj))
+        else:
+            path.append(obj)
+            if isinstance(obj, dict):
+                items = list(obj.items())
+                out.append(T_DICT)
+                _varint(out, len(items))
+                for k, v in items:
+                    _encode(out, k, depth + 1, path, max_depth, max_bytes, max_repr)
+                    _encode(out, v, depth + 1, path, max_depth, max_bytes, max_repr)
+            else:
+                items = list(obj)
+                out.append(T_LIST if isinstance(obj, list) else T_TUPLE)
+                _varint(out, len(items))
+                for item in items:
+                    _encode(out, item, depth + 1, path, max_depth, max_bytes, max_repr)
+            path.pop()
+    else:
+        name, text, truncated = opaque_parts(obj, max_repr)
+        out.append(T_OPAQUE)
+        out.append(1 if truncated else 0)
+        _text(out, name)
+        _text(out, text)
+    if len(out) > max_bytes:
+        raise _TooBig
+
+
+def decode(data) -> object:
+    """Decode one encoded payload (bytes or memoryview) back into Python values."""
+    buf = bytes(data)
+    try:
+        value, pos = _decode(buf, 0)
+    except (IndexError, ValueError, struct.error, UnicodeDecodeError) as exc:
+        raise TraceFormatError(f"undecodable payload ({len(buf)} bytes): {exc}") from None
+    if pos != len(buf):
+        raise TraceFormatError(f"payload has {len(buf) - pos} stray bytes after its value")
+    return value
+
+
+def _read_varint(buf: bytes, pos: int):
+    shift = result = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise ValueError("varint longer than 10 bytes")
+
+
+def _read_text(buf: bytes, pos: int):
+    n, pos = _read_varint(buf, pos)
+    if pos + n > len(buf):
+        raise ValueError("string runs past the payload")
+    return buf[pos:pos + n].decode("utf-8", "surrogatepass"), pos + n
+
+
+def _decode(buf: bytes, pos: int):
+    tag = buf[pos]
+    pos += 1
+    if tag == T_NONE:
+        return None, pos
+    if tag == T_FALSE:
+        return False, pos
+    if tag == T_TRUE:
+        return True, pos
+    if tag == T_INT:
+        z, pos = _read_varint(buf, pos)
+        return (z >> 1) ^ -(z & 1), pos
+    if tag == T_BIGINT:
+        n, pos = _read_varint(buf, pos)
+        return int.from_bytes(buf[pos:pos + n], "little", signed=True), pos + n
+    if tag == T_FLOAT:
+        return _DOUBLE.unpack_from(buf, pos)[0], pos + 8
+    if tag == T_STR:
+        return _read_text(buf, pos)
+    if tag == T_BYTES:
+        n, pos = _read_varint(buf, pos)
+        if pos + n > len(buf):
+            raise ValueError("bytes run past the payload")
+        return buf[pos:pos + n], pos + n
+    if tag in (T_LIST, T_TUPLE):
+        n, pos = _read_varint(buf, pos)
+        items = []
+        for _ in range(min(n, len(buf))):
+            item, pos = _decode(buf, pos)
+            items.append(item)
+        return (items if tag == T_LIST else tuple(items)), pos
+    if tag == T_DICT:
+        n, pos = _read_varint(buf, pos)
+        result = {}
+        for _ in range(min(n, len(buf))):
+            k, pos = _decode(buf, pos)
+            v, pos = _decode(buf, pos)
+            try:
+                result[k] = v
+            except TypeError:  # an unhashable key (a list) decodes as its tuple twin
+                result[_freeze(k)] = v
+        return result, pos
+    if tag == T_OPAQUE:
+        truncated = bool(buf[pos])
+        name, pos = _read_text(buf, pos + 1)
+        text, pos = _read_text(buf, pos)
+        return Opaque(name, text, truncated), pos
+    if tag == T_CUT:
+        reason = CUT_REASONS.get(buf[pos], f"unknown({buf[pos]})")
+        name, pos = _read_text(buf, pos + 1)
+        return Cut(reason, name), pos
+    raise ValueError(f"unknown payload tag 0x{tag:02x} at byte {pos - 1}")
+
+
+def _freeze(value):
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple((_freeze(k), _freeze(v)) for k, v in value.items())
+    return value

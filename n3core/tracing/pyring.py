@@ -1,0 +1,272 @@
+"""The pure-Python twin of the compiled core (`_ring.pyx`): same interface, same bytes.
+
+It is the fallback on machines where the extension could not be built, and the reference
+the compiled core is tested against. Every decision that shows in the file (when a chunk
+is sealed, what a dropped event counts as, when the clock is read) is taken in the same
+order as in `_ring.pyx`; keep the two in step.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+
+from .format import CHUNK, CHUNK_MAGIC, MAX_DELTA, RECORD, RESERVED_BASE, chunk_crc
+from .payload import encode
+
+POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
+KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = 0, 1, 2, 3
+FREE, FILLING, SEALED = 0, 1, 2
+MAX_ATTEMPTS = 64
+IS_COMPILED = False
+
+
+class Recorder:
+    """A ring of chunk slots; events are written into the filling slot, chunks leave by take()."""
+
+    def __init__(self, chunk_events, chunk_payload, slots, policy, *, mask=b"",
+                 reserved_mask=b"\x01" * 256, max_depth=32, max_bytes=256 * 1024,
+                 max_repr=200, clock=None, on_seal=None, on_full=None):
+        if chunk_events < 1 or slots < 2 or chunk_payload < max_bytes:
+            raise ValueError("chunk_events >= 1, slots >= 2, chunk_payload >= max_bytes")
+        self.chunk_events, self.chunk_payload, self.slots = chunk_events, chunk_payload, slots
+        self.policy = policy
+        self.mask, self.reserved_mask = bytes(mask), bytes(reserved_mask).ljust(256, b"\x01")
+        self.max_depth, self.max_bytes, self.max_repr = max_depth, max_bytes, max_repr
+        self.clock = clock if clock is not None else time.monotonic_ns
+        self.on_seal, self.on_full = on_seal, on_full
+        self._records = bytearray(slots * chunk_events * RECORD.size)
+        self._payload = bytearray(slots * chunk_payload)
+        self._state = [FREE] * slots
+        self._n = [0] * slots
+        self._pay = [0] * slots
+        self._base = [0] * slots
+        self._seq = [0] * slots
+        self._dropped = [0] * slots
+        self._cur = -1
+        self._head = 0
+        self._tail = 0
+        self._next_seq = 0
+        self._pending_drops = 0
+        self.events = self.dropped = self.discarded = self.payload_bytes = self.chunks = 0
+
+    def enabled(self, site: int) -> bool:
+        if site < len(self.mask):
+            return self.mask[site] != 0
+        if site >= RESERVED_BASE:
+            return self.reserved_mask[site - RESERVED_BASE] != 0
+        return True
+
+    def emit(self, site, kind, span, parent, task, payload=None) -> bool:
+        """Record one event; False when the policy dropped it."""
+        if not self.enabled(site):
+            return False
+        data = b"" if payload is None else encode(payload, self.max_depth, self.max_bytes,
+                                                  self.max_repr)
+        plen = len(data)
+        ts = self.clock()
+        for _ in range(MAX_ATTEMPTS):
+            cur = self._cur
+            if cur >= 0:
+                n = self._n[cur]
+                if n < self.chunk_events and self._pay[cur] + plen <= self.chunk_payload and (
+                        n == 0 or 0 <= ts - self._base[cur] <= MAX_DELTA):
+                    if n == 0:
+                        self._base[cur] = ts
+                    delta = ts - self._base[cur]
+                    RECORD.pack_into(self._records, (cur * self.chunk_events + n) * RECORD.size,
+                                     delta if delta > 0 else 0, site | (kind << 24), span,
+                                     parent, task, plen)
+                    if plen:
+                        at = cur * self.chunk_payload + self._pay[cur]
+                        self._payload[at:at + plen] = data
+                        self._pay[cur] += plen
+                    self._n[cur] = n + 1
+                    self.events += 1
+                    self.payload_bytes += plen
+                    return True
+                self._seal(cur)
+                continue
+            tail = self._tail
+            if self._state[tail] == FREE:
+                self._open(tail)
+                continue
+            if self.policy == POLICY_FLIGHT:
+                self._discard_oldest()
+                continue
+            if self.policy == POLICY_BLOCK and self.on_full is not None:
+                self.on_full()
+                continue
+            break
+        self.dropped += 1
+        self._pending_drops += 1
+        return False
+
+    def _open(self, slot):
+        self._state[slot] = FILLING
+        self._n[slot] = self._pay[slot] = 0
+        self._seq[slot] = self._next_seq
+        self._next_seq += 1
+        self._cur = slot
+        self._tail = (slot + 1) % self.slots
+
+    def _seal(self, slot):
+        self._state[slot] = SEALED
+        self._dropped[slot] = self._pending_drops
+        self._pending_drops = 0
+        self._cur = -1
+        self.chunks += 1
+        if self.on_seal is not None:
+            self.on_seal()
+
+    def _discard_oldest(self):
+        head = self._head
+        self.discarded += self._n[head]
+        self._state[head] = FREE
+        self._head = (head + 1) % self.slots
+
+    def seal(self) -> bool:
+        """Seal the filling chunk if it holds events, so flush and dump can take it."""
+        cur = self._cur
+        if cur >= 0 and self._n[cur] > 0:
+            self._seal(cur)
+            return True
+        return False
+
+    def _chunk_bytes(self, slot) -> bytes:
+        n, pay = self._n[slot], self._pay[slot]
+        start = slot * self.chunk_events * RECORD.size
+        body = bytes(self._records[start:start + n * RECORD.size]) + bytes(
+            self._payload[slot * self.chunk_payload:slot * self.chunk_payload + pay])
+        tail = CHUNK.pack(CHUNK_MAGIC, 0, n, pay, self._base[slot], self._seq[slot],
+                          self._dropped[slot])[8:]
+        return CHUNK_MAGIC + chunk_crc(tail, body).to_bytes(4, "little") + tail + body
+
+    def take(self):
+        """The oldest sealed chunk as file bytes, freeing its slot; None if there is none."""
+        head = self._head
+        if self._state[head] != SEALED:
+            return None
+        data = self._chunk_bytes(head)
+        self._state[head] = FREE
+        self._head = (head + 1) % self.slots
+        return data
+
+    def peek(self) -> list:
+        """Every sealed chunk, oldest first, without freeing them (the flight recorder's dump)."""
+        out = []
+        slot = self._head
+        for _ in range(self.slots):
+            if self._state[slot] != SEALED:
+                break
+            out.append(self._chunk_bytes(slot))
+            slot = (slot + 1) % self.slots
+        return out
+
+    def pending_drops(self) -> int:
+        return self._pending_drops
+
+
+# ---- the fast layer session.py binds to: module state, as in the compiled core ----
+
+_recorder = None
+_generation = 0
+_next_span = 0
+_next_task = 0
+_lock = threading.Lock()
+_current = contextvars.ContextVar("n3trace_span", default=None)
+
+
+class Frame:
+    """The open span in one context; enter() returns it as the token exit() takes back."""
+
+    __slots__ = ("site", "span", "parent", "task", "owner", "gen", "cvtok", "done")
+
+
+def install(recorder) -> None:
+    global _recorder, _generation, _next_span, _next_task
+    with _lock:
+        _generation += 1
+        _next_span = 0
+        _next_task = 0
+        _recorder = recorder
+
+
+def uninstall() -> None:
+    global _recorder
+    _recorder = None
+
+
+def active():
+    return _recorder
+
+
+def _owner():
+    loop = asyncio._get_running_loop()
+    return (threading.get_ident(), asyncio.current_task(loop) if loop is not None else None)
+
+
+def _top():
+    """The innermost frame of this context, creating the context's root frame if needed."""
+    global _next_task
+    frame = _current.get()
+    owner = _owner()
+    if frame is not None and frame.gen == _generation and frame.owner == owner:
+        return frame
+    root = Frame()
+    root.site = 0
+    root.span = frame.span if frame is not None and frame.gen == _generation else 0
+    root.parent = 0
+    with _lock:
+        _next_task += 1
+        root.task = _next_task
+    root.owner, root.gen, root.cvtok, root.done = owner, _generation, None, True
+    _current.set(root)
+    return root
+
+
+def enter(site, payload=None):
+    global _next_span
+    rec = _recorder
+    if rec is None or not rec.enabled(site):
+        return None
+    top = _top()
+    frame = Frame()
+    with _lock:
+        _next_span += 1
+        frame.span = _next_span
+    frame.site, frame.parent, frame.task = site, top.span, top.task
+    frame.owner, frame.gen, frame.done = top.owner, top.gen, False
+    rec.emit(site, KIND_START, frame.span, frame.parent, frame.task, payload)
+    frame.cvtok = _current.set(frame)
+    return frame
+
+
+def _finish(frame, kind, payload):
+    if frame is None or frame.done:
+        return
+    frame.done = True
+    rec = _recorder
+    if rec is not None and frame.gen == _generation:
+        rec.emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
+    try:
+        _current.reset(frame.cvtok)
+    except (ValueError, RuntimeError):
+        pass
+
+
+def exit(token, payload=None):  # noqa: A001 - the name the instrumentation pass calls
+    _finish(token, KIND_END, payload)
+
+
+def fail_end(token, payload):
+    _finish(token, KIND_ERROR_END, payload)
+
+
+def instant(site, payload=None):
+    rec = _recorder
+    if rec is None or not rec.enabled(site):
+        return
+    top = _top()
+    rec.emit(site, KIND_INSTANT, 0, top.span, top.task, payload)

@@ -1,0 +1,231 @@
+"""Stream a `.n3t` trace: the header, then validated chunks as columnar batches.
+
+This is the contract the analyzer is built on::
+
+    from n3core.tracing.reader import open_trace, TraceFormatError
+    with open_trace(path) as trace:
+        trace.header                 # Header: format_version, run_id, metadata, wall_anchor_ns,
+                                     # mono_anchor_ns, sites (list of Site), config (dict)
+        for batch in trace.batches():
+            batch.ts, batch.site, batch.kind, batch.span, batch.parent, batch.task
+            batch.payload(i)         # decoded lazily; None when the event has none
+        for ev in trace.events(): ...   # Event(ts, site, kind, span, parent, task, payload)
+        trace.report                 # Report, complete once iteration has finished
+
+Columns are `array.array` objects (ts int64 wall-clock ns; the rest unsigned). A chunk is
+only ever yielded after its length and CRC-32 were checked, so a torn or corrupt file
+yields every complete chunk before the damage and then stops; the damage is described in
+`trace.report`, never raised. Only a file that is not a trace at all, or one written by a
+newer major format version, raises TraceFormatError, from open_trace itself.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Iterator, NamedTuple
+
+from . import core as _core
+from .errors import TraceError, TraceFormatError
+from .format import (CHUNK, CHUNK_MAGIC, HEADER, RECORD_SIZE, TRAILER, TRAILER_MAGIC, Header,
+                     Kind, Site, decode_header)
+from .payload import Cut, Opaque, decode
+
+__all__ = ["open_trace", "Trace", "Batch", "Event", "Report", "Header", "Site", "Kind",
+           "TraceError", "TraceFormatError", "Opaque", "Cut"]
+
+_MAX_CHUNK_RECORDS = 1 << 24
+_MAX_CHUNK_PAYLOAD = 1 << 31
+
+
+class Event(NamedTuple):
+    """One event with its payload decoded; `kind` is a Kind (start, end, error_end, instant)."""
+
+    ts: int
+    site: int
+    kind: Kind
+    span: int
+    parent: int
+    task: int
+    payload: object
+
+
+@dataclass
+class Report:
+    """How much of the file was read and what, if anything, was wrong with it."""
+
+    file_size: int = 0
+    bytes_read: int = 0
+    chunks_read: int = 0
+    events: int = 0
+    complete: bool = False
+    damaged: bool = False
+    damage: str = ""
+    dropped: int | None = None
+    dropped_seen: int = 0
+    discarded: int | None = None
+    finished: bool = False
+
+    @property
+    def lossy(self) -> bool:
+        """True when events are known to be missing: drops, discards, damage or no trailer."""
+        return bool(self.dropped or self.dropped_seen or self.discarded or self.damaged
+                    or not self.complete)
+
+
+class Batch:
+    """The events of one chunk, as columns; payloads stay encoded until asked for."""
+
+    __slots__ = ("ts", "site", "kind", "span", "parent", "task", "_offsets", "_lengths",
+                 "_payload", "seq", "offset")
+
+    def __init__(self, columns, payload, seq, offset):
+        (self.ts, self.site, self.kind, self.span, self.parent, self.task, self._offsets,
+         self._lengths, _) = columns
+        self._payload = payload
+        self.seq = seq
+        self.offset = offset
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def payload(self, i: int):
+        n = self._lengths[i]
+        if not n:
+            return None
+        start = self._offsets[i]
+        return decode(self._payload[start:start + n])
+
+    def raw_payload(self, i: int) -> bytes | None:
+        n = self._lengths[i]
+        return None if not n else bytes(self._payload[self._offsets[i]:self._offsets[i] + n])
+
+    def event(self, i: int) -> Event:
+        k = self.kind[i]
+        return Event(self.ts[i], self.site[i], Kind(k) if k <= 3 else k, self.span[i],
+                     self.parent[i], self.task[i], self.payload(i))
+
+
+class Trace:
+    """An open trace file; iterate once with batches() or events(), then read report."""
+
+    def __init__(self, path, decoder=None):
+        self.path = os.fspath(path)
+        self._decode_records = decoder or _core.reader_module().decode_records
+        self._file = open(self.path, "rb")
+        try:
+            size = os.fstat(self._file.fileno()).st_size
+            head = self._file.read(HEADER.size)
+            if len(head) == HEADER.size and head[:8] == b"N3TRACE\x00":
+                head += self._file.read(int.from_bytes(head[12:16], "little"))
+            self.header: Header = decode_header(head, self.path)
+        except BaseException:
+            self._file.close()
+            raise
+        self.report = Report(file_size=size, bytes_read=self.header.size)
+        self._shift = self.header.wall_anchor_ns - self.header.mono_anchor_ns
+        self._started = False
+
+    def __enter__(self) -> "Trace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def site(self, site_id: int) -> Site | None:
+        return self.header.site(site_id)
+
+    def _damaged(self, offset: int, what: str) -> None:
+        self.report.damaged = True
+        self.report.damage = f"at offset {offset}: {what}"
+
+    def batches(self) -> Iterator[Batch]:
+        """Every valid chunk in file order; stops at the first torn or corrupt one."""
+        if self._started:
+            raise TraceError("a Trace can be iterated once; open the file again to re-read it")
+        self._started = True
+        report, f = self.report, self._file
+        offset = self.header.size
+        f.seek(offset)
+        for _ in range(report.file_size // CHUNK.size + 2):
+            head = f.read(CHUNK.size)
+            if not head:
+                report.damage = report.damage or (
+                    f"at offset {offset}: no trailer; the writer did not finish "
+                    "(the process was killed or is still running)")
+                break
+            if head[:4] == TRAILER_MAGIC:
+                self._read_trailer(head, offset)
+                break
+            if head[:4] != CHUNK_MAGIC or len(head) < CHUNK.size:
+                what = (f"torn chunk header ({len(head)} of {CHUNK.size} bytes)"
+                        if head[:4] == CHUNK_MAGIC or len(head) < 4
+                        else f"unknown block magic {head[:4]!r} (corrupt or not a chunk)")
+                self._damaged(offset, what)
+                break
+            _, crc, n, pay, base, seq, dropped = CHUNK.unpack(head)
+            if n > _MAX_CHUNK_RECORDS or pay > _MAX_CHUNK_PAYLOAD:
+                self._damaged(offset, f"implausible chunk size ({n} records, {pay} payload "
+                                      "bytes): corrupt header")
+                break
+            body_len = n * RECORD_SIZE + pay
+            body = f.read(body_len)
+            if len(body) < body_len:
+                self._damaged(offset, f"torn chunk {seq}: {len(body)} of {body_len} body "
+                                      "bytes present")
+                break
+            if zlib.crc32(body, zlib.crc32(head[8:])) != crc:
+                self._damaged(offset, f"chunk {seq} fails its CRC-32 check (corrupt bytes)")
+                break
+            columns = self._decode_records(body, n, base + self._shift)
+            if columns[-1] != pay:
+                self._damaged(offset, f"chunk {seq}: record payload lengths sum to "
+                                      f"{columns[-1]}, header says {pay}")
+                break
+            view = memoryview(body)[n * RECORD_SIZE:]
+            batch = Batch(columns, view, seq, offset)
+            offset += CHUNK.size + body_len
+            report.bytes_read = offset
+            report.chunks_read += 1
+            report.events += n
+            report.dropped_seen += dropped
+            yield batch
+        report.finished = True
+
+    def _read_trailer(self, head: bytes, offset: int) -> None:
+        report = self.report
+        raw = head + self._file.read(TRAILER.size - len(head))
+        if len(raw) < TRAILER.size:
+            self._damaged(offset, f"torn trailer ({len(raw)} of {TRAILER.size} bytes)")
+            return
+        _, crc, chunks, events, dropped, discarded, _pay, _end = TRAILER.unpack(raw)
+        if zlib.crc32(raw[8:]) != crc:
+            self._damaged(offset, "trailer fails its CRC-32 check (corrupt bytes)")
+            return
+        report.bytes_read = offset + TRAILER.size
+        report.complete = True
+        report.dropped, report.discarded = dropped, discarded
+        if chunks != report.chunks_read or events != report.events:
+            self._damaged(offset, f"trailer counts {chunks} chunks / {events} events but "
+                                  f"{report.chunks_read} / {report.events} were read")
+        elif report.bytes_read != report.file_size:
+            self._damaged(report.bytes_read, f"{report.file_size - report.bytes_read} stray "
+                                             "bytes after the trailer")
+
+    def events(self) -> Iterator[Event]:
+        for batch in self.batches():
+            for i in range(len(batch)):
+                yield batch.event(i)
+
+
+def open_trace(path, *, core: str | None = None) -> Trace:
+    """Open a trace for streaming; raises TraceFormatError when it is not a readable trace.
+
+    `core` ("c" or "python") picks the record decoder, for tests and benchmarks; the
+    default follows n3core.tracing.core.
+    """
+    decoder = _core.reader_module(core).decode_records if core else None
+    return Trace(path, decoder)
