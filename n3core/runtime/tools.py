@@ -152,6 +152,8 @@ class PythonTool(Tool):
             return self._function
         if self.base_dir not in sys.path:
             sys.path.insert(0, self.base_dir)
+        if self.module_name not in sys.modules:
+            importlib.invalidate_caches()
         try:
             module = importlib.import_module(self.module_name)
         except ImportError as exc:
