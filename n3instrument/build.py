@@ -51,7 +51,7 @@ def compile_file(source: Path):
 
 def build(
     source: str | os.PathLike, out_dir: str | os.PathLike, *, instrument: bool = False,
-    replace: bool = True,
+    profile: str | None = None, filters=(), replace: bool = True,
 ) -> Build:
     """Compile `source` into `out_dir`, replacing an earlier build there unless `replace` is off."""
     source = Path(source).resolve()
@@ -59,16 +59,20 @@ def build(
     from .lowering import lower
 
     files = {"program.py": lower(program), "__main__.py": MAIN_PY}
-    if instrument:
-        raise UsageError("--instrument is not available in this version of namel3ss")
     manifest = _manifest(program, source, instrument=instrument)
+    if instrument:
+        from .instrument import instrument_program
+
+        extra, info = instrument_program(program, files["program.py"], profile, filters)
+        files.update(extra)
+        manifest.update(info)
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     out = Path(out_dir)
     _write_atomically(out, files, replace=replace)
     return Build(out, manifest)
 
 
-def cached_build(source: str | os.PathLike, *, instrument: bool = False, cache_dir=None) -> Build:
+def cached_build(source: str | os.PathLike, *, instrument: bool = False, filters=(), cache_dir=None) -> Build:
     """Return a build of `source`, compiling only when no build of this exact content exists."""
     source = Path(source).resolve()
     try:
@@ -76,7 +80,8 @@ def cached_build(source: str | os.PathLike, *, instrument: bool = False, cache_d
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     key = hashlib.sha256(
-        b"\0".join([data, COMPILER.encode(), str(source).encode(), b"instrument" if instrument else b"plain"])
+        b"\0".join([data, COMPILER.encode(), str(source).encode(),
+                    b"instrument:" + ",".join(filters).encode() if instrument else b"plain"])
     ).hexdigest()[:20]
     root = Path(cache_dir or os.environ.get("NAMEL3SS_CACHE_DIR") or source.parent / ".namel3ss" / "builds")
     out = root / key
@@ -86,7 +91,7 @@ def cached_build(source: str | os.PathLike, *, instrument: bool = False, cache_d
             return Build(out, json.loads(manifest_path.read_text()))
         except (OSError, ValueError):
             pass  # a damaged cache entry is rebuilt, never fatal
-    return build(source, out, instrument=instrument, replace=False)
+    return build(source, out, instrument=instrument, filters=filters, replace=False)
 
 
 def _manifest(program, source: Path, *, instrument: bool) -> dict:

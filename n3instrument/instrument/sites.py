@@ -15,8 +15,7 @@ from ..errors import UsageError
 from ..frontend import nodes
 from .profile import COMPONENTS, Profile, Tracepoint
 
-ERROR_SITE = 0
-MARKER_SITE = 1
+ERROR_SITE = 0  # n3core.tracing.probes.ERROR_SITE
 FALLBACK_NAME = "*"
 
 
@@ -64,7 +63,6 @@ def plan_sites(program: nodes.Program | None, profile: Profile, filters=()) -> S
     display = program.file if program else ""
     sites = [
         Site(ERROR_SITE, "error_occurred", "instant", "runtime", FALLBACK_NAME, "", 0, 0, "", ("type", "message", "stack")),
-        Site(MARKER_SITE, "performance_marker", "instant", "runtime", FALLBACK_NAME, "", 0, 0, "", ("name",)),
     ]
     lookups: dict[str, tuple[int, dict]] = {}
     kept = [tp for tp in profile.tracepoints if not filters or tp.component in filters]
@@ -74,7 +72,7 @@ def plan_sites(program: nodes.Program | None, profile: Profile, filters=()) -> S
         def add(name: str, loc: nodes.Location | None) -> int:
             site = Site(
                 len(sites), tp.event, tp.kind, tp.component, name,
-                loc.file if loc else "", loc.line if loc else 0, loc.column if loc else 0,
+                loc.file if loc else tp.target, loc.line if loc else 0, loc.column if loc else 0,
                 tp.target, captures,
             )
             sites.append(site)

@@ -1,0 +1,89 @@
+"""Start tracing for an instrumented build, from its site table and the debug settings.
+
+An instrumented `program.py` calls `start_from_build(__file__)` before it imports its
+runtime copy, so `app_load` is the first span of the run. Tracing stays off unless the
+settings enable it; then the trace goes to `<output_dir>/trace-<utc>-<run>.n3t`,
+`trace_latest` points at it, and traces older than the retention period are removed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import probes, session
+from .errors import TraceError
+from .settings import load_settings
+
+# Set by `namel3ss debug trace` in its own process before it loads the build.
+OVERRIDES: dict = {}
+LATEST = "trace_latest"
+
+
+def start_from_build(program_file: str):
+    """Start the session if tracing is enabled; return the Tracer or None."""
+    try:
+        settings = load_settings(overrides=OVERRIDES)
+    except TraceError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
+    if not settings.enabled or session.active() is not None:
+        return session.active()
+    build = Path(program_file).resolve().parent
+    sites = json.loads((build / "sites.json").read_text("utf-8"))["sites"]
+    manifest = json.loads((build / "manifest.json").read_text("utf-8"))
+    out_dir = Path(settings.output_dir)
+    path = Path(settings.output) if settings.output else None
+    if path is None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cleanup(out_dir, settings.retention_days)
+    probes.configure_redaction()
+    metadata = {
+        "program": manifest.get("source"), "source_path": manifest.get("source_path"),
+        "compiler": manifest.get("compiler"), "sites_sha256": manifest.get("sites_sha256"),
+        "argv": [_scrub(arg) for arg in sys.argv], "pid": os.getpid(),
+        "capture_performance": settings.capture_performance,
+    }
+    try:
+        tracer = session.start(str(path) if path else None, sites, settings.trace_config(), metadata=metadata)
+    except TraceError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from None
+    if path is None:
+        point_latest(out_dir, Path(tracer.path))
+    return tracer
+
+
+def _scrub(arg: str) -> str:
+    return probes.plain(arg)
+
+
+def point_latest(out_dir: Path, trace: Path) -> None:
+    """Make `trace_latest` name the newest trace: a symlink, or a one-line file without them."""
+    link = out_dir / LATEST
+    tmp = out_dir / f".{LATEST}.{os.getpid()}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(trace.name, tmp)
+    except OSError:
+        tmp.write_text(trace.name + "\n")
+    os.replace(tmp, link)
+
+
+def cleanup(out_dir: Path, retention_days: int) -> int:
+    """Remove traces older than `retention_days` (0 keeps everything); return how many."""
+    if retention_days <= 0:
+        return 0
+    horizon = time.time() - retention_days * 86400
+    removed = 0
+    for trace in out_dir.glob("*.n3t"):
+        try:
+            if trace.stat().st_mtime < horizon:
+                trace.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed

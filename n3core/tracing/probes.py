@@ -1,0 +1,101 @@
+"""What the compile-time pass's injected calls go through in an instrumented build.
+
+Kept apart from `session` because generated code needs a little more than the core's
+span calls: a return value handed back unchanged, one `error_occurred` per exception
+(at the innermost span it leaves), generators closed early ending normally, payloads
+turned into plain data, and secrets removed before anything is encoded. With no tracer
+started every hook returns after one check.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+from . import session as _s
+from .payload import type_name
+
+ERROR_SITE = 0  # the build's site table reserves id 0 for error_occurred
+REDACTED = "[REDACTED]"
+_SECRET_KEY = re.compile(r"(?i)(api[_-]?key|authorization|password|passwd|secret|token|cookie|credential)")
+_PRIMITIVE = (str, int, float, bool, type(None), bytes)
+_secret_values: tuple[str, ...] = ()
+
+
+def configure_redaction(patterns=(), environ=None) -> None:
+    """Collect the values to scrub: env vars whose names look secret, and extra patterns."""
+    global _secret_values, _SECRET_KEY
+    environ = os.environ if environ is None else environ
+    values = [v for k, v in environ.items() if _SECRET_KEY.search(k) and len(v) >= 6]
+    _secret_values = tuple(sorted(set(values), key=len, reverse=True))
+    if patterns:
+        _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]))
+
+
+def plain(value, depth: int = 0):
+    """Plain, secret-free data for the encoder: dataclasses become dicts, secrets vanish."""
+    kind = type(value)
+    if kind is str:
+        for secret in _secret_values:
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    if kind in _PRIMITIVE or depth > 32:
+        return value
+    if kind is dict:
+        return {k: REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else plain(v, depth + 1)
+                for k, v in value.items()}
+    if kind in (list, tuple):
+        return [plain(v, depth + 1) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth)
+    return value
+
+
+def enter(site, payload=None):
+    if _s._tracer is None:
+        return None
+    return _s.enter(site, None if payload is None else plain(payload))
+
+
+def exit(token, value):  # noqa: A001 - named after the span edge it closes
+    if token is not None:
+        _s.exit(token, None)
+    return value
+
+
+def exit_value(token, value):
+    if token is not None:
+        data = plain(value)
+        _s.exit(token, data if type(data) is dict and dataclasses.is_dataclass(value) else {"output": data})
+    return value
+
+
+def fail(token, exc: BaseException) -> None:
+    if token is None:
+        return
+    if isinstance(exc, GeneratorExit):  # the consumer stopped early: not a failure
+        _s.exit(token, None)
+        return
+    if getattr(exc, "_n3__reported", False):
+        _s._fail_end(token, {"type": type_name(exc), "message": plain(_message(exc))})
+        return
+    try:
+        exc._n3__reported = True
+    except AttributeError:
+        pass
+    payload = plain(_s.error_payload(exc))
+    _s.instant(ERROR_SITE, payload)
+    _s._fail_end(token, payload)
+
+
+def instant(site, payload=None) -> None:
+    if _s._tracer is not None:
+        _s.instant(site, None if payload is None else plain(payload))
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return "<str() failed>"
