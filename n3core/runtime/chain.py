@@ -44,6 +44,7 @@ class ChainRun:
         self.skipped: set = set()
 
     def record(self, step: PlanStep, output) -> None:
+        """Make `output` visible to later steps (None for a skipped step, so it reads as null)."""
         self.context["steps"][step.name] = output
         if step.output:
             self.context[step.output] = output
@@ -74,6 +75,7 @@ class Chain:
         try:
             if step.when is not None and not truthy(render_value(step.when, run.context)):
                 run.skipped.add(step)
+                run.record(step, None)
                 return None
             if step.parallel:
                 outputs = await asyncio.gather(
