@@ -66,6 +66,8 @@ class TraceConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise TraceConfigError(
                     f"{name}={value!r} in {source} must be an integer >= {low}")
+        if self.max_depth > 256:
+            raise TraceConfigError(f"max_depth={self.max_depth} in {source} is over 256")
         if self.chunk_events > 1 << 20:
             raise TraceConfigError(f"chunk_events={self.chunk_events} in {source} is over "
                                    f"{1 << 20}")

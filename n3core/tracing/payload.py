@@ -42,11 +42,12 @@ class Cut(NamedTuple):
 
 
 def type_name(obj) -> str:
-    """`module.Qualname`, without the module for builtins; both cores call this."""
+    """`module.Qualname` (no module for builtins), at most 256 characters; both cores use it."""
     cls = type(obj)
     module = getattr(cls, "__module__", "") or ""
     qual = getattr(cls, "__qualname__", cls.__name__)
-    return qual if module == "builtins" else f"{module}.{qual}"
+    name = qual if module == "builtins" else f"{module}.{qual}"
+    return name if len(name) <= 256 else name[:256]
 
 
 def opaque_parts(obj, max_repr: int):

@@ -12,7 +12,7 @@ import contextvars
 import threading
 import time
 
-from .format import CHUNK, CHUNK_MAGIC, MAX_DELTA, RECORD, RESERVED_BASE, chunk_crc
+from .format import CHUNK, CHUNK_MAGIC, MAX_DELTA, MAX_SITE, RECORD, RESERVED_BASE, chunk_crc
 from .payload import encode
 
 POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
@@ -28,8 +28,8 @@ class Recorder:
     def __init__(self, chunk_events, chunk_payload, slots, policy, *, mask=b"",
                  reserved_mask=b"\x01" * 256, max_depth=32, max_bytes=256 * 1024,
                  max_repr=200, clock=None, on_seal=None, on_full=None):
-        if chunk_events < 1 or slots < 2 or chunk_payload < max_bytes:
-            raise ValueError("chunk_events >= 1, slots >= 2, chunk_payload >= max_bytes")
+        if chunk_events < 1 or slots < 2 or chunk_payload < max_bytes + 300:
+            raise ValueError("need chunk_events >= 1, slots >= 2, chunk_payload >= max_bytes + 300")
         self.chunk_events, self.chunk_payload, self.slots = chunk_events, chunk_payload, slots
         self.policy = policy
         self.mask, self.reserved_mask = bytes(mask), bytes(reserved_mask).ljust(256, b"\x01")
@@ -52,6 +52,8 @@ class Recorder:
         self.events = self.dropped = self.discarded = self.payload_bytes = self.chunks = 0
 
     def enabled(self, site: int) -> bool:
+        if site > MAX_SITE or site < 0:
+            return False
         if site < len(self.mask):
             return self.mask[site] != 0
         if site >= RESERVED_BASE:

@@ -1,0 +1,667 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled recorder: a preallocated ring of chunk slots and the payload encoder.
+
+`pyring.py` is its twin and the reference for every decision that shows in the file;
+keep the two in step. Nothing here allocates a Python object for an event without a
+payload; a span costs one Frame (from a free list) and one context-variable update.
+"""
+cimport cython
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc, calloc
+from libc.string cimport memcpy, memset
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+
+import contextvars
+import sys
+import zlib
+
+from .payload import opaque_parts, type_name
+
+if sys.byteorder != "little":
+    raise ImportError("the compiled tracing core writes records in host order and so "
+                      "supports little-endian machines only")
+
+cdef extern from "Python.h":
+    ctypedef struct PyThreadState:
+        PyObject* context
+    PyThreadState* PyThreadState_Get()
+    int PyContextVar_Get(object var, PyObject* default_value, PyObject** value) except -1
+    object PyContextVar_Set(object var, object value)
+    int PyContextVar_Reset(object var, object token)
+    void PyErr_Clear()
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except? NULL
+    bint PyLong_Check(object o)
+    bint PyFloat_Check(object o)
+    bint PyUnicode_Check(object o)
+    bint PyBytes_Check(object o)
+    bint PyList_Check(object o)
+    bint PyTuple_Check(object o)
+    bint PyDict_Check(object o)
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
+    double PyFloat_AS_DOUBLE(object o)
+    Py_ssize_t PyList_GET_SIZE(object o)
+    PyObject* PyList_GET_ITEM(object o, Py_ssize_t i)
+    Py_ssize_t PyTuple_GET_SIZE(object o)
+    PyObject* PyTuple_GET_ITEM(object o, Py_ssize_t i)
+    Py_ssize_t PyDict_Size(object o)
+    int PyDict_Next(object o, Py_ssize_t* pos, PyObject** key, PyObject** value)
+
+DEF T_NONE = 0x00
+DEF T_FALSE = 0x01
+DEF T_TRUE = 0x02
+DEF T_INT = 0x03
+DEF T_BIGINT = 0x04
+DEF T_FLOAT = 0x05
+DEF T_STR = 0x06
+DEF T_BYTES = 0x07
+DEF T_LIST = 0x08
+DEF T_TUPLE = 0x09
+DEF T_DICT = 0x0A
+DEF T_OPAQUE = 0x0B
+DEF T_CUT = 0x0C
+DEF CUT_CYCLE = 1
+DEF CUT_DEPTH = 2
+DEF CUT_SIZE = 3
+DEF CUT_MUTATED = 4
+
+DEF FREE = 0
+DEF FILLING = 1
+DEF SEALED = 2
+DEF MAX_ATTEMPTS = 64
+DEF MAX_DELTA = 0xFFFFFFFF
+DEF MAX_SITE = 0xFFFFFF
+DEF RESERVED_BASE = 0xFFFF00
+DEF RECORD_SIZE = 24
+DEF CHUNK_HEADER = 32
+
+POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
+KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = 0, 1, 2, 3
+IS_COMPILED = True
+
+
+cdef packed struct Rec:
+    uint32_t delta
+    uint32_t site_kind
+    uint32_t span
+    uint32_t parent
+    uint32_t task
+    uint32_t plen
+
+
+cdef struct Enc:
+    char* data
+    Py_ssize_t length
+    Py_ssize_t cap
+    Py_ssize_t limit
+    int max_depth
+    int max_repr
+    PyObject** path
+
+
+cdef int _grow(Enc* e, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t want = e.length + extra
+    cdef Py_ssize_t cap = e.cap if e.cap else 256
+    cdef char* data
+    if want <= e.cap:
+        return 0
+    while cap < want:
+        cap *= 2
+    data = <char*>realloc(e.data, cap)
+    if data == NULL:
+        raise MemoryError()
+    e.data = data
+    e.cap = cap
+    return 0
+
+
+cdef inline int _byte(Enc* e, uint8_t b) except -1:
+    if e.length >= e.cap:
+        _grow(e, 1)
+    e.data[e.length] = <char>b
+    e.length += 1
+    return 0
+
+
+cdef inline int _varint(Enc* e, uint64_t v) except -1:
+    if e.length + 10 > e.cap:
+        _grow(e, 10)
+    while v > 0x7F:
+        e.data[e.length] = <char>((v & 0x7F) | 0x80)
+        e.length += 1
+        v >>= 7
+    e.data[e.length] = <char>v
+    e.length += 1
+    return 0
+
+
+cdef int _raw(Enc* e, const char* src, Py_ssize_t n) except -1:
+    """Length-prefixed bytes; 1 (abort) when they would push the payload over its limit."""
+    _varint(e, <uint64_t>n)
+    if e.length + n > e.limit:
+        return 1
+    _grow(e, n)
+    memcpy(e.data + e.length, src, n)
+    e.length += n
+    return 0
+
+
+cdef int _text(Enc* e, object s) except -1:
+    cdef Py_ssize_t n
+    cdef const char* p
+    cdef bytes raw
+    try:
+        p = PyUnicode_AsUTF8AndSize(s, &n)
+    except UnicodeEncodeError:
+        raw = (<str>s).encode("utf-8", "surrogatepass")
+        return _raw(e, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+    return _raw(e, p, n)
+
+
+cdef int _cut(Enc* e, uint8_t reason, object obj) except -1:
+    _byte(e, T_CUT)
+    _byte(e, reason)
+    return _text(e, type_name(obj))
+
+
+cdef int _value(Enc* e, object obj, int depth) except -1:
+    """Append one value; 1 means the payload went over its limit and encoding stops."""
+    cdef int overflow = 0, rc = 0, i
+    cdef long long v
+    cdef uint64_t z
+    cdef double d
+    cdef Py_ssize_t n, k, pos
+    cdef PyObject* key
+    cdef PyObject* val
+    cdef PyObject* item
+    if obj is None:
+        _byte(e, T_NONE)
+    elif obj is False:
+        _byte(e, T_FALSE)
+    elif obj is True:
+        _byte(e, T_TRUE)
+    elif PyLong_Check(obj):
+        v = PyLong_AsLongLongAndOverflow(obj, &overflow)
+        if overflow == 0:
+            _byte(e, T_INT)
+            z = (<uint64_t>v << 1) ^ <uint64_t>(v >> 63)
+            _varint(e, z)
+        else:
+            n = (int(obj).bit_length() + 8) // 8
+            raw = int(obj).to_bytes(n, "little", signed=True)
+            _byte(e, T_BIGINT)
+            rc = _raw(e, PyBytes_AS_STRING(raw), n)
+    elif PyFloat_Check(obj):
+        d = PyFloat_AS_DOUBLE(obj)
+        _byte(e, T_FLOAT)
+        _grow(e, 8)
+        memcpy(e.data + e.length, &d, 8)
+        e.length += 8
+    elif PyUnicode_Check(obj):
+        _byte(e, T_STR)
+        rc = _text(e, obj)
+    elif PyBytes_Check(obj):
+        _byte(e, T_BYTES)
+        rc = _raw(e, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
+    elif PyList_Check(obj) or PyTuple_Check(obj) or PyDict_Check(obj):
+        if depth >= e.max_depth:
+            rc = _cut(e, CUT_DEPTH, obj)
+        else:
+            for i in range(depth):
+                if e.path[i] == <PyObject*>obj:
+                    rc = _cut(e, CUT_CYCLE, obj)
+                    break
+            else:
+                e.path[depth] = <PyObject*>obj
+                rc = _container(e, obj, depth)
+    else:
+        name, text, truncated = opaque_parts(obj, e.max_repr)
+        _byte(e, T_OPAQUE)
+        _byte(e, 1 if truncated else 0)
+        rc = _text(e, name)
+        if rc == 0:
+            rc = _text(e, text)
+    if rc == 0 and e.length > e.limit:
+        rc = 1
+    return rc
+
+
+cdef int _container(Enc* e, object obj, int depth) except -1:
+    cdef Py_ssize_t n, k, pos = 0
+    cdef PyObject* key
+    cdef PyObject* val
+    cdef object ko, vo
+    cdef int rc = 0
+    if PyDict_Check(obj):
+        n = PyDict_Size(obj)
+        _byte(e, T_DICT)
+        _varint(e, <uint64_t>n)
+        k = 0
+        while k < n and PyDict_Next(obj, &pos, &key, &val):
+            ko = <object>key
+            vo = <object>val
+            rc = _value(e, ko, depth + 1)
+            if rc == 0:
+                rc = _value(e, vo, depth + 1)
+            if rc:
+                return rc
+            k += 1
+        while k < n:
+            _cut(e, CUT_MUTATED, obj)
+            _cut(e, CUT_MUTATED, obj)
+            k += 1
+        return 0
+    if PyList_Check(obj):
+        n = PyList_GET_SIZE(obj)
+        _byte(e, T_LIST)
+        _varint(e, <uint64_t>n)
+        for k in range(n):
+            if k < PyList_GET_SIZE(obj):
+                vo = <object>PyList_GET_ITEM(obj, k)
+                rc = _value(e, vo, depth + 1)
+            else:
+                rc = _cut(e, CUT_MUTATED, obj)
+            if rc:
+                return rc
+        return 0
+    n = PyTuple_GET_SIZE(obj)
+    _byte(e, T_TUPLE)
+    _varint(e, <uint64_t>n)
+    for k in range(n):
+        vo = <object>PyTuple_GET_ITEM(obj, k)
+        rc = _value(e, vo, depth + 1)
+        if rc:
+            return rc
+    return 0
+
+
+cdef int _encode(Enc* e, object obj) except -1:
+    e.length = 0
+    if _value(e, obj, 0):
+        e.length = 0
+        _byte(e, T_CUT)
+        _byte(e, CUT_SIZE)
+        _text(e, type_name(obj))
+    return 0
+
+
+def encode(obj, int max_depth=32, Py_ssize_t max_bytes=256 * 1024, int max_repr=200):
+    """Encode one payload exactly as payload.encode does (the tests compare the two)."""
+    cdef Enc e
+    memset(&e, 0, sizeof(Enc))
+    e.limit, e.max_depth, e.max_repr = max_bytes, max_depth, max_repr
+    e.path = <PyObject**>calloc(max_depth + 1, sizeof(PyObject*))
+    try:
+        _encode(&e, obj)
+        return PyBytes_FromStringAndSize(e.data, e.length)
+    finally:
+        free(e.data)
+        free(e.path)
+
+
+cdef inline int64_t _mono_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+@cython.final
+cdef class Recorder:
+    """A ring of chunk slots; events are written into the filling slot, chunks leave by take()."""
+
+    cdef char* records
+    cdef char* payload
+    cdef uint8_t* state
+    cdef uint32_t* n
+    cdef uint32_t* pay
+    cdef int64_t* base
+    cdef uint32_t* seq
+    cdef uint32_t* dropped_at
+    cdef int cur, head, tail
+    cdef uint32_t next_seq
+    cdef uint64_t pending
+    cdef readonly uint32_t chunk_events, slots
+    cdef readonly Py_ssize_t chunk_payload
+    cdef readonly int policy
+    cdef public uint64_t events, dropped, discarded, payload_bytes, chunks
+    cdef bytes mask
+    cdef const uint8_t* mask_ptr
+    cdef Py_ssize_t mask_len
+    cdef uint8_t reserved[256]
+    cdef object clock, on_seal, on_full
+    cdef Enc scratch
+    cdef bint busy
+
+    def __cinit__(self, uint32_t chunk_events, Py_ssize_t chunk_payload, uint32_t slots,
+                  int policy, *, mask=b"", reserved_mask=b"\x01" * 256, int max_depth=32,
+                  Py_ssize_t max_bytes=256 * 1024, int max_repr=200, clock=None,
+                  on_seal=None, on_full=None):
+        cdef Py_ssize_t i
+        if chunk_events < 1 or slots < 2 or chunk_payload < max_bytes + 300:
+            raise ValueError("need chunk_events >= 1, slots >= 2, chunk_payload >= max_bytes + 300")
+        self.chunk_events, self.chunk_payload, self.slots = chunk_events, chunk_payload, slots
+        self.policy = policy
+        self.records = <char*>malloc(<size_t>slots * chunk_events * RECORD_SIZE)
+        self.payload = <char*>malloc(<size_t>slots * chunk_payload)
+        self.state = <uint8_t*>calloc(slots, 1)
+        self.n = <uint32_t*>calloc(slots, 4)
+        self.pay = <uint32_t*>calloc(slots, 4)
+        self.seq = <uint32_t*>calloc(slots, 4)
+        self.dropped_at = <uint32_t*>calloc(slots, 4)
+        self.base = <int64_t*>calloc(slots, 8)
+        self.scratch.path = <PyObject**>calloc(max_depth + 1, sizeof(PyObject*))
+        if (self.records == NULL or self.payload == NULL or self.state == NULL or
+                self.n == NULL or self.pay == NULL or self.seq == NULL or
+                self.dropped_at == NULL or self.base == NULL or self.scratch.path == NULL):
+            raise MemoryError()
+        self.scratch.limit, self.scratch.max_depth = max_bytes, max_depth
+        self.scratch.max_repr = max_repr
+        _grow(&self.scratch, 4096)
+        self.mask = bytes(mask)
+        self.mask_ptr = <const uint8_t*>PyBytes_AS_STRING(self.mask)
+        self.mask_len = len(self.mask)
+        rmask = bytes(reserved_mask).ljust(256, b"\x01")
+        for i in range(256):
+            self.reserved[i] = rmask[i]
+        self.clock = clock
+        self.on_seal, self.on_full = on_seal, on_full
+        self.cur = -1
+
+    def __dealloc__(self):
+        free(self.records)
+        free(self.payload)
+        free(self.state)
+        free(self.n)
+        free(self.pay)
+        free(self.seq)
+        free(self.dropped_at)
+        free(self.base)
+        free(self.scratch.data)
+        free(self.scratch.path)
+
+    property max_bytes:
+        def __get__(self):
+            return self.scratch.limit
+
+    cdef inline bint _enabled(self, uint32_t site) noexcept:
+        if site > MAX_SITE:
+            return False
+        if site < <uint32_t>self.mask_len:
+            return self.mask_ptr[site] != 0
+        if site >= RESERVED_BASE:
+            return self.reserved[site - RESERVED_BASE] != 0
+        return True
+
+    def enabled(self, uint32_t site):
+        return self._enabled(site)
+
+    cdef int _emit(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
+                   uint32_t task, object payload) except -1:
+        cdef Enc local
+        cdef bint mine
+        if not self._enabled(site):
+            return 0
+        if payload is None:
+            return self._commit(site, kind, span, parent, task, NULL, 0)
+        mine = not self.busy
+        if mine:
+            self.busy = True
+            try:
+                _encode(&self.scratch, payload)
+                return self._commit(site, kind, span, parent, task, self.scratch.data,
+                                    self.scratch.length)
+            finally:
+                self.busy = False
+        memcpy(&local, &self.scratch, sizeof(Enc))
+        local.data = NULL
+        local.cap = 0
+        local.path = <PyObject**>calloc(self.scratch.max_depth + 1, sizeof(PyObject*))
+        try:
+            _encode(&local, payload)
+            return self._commit(site, kind, span, parent, task, local.data, local.length)
+        finally:
+            free(local.data)
+            free(local.path)
+
+    cdef int _commit(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
+                     uint32_t task, const char* pdata, Py_ssize_t plen) except -1:
+        cdef int64_t ts
+        cdef int cur, attempt
+        cdef uint32_t n
+        cdef Rec* rec
+        if self.clock is None:
+            ts = _mono_ns()
+        else:
+            ts = self.clock()
+        for attempt in range(MAX_ATTEMPTS):
+            cur = self.cur
+            if cur >= 0:
+                n = self.n[cur]
+                if (n < self.chunk_events and self.pay[cur] + plen <= self.chunk_payload and
+                        (n == 0 or (ts >= self.base[cur] and ts - self.base[cur] <= MAX_DELTA))):
+                    if n == 0:
+                        self.base[cur] = ts
+                    rec = <Rec*>(self.records + (<size_t>cur * self.chunk_events + n) * RECORD_SIZE)
+                    rec.delta = <uint32_t>(ts - self.base[cur])
+                    rec.site_kind = site | (kind << 24)
+                    rec.span = span
+                    rec.parent = parent
+                    rec.task = task
+                    rec.plen = <uint32_t>plen
+                    if plen:
+                        memcpy(self.payload + <size_t>cur * self.chunk_payload + self.pay[cur],
+                               pdata, plen)
+                        self.pay[cur] += <uint32_t>plen
+                    self.n[cur] = n + 1
+                    self.events += 1
+                    self.payload_bytes += <uint64_t>plen
+                    return 1
+                self._seal(cur)
+                continue
+            if self.state[self.tail] == FREE:
+                self._open(self.tail)
+                continue
+            if self.policy == POLICY_FLIGHT:
+                self._discard_oldest()
+                continue
+            if self.policy == POLICY_BLOCK and self.on_full is not None:
+                self.on_full()
+                continue
+            break
+        self.dropped += 1
+        self.pending += 1
+        return 0
+
+    def emit(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
+             uint32_t task, payload=None):
+        """Record one event; False when the policy dropped it."""
+        return self._emit(site, kind, span, parent, task, payload) == 1
+
+    cdef void _open(self, int slot) noexcept:
+        self.state[slot] = FILLING
+        self.n[slot] = 0
+        self.pay[slot] = 0
+        self.seq[slot] = self.next_seq
+        self.next_seq += 1
+        self.cur = slot
+        self.tail = (slot + 1) % self.slots
+
+    cdef int _seal(self, int slot) except -1:
+        self.state[slot] = SEALED
+        self.dropped_at[slot] = <uint32_t>self.pending
+        self.pending = 0
+        self.cur = -1
+        self.chunks += 1
+        if self.on_seal is not None:
+            self.on_seal()
+        return 0
+
+    cdef void _discard_oldest(self) noexcept:
+        self.discarded += self.n[self.head]
+        self.state[self.head] = FREE
+        self.head = (self.head + 1) % self.slots
+
+    def seal(self):
+        """Seal the filling chunk if it holds events, so flush and dump can take it."""
+        cdef int cur = self.cur
+        if cur >= 0 and self.n[cur] > 0:
+            self._seal(cur)
+            return True
+        return False
+
+    cdef bytes _chunk_bytes(self, int slot):
+        cdef uint32_t n = self.n[slot], pay = self.pay[slot]
+        cdef Py_ssize_t rec_len = <Py_ssize_t>n * RECORD_SIZE
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, CHUNK_HEADER + rec_len + pay)
+        cdef char* p = PyBytes_AS_STRING(out)
+        cdef uint32_t crc
+        memcpy(p, b"N3CK", 4)
+        memcpy(p + 8, &n, 4)
+        memcpy(p + 12, &pay, 4)
+        memcpy(p + 16, &self.base[slot], 8)
+        memcpy(p + 24, &self.seq[slot], 4)
+        memcpy(p + 28, &self.dropped_at[slot], 4)
+        memcpy(p + CHUNK_HEADER, self.records + <size_t>slot * self.chunk_events * RECORD_SIZE,
+               rec_len)
+        memcpy(p + CHUNK_HEADER + rec_len, self.payload + <size_t>slot * self.chunk_payload, pay)
+        crc = zlib.crc32(memoryview(out)[8:])
+        memcpy(p + 4, &crc, 4)
+        return out
+
+    def take(self):
+        """The oldest sealed chunk as file bytes, freeing its slot; None if there is none."""
+        cdef int head = self.head
+        if self.state[head] != SEALED:
+            return None
+        data = self._chunk_bytes(head)
+        self.state[head] = FREE
+        self.head = (head + 1) % self.slots
+        return data
+
+    def peek(self):
+        """Every sealed chunk, oldest first, without freeing them (the flight recorder's dump)."""
+        cdef int slot = self.head
+        out = []
+        for _ in range(self.slots):
+            if self.state[slot] != SEALED:
+                break
+            out.append(self._chunk_bytes(slot))
+            slot = (slot + 1) % self.slots
+        return out
+
+    def pending_drops(self):
+        return self.pending
+
+
+# ---- the fast layer session.py binds to ----
+
+cdef Recorder _recorder = None
+cdef uint64_t _generation = 0
+cdef uint32_t _next_span = 0
+cdef uint32_t _next_task = 0
+cdef object _current = contextvars.ContextVar("n3trace_span", default=None)
+
+
+@cython.final
+@cython.freelist(256)
+cdef class Frame:
+    """The open span in one context; enter() returns it as the token exit() takes back."""
+
+    cdef readonly uint32_t site, span, parent, task
+    cdef void* ctx
+    cdef uint64_t gen
+    cdef object cvtok
+    cdef bint done
+
+
+def install(Recorder recorder):
+    global _recorder, _generation, _next_span, _next_task
+    _generation += 1
+    _next_span = 0
+    _next_task = 0
+    _recorder = recorder
+
+
+def uninstall():
+    global _recorder
+    _recorder = None
+
+
+def active():
+    return _recorder
+
+
+cdef Frame _top():
+    """The innermost frame of this context, creating the context's root frame if needed."""
+    global _next_task
+    cdef PyObject* raw = NULL
+    cdef Frame frame = None, root
+    PyContextVar_Get(_current, NULL, &raw)
+    if raw != NULL:
+        value = <object>raw
+        Py_DECREF(value)
+        if value is not None:
+            frame = <Frame>value
+    cdef void* ctx = PyThreadState_Get().context
+    if frame is not None and frame.gen == _generation and frame.ctx == ctx:
+        return frame
+    root = Frame.__new__(Frame)
+    root.span = frame.span if frame is not None and frame.gen == _generation else 0
+    _next_task += 1
+    root.task = _next_task
+    root.gen = _generation
+    root.done = True
+    PyContextVar_Set(_current, root)
+    root.ctx = PyThreadState_Get().context
+    return root
+
+
+def enter(uint32_t site, payload=None):
+    global _next_span
+    cdef Recorder rec = _recorder
+    if rec is None or not rec._enabled(site):
+        return None
+    cdef Frame top = _top()
+    cdef Frame frame = Frame.__new__(Frame)
+    _next_span += 1
+    frame.span = _next_span
+    frame.site = site
+    frame.parent = top.span
+    frame.task = top.task
+    frame.ctx = top.ctx
+    frame.gen = top.gen
+    rec._emit(site, 0, frame.span, frame.parent, frame.task, payload)
+    frame.cvtok = PyContextVar_Set(_current, frame)
+    return frame
+
+
+cdef int _finish(Frame frame, uint32_t kind, object payload) except -1:
+    if frame is None or frame.done:
+        return 0
+    frame.done = True
+    cdef Recorder rec = _recorder
+    if rec is not None and frame.gen == _generation:
+        rec._emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
+    if frame.cvtok is not None:
+        if PyContextVar_Reset(_current, frame.cvtok) < 0:
+            PyErr_Clear()
+        frame.cvtok = None
+    return 0
+
+
+def exit(Frame token, payload=None):
+    _finish(token, 1, payload)
+
+
+def fail_end(Frame token, payload):
+    _finish(token, 2, payload)
+
+
+def instant(uint32_t site, payload=None):
+    cdef Recorder rec = _recorder
+    if rec is None or not rec._enabled(site):
+        return
+    cdef Frame top = _top()
+    rec._emit(site, 3, 0, top.span, top.task, payload)
