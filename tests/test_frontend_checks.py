@@ -275,7 +275,7 @@ def test_chain_step_objects():
         ("INVALID_VALUE", at(source, "query")),
         ("INVALID_VALUE", at(source, "target: ask }", 3)),
         ("UNKNOWN_KEY", at(source, "outptu")),
-        ("INVALID_VALUE", at(source, "1 }")),
+        ("INVALID_VALUE", at(source, "1 }\n] }")),
     ], [d.header() for d in diagnostics]
     assert diagnostics[0].hint == 'did you mean "prompt"?'
     assert diagnostics[6].hint == "did you mean `output`?"
