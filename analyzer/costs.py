@@ -1,0 +1,100 @@
+"""Token prices: a built-in table in `data/prices.json`, overridable per model by a file.
+
+Prices are USD per 1000 tokens, split into input (prompt) and output (completion). A
+model matches its exact name first, then the longest table entry it starts with, so
+dated variants such as `gpt-4o-2024-08-06` find `gpt-4o`. The `mock` provider costs
+nothing whatever its model is called.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from .errors import PriceFileError
+
+_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "prices.json")
+
+
+def _load(path: str, what: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise PriceFileError(f"{what} {path} cannot be read ({exc.strerror or exc}). Check "
+                             "the path given to --prices.") from exc
+    except ValueError as exc:
+        raise PriceFileError(f"{what} {path} is not valid JSON ({exc}). It should look like "
+                             '{"models": {"gpt-4o": {"input": 0.0025, "output": 0.01}}} with '
+                             "USD per 1000 tokens.") from exc
+    models = doc.get("models") if isinstance(doc, dict) else None
+    if not isinstance(models, dict):
+        raise PriceFileError(f"{what} {path} has no \"models\" object. It should look like "
+                             '{"models": {"gpt-4o": {"input": 0.0025, "output": 0.01}}} with '
+                             "USD per 1000 tokens.")
+    table = {}
+    for name, row in models.items():
+        if not isinstance(row, dict):
+            raise PriceFileError(f"{what} {path}: models.{name} should be an object with "
+                                 f"\"input\" and \"output\" prices, not {row!r}.")
+        try:
+            table[str(name)] = (float(row.get("input", 0.0)), float(row.get("output", 0.0)))
+        except (TypeError, ValueError) as exc:
+            raise PriceFileError(f"{what} {path}: models.{name} has a price that is not a "
+                                 f"number ({row!r}); prices are USD per 1000 tokens.") from exc
+        if min(table[str(name)]) < 0:
+            raise PriceFileError(f"{what} {path}: models.{name} has a negative price.")
+    return table
+
+
+class PriceTable:
+    """Looks up per-1k prices; remembers which models it could not price."""
+
+    def __init__(self, override: str | None = None):
+        self.table = _load(_DATA, "the built-in price table")
+        self.source = "built-in"
+        if override:
+            self.table.update(_load(override, "the price file"))
+            self.source = f"built-in + {override}"
+        self._cache: dict = {}
+        self.unpriced: set = set()
+
+    def lookup(self, model: str | None, provider: str | None = None):
+        if provider == "mock":
+            return (0.0, 0.0)
+        key = (model or "")
+        if key in self._cache:
+            return self._cache[key]
+        found = self.table.get(key)
+        if found is None and key:
+            best = ""
+            for name in self.table:
+                if key.startswith(name) and len(name) > len(best):
+                    best = name
+            found = self.table.get(best) if best else None
+        self._cache[key] = found
+        return found
+
+    def cost(self, model, provider, prompt_tokens: int, completion_tokens: int):
+        """USD, or None when the model has no price."""
+        price = self.lookup(model, provider)
+        if price is None:
+            self.unpriced.add(model or "(unknown model)")
+            return None
+        return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1000.0
+
+
+def usage_of(payload) -> tuple[int, int, int]:
+    """(prompt, completion, total) tokens from an llm end payload; zeros when absent."""
+    if not isinstance(payload, dict):
+        return 0, 0, 0
+    usage = payload.get("usage")
+    if not isinstance(usage, dict):
+        return 0, 0, 0
+    p = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
+    c = _int(usage.get("completion_tokens", usage.get("output_tokens")))
+    t = _int(usage.get("total_tokens")) or p + c
+    return p, c, t
+
+
+def _int(value) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0

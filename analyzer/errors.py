@@ -1,0 +1,34 @@
+"""The analyzer's own errors; `cli.main` turns these (and TraceError) into exit codes."""
+from __future__ import annotations
+
+
+class AnalyzerError(Exception):
+    """Base of every error the analyzer reports as a message instead of a traceback."""
+
+    exit_code = 2
+
+
+class TraceNotFoundError(AnalyzerError):
+    """The path names no file or folder, or a folder holds no trace."""
+
+
+class NotATraceError(AnalyzerError):
+    """The file exists but is neither a `.n3t` trace nor a JSON-lines trace."""
+
+
+class UnknownComponentError(AnalyzerError):
+    """A name given on the command line matches no component in the trace."""
+
+
+class EventNotFoundError(AnalyzerError):
+    """An event index is outside the trace."""
+
+
+class PriceFileError(AnalyzerError):
+    """A price override file cannot be read or has the wrong shape."""
+
+
+class OutputError(AnalyzerError):
+    """An export could not be written."""
+
+    exit_code = 1

@@ -1,0 +1,187 @@
+"""The internal model both trace formats stream into: sites, columnar batches, spans.
+
+Kind codes follow the `.n3t` format (n3core.tracing.format.Kind) so batches from the
+binary reader need no conversion on the hot path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+START, END, ERROR_END, INSTANT = 0, 1, 2, 3
+KIND_NAMES = {START: "start", END: "end", ERROR_END: "error_end", INSTANT: "instant"}
+KIND_CODES = {v: k for k, v in KIND_NAMES.items()}
+
+SPAN_TYPES = (
+    "app_load", "agent_execution", "agent_turn", "llm_call", "tool_call",
+    "prompt_execution", "chain_execution", "chain_step", "validation",
+    "memory_summarization",
+)
+INSTANT_TYPES = ("memory_operation", "error_occurred", "performance_marker")
+COMPONENT_KINDS = ("llm", "tool", "agent", "prompt", "chain", "memory", "app", "python")
+
+
+def kind_name(code) -> str:
+    return KIND_NAMES.get(code, str(code))
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """One row of the site table, normalised so both formats look the same."""
+
+    id: int
+    event_type: str
+    component: str = ""
+    name: str = ""
+    file: str = ""
+    line: int = 0
+    column: int = 0
+
+    @property
+    def key(self) -> tuple:
+        return (self.event_type, self.component, self.name)
+
+    @property
+    def location(self) -> str:
+        if not self.file:
+            return ""
+        return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "event_type": self.event_type, "component": self.component,
+                "name": self.name, "file": self.file, "line": self.line, "column": self.column}
+
+
+def stem(event_type: str) -> str:
+    """`llm_call_start` -> `llm_call`; site tables already store stems, old traces do not."""
+    for suffix in ("_start", "_end"):
+        if event_type.endswith(suffix):
+            return event_type[: -len(suffix)]
+    return event_type
+
+
+@dataclass
+class Health:
+    """How much of the trace was read; a lossy trace is reported loudly everywhere."""
+
+    format: str = ""
+    format_version: str = ""
+    file_size: int = 0
+    bytes_read: int = 0
+    events: int = 0
+    complete: bool = False
+    damaged: bool = False
+    damage: str = ""
+    dropped: int | None = None
+    dropped_seen: int = 0
+    bad_lines: int = 0
+
+    @property
+    def lost_events(self) -> int:
+        return max(self.dropped or 0, self.dropped_seen)
+
+    @property
+    def lossy(self) -> bool:
+        return bool(self.lost_events or self.damaged or not self.complete or self.bad_lines)
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.lost_events:
+            out.append(f"the tracer dropped {self.lost_events} events (ring buffer full, "
+                       "'drop' policy): counts and timings below miss them")
+        if self.damaged:
+            pct = 100.0 * self.bytes_read / self.file_size if self.file_size else 0.0
+            out.append(f"the trace is damaged {self.damage}; read {self.events} events "
+                       f"from {self.bytes_read} of {self.file_size} bytes ({pct:.1f}%), "
+                       "the rest is lost")
+        elif not self.complete:
+            out.append(f"the trace is incomplete ({self.damage or 'no trailer'}); "
+                       f"read {self.events} events")
+        if self.bad_lines:
+            out.append(f"{self.bad_lines} JSON line(s) could not be parsed and were skipped")
+        return out
+
+    def to_json(self) -> dict:
+        return {"format": self.format, "format_version": self.format_version,
+                "file_size": self.file_size, "bytes_read": self.bytes_read,
+                "events": self.events, "complete": self.complete, "damaged": self.damaged,
+                "damage": self.damage or None, "dropped": self.lost_events if (
+                    self.dropped is not None or self.dropped_seen) else None,
+                "lossy": self.lossy, "warnings": self.warnings()}
+
+
+@dataclass
+class RunInfo:
+    """What the header says about the run, whatever the format."""
+
+    path: str
+    format: str
+    format_version: str
+    run_id: str
+    metadata: dict
+    sites: dict  # id -> SiteInfo
+    config: dict = field(default_factory=dict)
+
+    def site(self, site_id: int) -> SiteInfo:
+        found = self.sites.get(site_id)
+        if found is None:
+            found = SiteInfo(site_id, f"site_{site_id}", "", "")
+            self.sites[site_id] = found
+        return found
+
+
+class ListBatch:
+    """A columnar batch built in Python (JSON-lines import, tests): the reader's shape."""
+
+    __slots__ = ("ts", "site", "kind", "span", "parent", "task", "_payloads")
+
+    def __init__(self):
+        self.ts, self.site, self.kind, self.span = [], [], [], []
+        self.parent, self.task, self._payloads = [], [], []
+
+    def append(self, ts, site, kind, span, parent, task, payload):
+        self.ts.append(ts)
+        self.site.append(site)
+        self.kind.append(kind)
+        self.span.append(span)
+        self.parent.append(parent)
+        self.task.append(task)
+        self._payloads.append(payload)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def payload(self, i: int):
+        return self._payloads[i]
+
+
+@dataclass
+class Span:
+    """A closed (or still open at the end) span, for inspect and export, not analysis."""
+
+    span: int
+    parent: int
+    task: int
+    site: SiteInfo
+    start_ns: int
+    end_ns: int | None
+    status: str  # ok, error, open
+    start_index: int
+    end_index: int | None = None
+    start_payload: object = None
+    end_payload: object = None
+
+    @property
+    def duration_ns(self) -> int | None:
+        return None if self.end_ns is None else self.end_ns - self.start_ns
+
+
+@dataclass
+class Instant:
+    """An instant event (error_occurred, memory_operation, performance_marker...)."""
+
+    index: int
+    ts: int
+    site: SiteInfo
+    parent: int
+    task: int
+    payload: object = None
