@@ -58,6 +58,12 @@ def test_header_lines_and_app():
     assert program.imports[0].loc.end_column == len("import ai.models.gpt as gpt") + 1
 
 
+def test_empty_and_comment_only_files():
+    for source in ("", "\n\n", "# only a comment 🚀\n"):
+        program = parse(source, "a.ai")
+        assert program.declarations == () and program.module is None and program.app is None
+
+
 def test_module_name_may_be_a_string():
     assert parse('module "billing v2"\n', "a.ai").module == "billing v2"
 

@@ -69,17 +69,20 @@ def note(code: str, message: str, loc: Location, hint: str | None = None) -> Dia
     return Diagnostic("note", code, message, hint, loc)
 
 
-def _source_line(source: str | None, line: int) -> str | None:
+def _source_line(source, line: int) -> str | None:
     if source is None or line < 1:
         return None
-    lines = source.split("\n")
+    lines = source.split("\n") if isinstance(source, str) else source
     if line > len(lines):
         return None
     return lines[line - 1].rstrip("\r")
 
 
-def render(diagnostic: Diagnostic, source: str | None = None) -> str:
-    """The header, the source line with a caret (and `~` to the end), and the hint."""
+def render(diagnostic: Diagnostic, source: str | list[str] | None = None) -> str:
+    """The header, the source line with a caret (and `~` to the end), and the hint.
+
+    `source` is the file's text, or its lines already split on "\\n".
+    """
     loc = diagnostic.loc
     out = [diagnostic.header()]
     text = _source_line(source, loc.line)
@@ -103,7 +106,8 @@ def render(diagnostic: Diagnostic, source: str | None = None) -> str:
 
 
 def render_all(diagnostics: Iterable[Diagnostic], source: str | None = None) -> str:
-    return "\n\n".join(render(d, source) for d in diagnostics)
+    lines = source.split("\n") if source is not None else None
+    return "\n\n".join(render(d, lines) for d in diagnostics)
 
 
 def sort_key(diagnostic: Diagnostic) -> tuple:
