@@ -53,12 +53,18 @@ def check(source: str, fmt: str) -> None:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="The build folder to write (replaced if it holds an earlier build).")
 @click.option("--instrument", is_flag=True, help="Compile tracepoints in.")
-def build(source: str, out_dir: str, instrument: bool) -> None:
+@click.option("--profile", type=click.Path(dir_okay=False, exists=True),
+              help="A tracepoint profile (TOML) instead of the built-in one.")
+@click.option("--filter", "filters", multiple=True, metavar="COMPONENT",
+              help="Instrument only these components (repeatable): agent, llm, tool, ...")
+def build(source: str, out_dir: str, instrument: bool, profile, filters) -> None:
     """Compile SOURCE into a build folder that `python DIR` runs."""
     from .build import build as do_build
 
     _require_file(source)
-    result = do_build(source, out_dir, instrument=instrument)
+    if (profile or filters) and not instrument:
+        raise click.UsageError("--profile and --filter need --instrument")
+    result = do_build(source, out_dir, instrument=instrument, profile=profile, filters=filters)
     click.echo(f"built {source} -> {result.path}", err=True)
 
 
@@ -71,12 +77,20 @@ def build(source: str, out_dir: str, instrument: bool) -> None:
 @click.option("--run-args", help='JSON such as {"input": ..., "entry": "chain:NAME"}.')
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run(target, chain, agent, prompt, input_, run_args, as_json) -> None:
-    """Run TARGET, a `.ai` file (built into a cache on first use) or a build folder."""
+    """Run TARGET, a `.ai` file (built into a cache on first use) or a build folder.
+
+    With NAMEL3SS_DEBUG_ENABLED=true a `.ai` file runs through a cached instrumented build.
+    """
+    raise SystemExit(_run(_build_for(target, _debug_enabled()), chain, agent, prompt, input_, run_args, as_json))
+
+
+def _run(build_dir, chain, agent, prompt, input_, run_args, as_json) -> int:
     from .loader import load_build
 
-    app = load_build(_build_for(target))
-    from n3core.runtime.entry import main as run_main
+    app = load_build(build_dir)
+    import importlib
 
+    run_main = importlib.import_module(type(app).__module__.rsplit(".", 1)[0] + ".entry").main
     argv = []
     for flag, value in (("--chain", chain), ("--agent", agent), ("--prompt", prompt),
                         ("--input", input_), ("--run-args", run_args)):
@@ -84,10 +98,60 @@ def run(target, chain, agent, prompt, input_, run_args, as_json) -> None:
             argv += [flag, value]
     if as_json:
         argv.append("--json")
-    raise SystemExit(run_main(app, argv))
+    return run_main(app, argv)
 
 
-def _build_for(target: str):
+@cli.group()
+def debug() -> None:
+    """Trace a run, then analyze, inspect or export the trace."""
+
+
+@debug.command("trace")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--filter", "filters", multiple=True, metavar="COMPONENT",
+              help="Trace only these components (repeatable): agent, llm, tool, prompt, chain, memory, app.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the trace here.")
+@click.option("--chain", help="Run this chain.")
+@click.option("--agent", help="Run this agent.")
+@click.option("--prompt", help="Run this prompt.")
+@click.option("--input", "input_", help="The input: JSON for chains and prompts, text for agents.")
+@click.option("--run-args", help='JSON such as {"input": ..., "entry": "chain:NAME"}.')
+@click.option("--memory/--no-memory", default=None, help="Sample RSS while tracing.")
+@click.option("--performance/--no-performance", default=None, help="Record performance markers.")
+@click.option("--buffer-size", type=click.IntRange(min=16), help="Ring buffer size in events.")
+@click.option("--policy", type=click.Choice(["block", "drop", "flight-recorder"]))
+def debug_trace(source, filters, output, chain, agent, prompt, input_, run_args, memory,
+                performance, buffer_size, policy) -> None:
+    """Trace one run of SOURCE and summarise it."""
+    from n3core.tracing import bootstrap, session
+
+    from .instrument.sites import check_filters
+
+    _require_file(source)
+    build_dir = _build_for(source, instrument=True, filters=check_filters(filters))
+    overrides = {"enabled": True, "output": output, "capture_memory": memory,
+                 "capture_performance": performance, "buffer_size": buffer_size, "policy": policy}
+    bootstrap.OVERRIDES.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        code = _run(build_dir, chain, agent, prompt, input_, run_args, False)
+    finally:
+        tracer = session.active()
+        path = tracer.path if tracer else None
+        session.stop()
+    if path:
+        from .trace_summary import print_summary
+
+        print_summary(path)
+    raise SystemExit(code)
+
+
+def _debug_enabled() -> bool:
+    from n3core.tracing.settings import load_settings
+
+    return load_settings().enabled
+
+
+def _build_for(target: str, instrument: bool = False, filters=()):
     from pathlib import Path
 
     path = Path(target)
@@ -98,7 +162,7 @@ def _build_for(target: str):
     _require_file(target)
     from .build import cached_build
 
-    return cached_build(path).path
+    return cached_build(path, instrument=instrument, filters=filters).path
 
 
 def _require_file(path: str) -> None:
@@ -123,6 +187,20 @@ def _print_diagnostics(diagnostics) -> None:
         click.echo(render(diagnostic, sources[file]) + "\n", err=True)
 
 
+def _core_error(exc: Exception):
+    """(message, exit code) for errors the runtime or tracing core raise on purpose, else None.
+
+    An instrumented build runs on its own copy of the runtime, whose error classes are not
+    the installed ones, so runtime errors are recognised by the module that defines them.
+    """
+    module = type(exc).__module__
+    if module in ("n3core.runtime.errors", "_n3_runtime.errors") and hasattr(exc, "paragraph"):
+        return exc.paragraph(), 2 if type(exc).__name__ == "UsageError" else 1
+    if module == "n3core.tracing.errors" or module.startswith("analyzer."):
+        return f"error: {exc}", 2
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `namel3ss` script; returns the exit code."""
     try:
@@ -139,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     except NamelessError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except Exception as exc:
+        reported = _core_error(exc)
+        if reported is None:
+            raise
+        text, code = reported
+        click.echo(text, err=True)
+        return code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0

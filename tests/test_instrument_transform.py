@@ -1,0 +1,240 @@
+"""The tracepoint rewrite on real-world Python: results unchanged, spans right.
+
+A zoo of constructs is loaded twice, plain and instrumented, and called the same way;
+the instrumented copy must return the same values and raise the same errors, and the
+trace must hold one well-nested span per call, failed where the call failed.
+"""
+import asyncio
+import types
+
+import pytest
+
+from n3core.tracing import session
+from n3core.tracing.reader import open_trace
+from n3instrument.instrument.transform import Point, instrument_source
+
+ZOO = '''
+"""A zoo of function shapes."""
+from __future__ import annotations
+
+import functools
+
+
+def deco(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs) + 1
+    return wrapper
+
+
+def early(x):
+    if x < 0:
+        return "negative"
+    for i in range(10):
+        if i == x:
+            return i
+    return None
+
+
+def finally_return(log):
+    try:
+        return "body"
+    finally:
+        log.append("finally ran")
+
+
+def raises(message):
+    raise ValueError(message)
+
+
+def no_return(log):
+    log.append("ran")
+
+
+@deco
+def decorated(x):
+    return x * 10
+
+
+def gen(n):
+    for i in range(n):
+        yield i
+    return "done"
+
+
+def delegating(n):
+    result = yield from gen(n)
+    yield result
+
+
+async def coro(x):
+    return x + 1
+
+
+async def agen(n):
+    for i in range(n):
+        yield i
+        if i == 100:
+            return
+
+
+class Base:
+    def hello(self):
+        return "base"
+
+
+class Thing(Base):
+    factor = 3
+
+    def method(self, x):
+        return x * self.factor
+
+    def hello(self):
+        return "thing+" + super().hello()
+
+    @classmethod
+    def build(cls, x):
+        return cls().method(x)
+
+    @staticmethod
+    def static(x):
+        return -x
+
+    def __private(self):
+        return "private"
+
+    def call_private(self):
+        return self.__private()
+
+
+def outer(x):
+    def inner(y):
+        return x + y
+    return inner(1)
+'''
+
+TARGETS = [
+    "early", "finally_return", "raises", "no_return", "decorated", "gen", "delegating",
+    "coro", "agen", "Base.hello", "Thing.method", "Thing.hello", "Thing.build",
+    "Thing.static", "Thing.__private", "Thing.call_private", "outer", "outer.<locals>.inner",
+]
+SITES = {name: index + 1 for index, name in enumerate(TARGETS)}
+
+
+def load(source, name):
+    module = types.ModuleType(name)
+    exec(compile(source, f"{name}.py", "exec"), module.__dict__)
+    return module
+
+
+def exercise(m):
+    """Call everything; return what each call gave (values or exception text)."""
+    out = {}
+
+    def record(key, fn):
+        try:
+            out[key] = fn()
+        except Exception as exc:  # noqa: BLE001
+            out[key] = f"{type(exc).__name__}: {exc}"
+
+    log = []
+    record("early-neg", lambda: m.early(-1))
+    record("early-3", lambda: m.early(3))
+    record("early-none", lambda: m.early(50))
+    record("finally", lambda: (m.finally_return(log), list(log)))
+    record("raises", lambda: m.raises("boom"))
+    record("no_return", lambda: (m.no_return(log), list(log)))
+    record("decorated", lambda: m.decorated(4))
+    record("gen", lambda: list(m.gen(3)))
+    record("gen-early-close", lambda: next(iter(m.gen(5))))
+    record("delegating", lambda: list(m.delegating(2)))
+    record("coro", lambda: asyncio.run(m.coro(1)))
+
+    async def consume():
+        return [i async for i in m.agen(3)]
+
+    record("agen", lambda: asyncio.run(consume()))
+    thing = m.Thing()
+    record("method", lambda: thing.method(2))
+    record("super", lambda: thing.hello())
+    record("classmethod", lambda: m.Thing.build(5))
+    record("staticmethod", lambda: m.Thing.static(7))
+    record("private", lambda: thing.call_private())
+    record("nested", lambda: m.outer(41))
+    return out
+
+
+@pytest.fixture
+def traced(tmp_path):
+    path = tmp_path / "zoo.n3t"
+    sites = [{"id": 0, "event_type": "error_occurred", "component": "runtime", "name": "*"}]
+    sites += [{"id": site, "event_type": "call", "component": "python", "name": name}
+              for name, site in SITES.items()]
+    session.start(str(path), sites, {"install_hooks": False})
+    try:
+        yield path
+    finally:
+        session.stop()
+
+
+def instrumented_zoo():
+    points = [Point(name, str(site), capture_return=True) for name, site in SITES.items()]
+    result = instrument_source(ZOO, points, "n3core.tracing.probes")
+    assert result.missing == []
+    assert sorted(result.applied) == sorted(TARGETS)
+    return result.code
+
+
+def test_instrumented_code_behaves_exactly_like_the_plain_code(traced):
+    plain = exercise(load(ZOO, "zoo_plain"))
+    instrumented = exercise(load(instrumented_zoo(), "zoo_traced"))
+    assert instrumented == plain
+    assert plain["finally"] == ("body", ["finally ran"])
+    assert plain["raises"] == "ValueError: boom"
+
+
+def test_every_call_is_one_closed_well_nested_span(traced):
+    exercise(load(instrumented_zoo(), "zoo_traced"))
+    session.stop()
+    with open_trace(str(traced)) as trace:
+        names = {site.id: site.name for site in trace.header.sites}
+        events = list(trace.events())
+    opened, closed, failed, errors = {}, {}, [], []
+    for ev in events:
+        kind = ev.kind.name if hasattr(ev.kind, "name") else str(ev.kind)
+        if kind == "start":
+            assert ev.span not in opened
+            opened[ev.span] = ev
+        elif kind in ("end", "error_end"):
+            assert ev.span in opened and ev.span not in closed, "a span closed twice or never opened"
+            closed[ev.span] = ev
+            if kind == "error_end":
+                failed.append(names[opened[ev.span].site])
+        elif names.get(ev.site) == "*":
+            errors.append(ev.payload)
+    assert set(opened) == set(closed), "every span that opened was closed"
+    assert failed == ["raises"]
+    assert len(errors) == 1 and errors[0]["type"].endswith("ValueError") and errors[0]["message"] == "boom"
+    calls = [names[ev.site] for ev in opened.values()]
+    # gen is entered by gen, gen-early-close and delegating (through yield from).
+    assert calls.count("gen") == 3
+    assert calls.count("Thing.method") == 2  # directly and through Thing.build
+    by_span = opened
+    inner = next(ev for ev in opened.values() if names[ev.site] == "outer.<locals>.inner")
+    assert names[by_span[inner.parent].site] == "outer"
+    via_build = [ev for ev in opened.values() if names[ev.site] == "Thing.method" and ev.parent]
+    assert [names[by_span[ev.parent].site] for ev in via_build] == ["Thing.build"]
+
+
+def test_return_values_are_captured(traced):
+    m = load(instrumented_zoo(), "zoo_traced")
+    assert m.early(3) == 3
+    session.stop()
+    with open_trace(str(traced)) as trace:
+        ends = [ev.payload for ev in trace.events() if ev.payload and "output" in ev.payload]
+    assert ends == [{"output": 3}]
+
+
+def test_plain_zoo_is_untouched_when_no_point_matches():
+    result = instrument_source(ZOO, [Point("not_there", "1")], "n3core.tracing.probes")
+    assert result.code == ZOO and result.applied == [] and result.missing == ["not_there"]
