@@ -52,3 +52,20 @@ def test_placeholders_listed_in_order():
     ({"a": 1}, True), (2, True)])
 def test_truthy(value, expected):
     assert truthy(value) is expected
+
+
+def test_env_values_in_step_inputs_and_prompt_templates(monkeypatch):
+    from n3core import runtime as n3
+
+    monkeypatch.setenv("N3_TEST_REGION", "north")
+    app = n3.App(None)
+    app.llm("m", {"responses": [{"match": "region north", "reply": "matched"}]})
+    app.prompt("p", {"model": n3.Ref("m"), "template": "region {{env.N3_TEST_REGION}}"})
+    app.chain("c", {"steps": [
+        n3.Step({"name": "a", "kind": "template", "template": "{{where}}",
+                 "input": {"where": n3.Env("N3_TEST_REGION")}}),
+        n3.Step({"name": "b", "target": n3.Ref("p"), "input": {}}),
+    ]})
+    app.finalize()
+    assert app.run_sync("chain:c", None) == "matched"
+    assert render_value({"x": n3.Env("N3_TEST_REGION")}, {}) == {"x": "north"}

@@ -15,6 +15,7 @@ from .errors import MaxTurnsError, N3Error, ToolError
 from .llm import LLMRequest, ToolCall
 from .prompt import parse_json_reply
 from .template import to_text
+from .values import resolve_env
 
 _INPUT_KEYS = ("input", "message", "text", "query", "question", "task")
 
@@ -37,8 +38,9 @@ class Agent:
         """Answer `value` (text, or an object with one input field), turn by turn."""
         text = input_text(value)
         messages = []
-        if self.system_prompt:
-            messages.append({"role": "system", "content": self.system_prompt})
+        system = resolve_env(self.system_prompt, kind="agent", component=self.name, loc=self.loc)
+        if system:
+            messages.append({"role": "system", "content": system})
         if self.memory is not None:
             messages += await self._recall()
         messages.append({"role": "user", "content": text})

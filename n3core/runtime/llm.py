@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .errors import ConfigError, N3Error, ProviderError
 from .schema import PROVIDERS
+from .values import resolve_env
 
 _PARAM_KEYS = ("temperature", "max_tokens", "top_p")
 
@@ -144,10 +145,12 @@ class LLM:
 
     def prepare(self, request: LLMRequest) -> LLMRequest:
         """The request with this llm's defaults (sampling parameters, system prompt) filled in."""
-        params = {k: self.config[k] for k in _PARAM_KEYS if self.config.get(k) is not None}
+        config = resolve_env({k: self.config.get(k) for k in _PARAM_KEYS + ("system_prompt",)},
+                             kind="llm", component=self.name, loc=self.loc)
+        params = {k: config[k] for k in _PARAM_KEYS if config.get(k) is not None}
         params.update({k: v for k, v in request.params.items() if v is not None})
         messages = list(request.messages)
-        system = self.config.get("system_prompt")
+        system = config.get("system_prompt")
         if system and not any(m.get("role") == "system" for m in messages):
             messages.insert(0, {"role": "system", "content": system})
         return LLMRequest(messages, list(request.tools), params, request.output_schema)

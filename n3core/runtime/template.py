@@ -11,7 +11,7 @@ import os
 import re
 
 from .errors import TemplateError
-from .values import Ref
+from .values import Env, Ref
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w]*(?:\.[\w]+)*)\s*\}\}")
 _MISSING = object()
@@ -82,6 +82,8 @@ def render(template: str, context: dict) -> str:
 
 def render_value(value, context: dict):
     """Render every string inside `value`; a string that is one placeholder keeps its type."""
+    if isinstance(value, Env):
+        return value.read()
     if isinstance(value, str):
         whole = _PLACEHOLDER.fullmatch(value.strip())
         if whole:
