@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from n3core.runtime.schema import EXECUTABLE_KINDS
+from n3core.runtime.schema import EXECUTABLE_KINDS, KINDS, STEP_KEYS
 
 from . import __version__
 from .frontend import nodes
@@ -51,7 +51,7 @@ def _header(program: nodes.Program, display: str) -> str:
 
 
 def _declaration(decl: nodes.Declaration, display: str) -> str:
-    props = _object_of(decl.entries, steps=decl.kind == "chain", display=display)
+    props = _object_of(decl.entries, steps=decl.kind == "chain", display=display, keys=KINDS.get(decl.kind, {}))
     loc = _loc(decl.loc, display)
     if decl.kind in EXECUTABLE_KINDS:
         head, args = f"app.{decl.kind}", [repr(decl.name)]
@@ -68,14 +68,25 @@ def _loc(loc: nodes.Location, display: str) -> _Code:
     return _Code(f"n3.Loc({display!r}, {loc.line}, {loc.column})")
 
 
-def _object_of(entries, steps: bool = False, display: str = "") -> dict:
+def _object_of(entries, steps: bool = False, display: str = "", keys=None) -> dict:
     result: dict = {}
     for entry in entries:
         if steps and entry.key == "steps" and isinstance(entry.value, nodes.ListValue):
             result[entry.key] = [_step(item, display) for item in entry.value.items]
         else:
-            result[entry.key] = _value(entry.value)
+            result[entry.key] = _value(_as_reference(entry.value, (keys or {}).get(entry.key)))
     return result
+
+
+def _as_reference(value: nodes.Value, key) -> nodes.Value:
+    """A quoted name in a reference key (`llm: "big model"`) is a reference all the same."""
+    if key is None or key.type not in ("ref", "refs"):
+        return value
+    if isinstance(value, nodes.String):
+        return nodes.Reference(value.value, value.loc)
+    if isinstance(value, nodes.ListValue):
+        return nodes.ListValue(tuple(_as_reference(item, key) for item in value.items), value.loc)
+    return value
 
 
 def _step(value: nodes.Value, display: str):
@@ -86,7 +97,7 @@ def _step(value: nodes.Value, display: str):
         if entry.key == "parallel" and isinstance(entry.value, nodes.ListValue):
             props["parallel"] = [_step(item, display) for item in entry.value.items]
         else:
-            props[entry.key] = _value(entry.value)
+            props[entry.key] = _value(_as_reference(entry.value, STEP_KEYS.get(entry.key)))
     return _Step(props, _loc(value.loc, display))
 
 

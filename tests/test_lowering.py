@@ -73,3 +73,11 @@ def test_declarative_kinds_are_kept_but_not_executed():
     assert "app.declarative('page', 'home', {'path': '/'}" in code
     app = run_program(code)
     assert app.get("llm", "m") is not None
+
+
+def test_quoted_names_in_reference_keys_are_references():
+    source = 'llm "big model" { provider: "mock" }\nagent a { llm: "big model" }\n'
+    code = lower(load_source(source, "quoted.ai"))
+    assert "n3.Ref('big model')" in code
+    app = run_program(code)
+    assert app.get("agent", "a").llm is app.get("llm", "big model")

@@ -17,7 +17,9 @@ from .payload import type_name
 
 ERROR_SITE = 0  # the build's site table reserves id 0 for error_occurred
 REDACTED = "[REDACTED]"
-_SECRET_KEY = re.compile(r"(?i)(api[_-]?key|authorization|password|passwd|secret|token|cookie|credential)")
+_SECRET_KEY = re.compile(
+    r"(?i)^(.*[_-])?(api[_-]?key|authorization|password|passwd|secret|token|cookie|credentials?)$")
+_SECRET_ENV = re.compile(r"(?i)(key|secret|token|passw|credential|auth)")
 _PRIMITIVE = (str, int, float, bool, type(None), bytes)
 _secret_values: tuple[str, ...] = ()
 
@@ -26,10 +28,10 @@ def configure_redaction(patterns=(), environ=None) -> None:
     """Collect the values to scrub: env vars whose names look secret, and extra patterns."""
     global _secret_values, _SECRET_KEY
     environ = os.environ if environ is None else environ
-    values = [v for k, v in environ.items() if _SECRET_KEY.search(k) and len(v) >= 6]
+    values = [v for k, v in environ.items() if _SECRET_ENV.search(k) and len(v) >= 6]
     _secret_values = tuple(sorted(set(values), key=len, reverse=True))
     if patterns:
-        _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]))
+        _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]), re.I)
 
 
 def plain(value, depth: int = 0):

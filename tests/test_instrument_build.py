@@ -1,0 +1,128 @@
+"""Instrumented builds end to end, and the proof that plain builds carry no tracing at all."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from n3instrument.build import build
+from support.openai_server import chat, openai_server  # noqa: F401 - fixture
+from support.traced_runs import read_events, traced_run
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
+RESEARCH = EXAMPLES / "research_agent" / "app.ai"
+RETRY = EXAMPLES / "structured_retry" / "app.ai"
+
+
+def test_plain_build_is_byte_identical_to_a_compiler_without_the_pass(tmp_path):
+    build(RESEARCH, tmp_path / "plain")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["n3instrument.instrument"] = None   # the pass cannot even be imported
+        sys.modules["libcst"] = None
+        from n3instrument.build import build
+        build({str(RESEARCH)!r}, {str(tmp_path / "nopass")!r})
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    for name in ("program.py", "__main__.py", "manifest.json"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "nopass" / name).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == ["__main__.py", "manifest.json", "program.py"]
+
+
+def test_plain_build_imports_no_tracing_module(tmp_path):
+    build(RESEARCH, tmp_path / "plain")
+    script = textwrap.dedent(f"""
+        import runpy, sys
+        sys.argv = ["app", "--agent", "ResearchAgent", "--input", "Research quantum error correction"]
+        try:
+            runpy.run_path({str(tmp_path / "plain")!r}, run_name="__main__")
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
+        loaded = [m for m in sys.modules if m.startswith(("n3core.tracing", "n3instrument", "analyzer", "libcst", "lark"))]
+        print("LOADED", loaded)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "NAMEL3SS_DEBUG_ENABLED": "true"})
+    assert done.returncode == 0, done.stderr
+    assert "surface codes" in done.stdout
+    assert "LOADED []" in done.stdout
+
+
+def test_runtime_source_contains_no_tracing_code():
+    offenders = []
+    for path in (ROOT / "n3core" / "runtime").rglob("*.py"):
+        text = path.read_text()
+        for needle in ("n3core.tracing", "from ..tracing", "import tracing", "_n3__"):
+            if needle in text:
+                offenders.append(f"{path.name}: {needle}")
+    assert offenders == []
+
+
+def test_traced_agent_run_records_every_event_it_exercises(tmp_path):
+    done, trace = traced_run(tmp_path, RESEARCH, "--agent", "ResearchAgent", "--input",
+                             "Research quantum error correction")
+    assert done.returncode == 0, done.stderr
+    assert "surface codes" in done.stdout
+    assert (trace.stat().st_mode & 0o777) == 0o600
+    sites, events = read_events(trace)
+    types = {site.event_type for _, site, *_ in events}
+    assert {"app_load", "agent_execution", "agent_turn", "llm_call", "tool_call", "memory_operation"} <= types
+    turns = [e for e in events if e[1].event_type == "agent_turn" and e[0] == "start"]
+    assert [e[4]["turn"] for e in turns] == [1, 2, 3]
+    tool_starts = [e for e in events if e[1].event_type == "tool_call" and e[0] == "start"]
+    assert [e[1].name for e in tool_starts] == ["search", "save_note"]
+    spans = {e[2]: e for e in events if e[0] == "start"}
+    for tool in tool_starts:  # a tool call nests under the turn that asked for it
+        assert spans[tool[3]][1].event_type == "agent_turn"
+    agent_site = next(s for s in sites.values() if s.event_type == "agent_execution" and s.name == "ResearchAgent")
+    decl_line = next(i for i, line in enumerate(RESEARCH.read_text().splitlines(), 1) if line.startswith("agent ResearchAgent"))
+    assert (agent_site.line, agent_site.column) == (decl_line, 1)
+    llm_end = next(e for e in events if e[1].event_type == "llm_call" and e[0] == "end")
+    assert llm_end[4]["usage"]["total_tokens"] > 0
+
+
+def test_traced_chain_records_the_failed_validation_and_its_retry(tmp_path):
+    done, trace = traced_run(tmp_path, RETRY, "--input", json.dumps({"review": "Great battery."}))
+    assert done.returncode == 0, done.stderr
+    _, events = read_events(trace)
+    validations = [e[0] for e in events if e[1].event_type == "validation" and e[0] != "start"]
+    assert validations == ["error_end", "end"]
+    errors = [e[4] for e in events if e[1].event_type == "error_occurred"]
+    assert len(errors) == 1 and errors[0]["type"].endswith("OutputValidationError")
+    types = {e[1].event_type for e in events}
+    assert {"chain_execution", "chain_step", "prompt_execution", "llm_call"} <= types
+
+
+def test_filters_leave_other_components_uninstrumented(tmp_path):
+    out = tmp_path / "b"
+    build(RESEARCH, out, instrument=True, filters=("agent",))
+    rows = json.loads((out / "sites.json").read_text())["sites"]
+    assert {row["component"] for row in rows} == {"runtime", "agent"}
+    assert "_n3__enter" not in (out / "_n3_runtime" / "llm.py").read_text()
+    assert "_n3__enter" in (out / "_n3_runtime" / "agent.py").read_text()
+
+
+def test_secrets_never_reach_the_trace(tmp_path, openai_server):
+    key = "sk-test-0123456789abcdef-secret"
+    source = tmp_path / "secret.ai"
+    source.write_text(textwrap.dedent(f"""
+        llm remote {{
+          provider: "openai"
+          model: "gpt-test"
+          base_url: "{openai_server.url}"
+          api_key: env("N3_TEST_OPENAI_KEY")
+        }}
+        agent helper {{ llm: remote }}
+    """))
+    openai_server.script(chat("the answer", usage=(5, 2)))
+    done, trace = traced_run(tmp_path, source, "--agent", "helper", "--input", f"echo {key} please",
+                             env={"N3_TEST_OPENAI_KEY": key})
+    assert done.returncode == 0, done.stderr
+    assert openai_server.chat_requests(), "the provider really called the server"
+    data = trace.resolve().read_bytes()
+    assert key.encode() not in data
+    assert b"the answer" in data and b"[REDACTED]" in data
