@@ -28,6 +28,7 @@ MAX_SEEN_PER_SCOPE = 10_000
 _is_start = (START).__eq__
 _is_end = frozenset((END, ERROR_END)).__contains__
 _is_instant = (INSTANT).__eq__
+_is_error_end = (ERROR_END).__eq__
 
 
 def _is_close(k) -> bool:
@@ -107,6 +108,7 @@ class Analysis:
         self.err_types: Counter = Counter()
         self.err_where: Counter = Counter()
         self.err_samples: list = []
+        self.errored_spans: set = set()
         self.prompt_runs: dict = {}
         self.tool_seen: dict = {}
         self.tool_repeated: dict = {}
@@ -129,7 +131,7 @@ class Analysis:
                 "agent_turn": "turn", "error_occurred": "error",
                 "performance_marker": "marker", "memory_sample": "marker"}.get(et, "")
         self.roles[sid] = role
-        need = ((role == "llm" and self._tokens_on)
+        need = (role == "error" or (role == "llm" and self._tokens_on)
                 or (role in ("tool", "prompt", "agent", "chain", "error") and self._errors_on)
                 or (role in ("llm", "tool", "prompt", "agent", "chain", "turn", "marker",
                              "error") and self._memory_on))
@@ -160,6 +162,9 @@ class Analysis:
         if payload_sites:
             for i in compress(range(n), map(payload_sites.__contains__, site)):
                 self._payload_event(batch, i, base + i)
+        if ERROR_END in kind:
+            for i in compress(range(n), map(_is_error_end, kind)):
+                self._error_end(batch, i, base + i)
         me = list(map(_is_close, kind))
         if any(me):
             self._ends(zip(compress(ts, me), compress(site, me), compress(span, me),
@@ -329,16 +334,35 @@ class Analysis:
         elif len(seen) < MAX_SEEN_PER_SCOPE:
             seen.add(key)
 
+    def _error_end(self, batch, i, index) -> None:
+        sp = batch.span[i]
+        if sp in self.errored_spans:
+            self.errored_spans.discard(sp)
+            return
+        rec = self.open.get(sp)
+        if rec is None:
+            return
+        payload = batch.payload(i)
+        data = payload if isinstance(payload, dict) else {}
+        if isinstance(data.get("error"), dict):
+            data = data["error"]
+        self._count_error(data, self.info.site(batch.site[i]), self.info.site(rec[2]), index)
+
     def _error(self, batch, i, data) -> None:
+        rec = self.open.get(batch.parent[i])
+        if rec is not None:
+            self.errored_spans.add(batch.parent[i])
+        site = self.info.site(batch.site[i])
+        self._count_error(data, site, self.info.site(rec[2]) if rec else site,
+                          self.base - len(batch) + i)
+
+    def _count_error(self, data, site, where, index) -> None:
         etype = str(data.get("type") or data.get("error_type") or "Error")
         self.err_types[etype] += 1
-        site = self.info.site(batch.site[i])
-        rec = self.open.get(batch.parent[i])
-        where = self.info.site(rec[2]) if rec else site
         self.err_where[(where.component, where.name)] += 1
         if len(self.err_samples) < ERROR_SAMPLES:
             self.err_samples.append({
-                "event": self.base - len(batch) + i, "type": etype,
+                "event": index, "type": etype,
                 "message": str(data.get("message") or "")[:500],
                 "component": where.component, "name": where.name,
                 "location": where.location or site.location or None})
@@ -390,7 +414,7 @@ class Analysis:
         info = self.info
         spans = sum(len(a) for a in self.durations.values())
         instants = sum(self.instants.values())
-        errors = sum(c for s, c in self.instants.items() if self.roles.get(s) == "error")
+        errors = sum(self.err_types.values())
         failed = sum(self.failed.values())
         duration = (self.last_ts - self.first_ts) if self.first_ts is not None else 0
         out = {

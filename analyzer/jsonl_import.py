@@ -184,7 +184,7 @@ class JsonlImporter:
             start_ts = ts - int(float(dur) * 1_000_000) if isinstance(dur, (int, float)) else ts
             batch.append(start_ts, site, START, span, self._parent(obj), task, None)
             self._open[span] = ((base, name), False)
-        _, had_error = self._open.pop(span)
+        self._open.pop(span)
         status = str(obj.get("status") or "").lower()
         error = obj.get("error")
         failed = status in FAILED or bool(error)
@@ -197,10 +197,6 @@ class JsonlImporter:
             payload["usage"] = {"total_tokens": int(usage)}
         if obj.get("cost_estimate") is not None:
             payload["cost_estimate"] = obj["cost_estimate"]
-        if failed and not had_error:
-            err_site = self._site("error_occurred", component, name, obj)
-            batch.append(ts, err_site, INSTANT, 0, span, task,
-                         _error_dict(error if error else "failed"))
         if error is not None:
             payload["error"] = _error_dict(error)
         batch.append(ts, site, ERROR_END if failed else END, span, 0, task, payload or None)

@@ -1,0 +1,165 @@
+"""The `n3analyze` command: analyze, inspect and export traces.
+
+`main()` turns the analyzer's own errors and the tracing core's TraceError into exit codes
+(2: bad usage or bad input, 1: failed); anything else is a bug and keeps its traceback.
+The click group is importable (`analyzer.cli.cli`) and `register(group)` mounts the same
+commands elsewhere, e.g. under `namel3ss debug`.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import AnalyzerError
+
+FORMATS = click.Choice(["table", "json"])
+
+
+def _console(ctx, stderr: bool = False):
+    obj = ctx.find_object(dict) or {}
+    key = "err_console" if stderr else "console"
+    if obj.get(key) is None:
+        from .console import make_console
+
+        obj[key] = make_console(stderr=stderr)
+    return obj[key]
+
+
+def _emit_json(ctx, doc) -> None:
+    console = _console(ctx)
+    console.file.write(json.dumps(doc, indent=2, default=str) + "\n")
+    console.file.flush()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx) -> None:
+    """Analyze, inspect and export namel3ss traces (.n3t, or the earlier JSON lines)."""
+    ctx.ensure_object(dict)
+
+
+@cli.command()
+@click.argument("trace", type=click.Path())
+@click.option("--performance", is_flag=True, help="Timings, slowest operations, critical path, tokens and cost.")
+@click.option("--errors", is_flag=True, help="Errors, failure rates and retries.")
+@click.option("--memory", is_flag=True, help="RSS over time and growth across agent turns.")
+@click.option("--summary", is_flag=True, help="Only the one-paragraph summary and trace health.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--prices", type=click.Path(dir_okay=False), help="JSON price overrides (USD per 1000 tokens).")
+@click.pass_context
+def analyze(ctx, trace, performance, errors, memory, summary, fmt, prices) -> int:
+    """Where the time, tokens and errors of a run went. TRACE: file or traces folder."""
+    from .analysis import SECTIONS, analyze as run
+    from .costs import PriceTable
+    from .progress import LazyProgress
+    from .sources import open_source
+
+    chosen = [name for name, on in (("performance", performance), ("errors", errors),
+                                    ("memory", memory), ("summary", summary)) if on]
+    sections = chosen or list(SECTIONS)
+    table = PriceTable(prices)
+    with open_source(trace) as source, LazyProgress(_console(ctx, True), source.size) as bar:
+        doc = run(source, sections, table, bar)
+    if fmt == "json":
+        _emit_json(ctx, doc)
+        for line in doc["trace"]["warnings"]:
+            click.echo(f"WARNING: {line}", err=True)
+    else:
+        from . import render
+
+        render.analysis(_console(ctx), doc)
+    return 0
+
+
+@cli.command()
+@click.argument("trace", type=click.Path())
+@click.option("--event", "event", type=int, help="Show event N (0-based, file order) in full.")
+@click.option("--agent", help="Only this agent's spans and what ran inside them.")
+@click.option("--chain", help="Only this chain's spans and what ran inside them.")
+@click.option("--prompt", help="Only this prompt's spans and what ran inside them.")
+@click.option("--tool", help="Only this tool's calls.")
+@click.option("--errors-only", is_flag=True, help="Only failed spans and error events.")
+@click.option("--tree", is_flag=True, help="The span tree with durations.")
+@click.option("--limit", type=click.IntRange(1), default=200, show_default=True,
+              help="At most this many rows or tree nodes.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+def inspect(ctx, trace, event, agent, chain, prompt, tool, errors_only, tree, limit, fmt) -> int:
+    """Look at a trace: overview, one event, one component, errors or the span tree."""
+    from . import inspect as ins
+    from .sources import open_source
+
+    filters = {k: v for k, v in (("agent", agent), ("chain", chain), ("prompt", prompt),
+                                 ("tool", tool)) if v}
+    with open_source(trace) as source:
+        if event is not None:
+            doc = ins.one_event(source, event)
+        elif tree or filters or errors_only:
+            doc = ins.spans_view(source, filters, errors_only, tree, limit)
+        else:
+            doc = ins.overview(source)
+    if fmt == "json":
+        _emit_json(ctx, doc)
+    else:
+        from . import render_inspect
+
+        render_inspect.render(_console(ctx), doc)
+    return 0
+
+
+@cli.command()
+@click.argument("trace", type=click.Path())
+@click.option("--to", "target", type=click.Choice(["perfetto", "otlp", "jsonl"]), required=True)
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="The file to write ('-' for standard output).")
+@click.pass_context
+def export(ctx, trace, target, out) -> int:
+    """Convert a trace for Perfetto, an OpenTelemetry backend, or the earlier debugger."""
+    from .export import export as run
+    from .sources import open_source
+
+    with open_source(trace) as source:
+        count, health = run(source, target, out)
+    for line in health.warnings():
+        click.echo(f"WARNING: {line}", err=True)
+    if out != "-":
+        click.echo(f"wrote {count} records to {out} ({target})", err=True)
+    return 0
+
+
+def register(group: click.Group, names=("analyze", "inspect", "export")) -> None:
+    """Mount the analyzer's commands on another click group (e.g. `namel3ss debug`)."""
+    for name in names:
+        group.add_command(cli.commands[name], name)
+
+
+def main(argv=None, *, console=None, err_console=None) -> int:
+    """Run the CLI; returns the exit code instead of exiting, for tests and embedding."""
+    from n3core.tracing.errors import TraceError
+
+    obj = {"console": console, "err_console": err_console}
+    try:
+        rv = cli.main(args=argv, prog_name="n3analyze", standalone_mode=False, obj=obj)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if exc.exit_code == 2 else 1
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except AnalyzerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except TraceError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except BrokenPipeError:
+        return 0
+    return rv if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
