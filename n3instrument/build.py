@@ -25,10 +25,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from program import app  # noqa: E402
-from n3core.runtime.entry import main  # noqa: E402
+from n3core.runtime.entry import run_program  # noqa: E402
 
-sys.exit(main(app, sys.argv[1:]))
+sys.exit(run_program("program", sys.argv[1:]))
 '''
 
 
@@ -63,7 +62,7 @@ def build(
     if instrument:
         from .instrument import instrument_program
 
-        extra, info = instrument_program(program, files["program.py"], profile, filters)
+        extra, info = instrument_program(program, files["program.py"], MAIN_PY, profile, filters)
         files.update(extra)
         manifest.update(info)
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"

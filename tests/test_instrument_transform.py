@@ -238,3 +238,30 @@ def test_return_values_are_captured(traced):
 def test_plain_zoo_is_untouched_when_no_point_matches():
     result = instrument_source(ZOO, [Point("not_there", "1")], "n3core.tracing.probes")
     assert result.code == ZOO and result.applied == [] and result.missing == ["not_there"]
+
+
+def test_a_boundary_call_can_be_answered_by_a_replayer(traced):
+    from n3core.tracing import probes
+
+    source = "calls = []\n\ndef ask(question):\n    calls.append(question)\n    return 'live answer'\n"
+    code = instrument_source(source, [Point("ask", "1", args=("question",), capture_return=True, boundary=True)],
+                             "n3core.tracing.probes").code
+    m = load(code, "boundary")
+    assert m.ask("q1") == "live answer" and m.calls == ["q1"]
+
+    class Replayer:
+        def __init__(self):
+            self.seen = []
+
+        def answer(self, token, payload):
+            self.seen.append(payload)
+            return "recorded answer"
+
+    replayer = Replayer()
+    probes.install_replayer(replayer)
+    try:
+        assert m.ask("q2") == "recorded answer"
+    finally:
+        probes.install_replayer(None)
+    assert m.calls == ["q1"], "the live body did not run"
+    assert replayer.seen == [{"question": "q2"}]

@@ -122,3 +122,19 @@ def main(app, argv: list[str] | None = None, prog: str | None = None) -> int:
         return FAILED
     _print_result(result, args.json)
     return OK
+
+
+def run_program(module: str = "program", argv: list[str] | None = None) -> int:
+    """Import a build's program module and run it; what `python BUILD_DIR` does.
+
+    Importing the program declares and finalizes the app, so a bad configuration is
+    reported here as one paragraph rather than as a traceback from the import.
+    """
+    import importlib
+
+    try:
+        program = importlib.import_module(module)
+    except N3Error as err:
+        print(err.paragraph(), file=sys.stderr)
+        return FAILED
+    return main(program.app, argv)

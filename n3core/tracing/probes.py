@@ -22,6 +22,8 @@ _SECRET_KEY = re.compile(
 _SECRET_ENV = re.compile(r"(?i)(key|secret|token|passw|credential|auth)")
 _PRIMITIVE = (str, int, float, bool, type(None), bytes)
 _secret_values: tuple[str, ...] = ()
+MISS = object()  # what `answer` returns when no replay answers the call
+_replayer = None
 
 
 def configure_redaction(patterns=(), environ=None) -> None:
@@ -89,6 +91,18 @@ def fail(token, exc: BaseException) -> None:
     payload = plain(_s.error_payload(exc))
     _s.instant(ERROR_SITE, payload)
     _s._fail_end(token, payload)
+
+
+def install_replayer(replayer) -> None:
+    """Let `replayer.answer(token, payload)` answer boundary calls (None uninstalls it)."""
+    global _replayer
+    _replayer = replayer
+
+
+def answer(token, payload):
+    """A recorded answer for this llm/tool/clock call, or MISS to run it for real."""
+    replayer = _replayer
+    return MISS if replayer is None else replayer.answer(token, payload)
 
 
 def instant(site, payload=None) -> None:

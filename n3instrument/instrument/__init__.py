@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 
-def instrument_program(program, program_py: str, profile_path=None, filters=()):
+def instrument_program(program, program_py: str, main_py: str, profile_path=None, filters=()):
     """Files an instrumented build adds or replaces, and what its manifest records."""
     from .build_pass import instrument_build
     from .profile import builtin_profile, load_profile
 
     profile = load_profile(profile_path) if profile_path else builtin_profile()
-    result = instrument_build(program, program_py, profile, filters)
+    result = instrument_build(program, program_py, main_py, profile, filters)
     for warning in result.warnings:
         import sys
 

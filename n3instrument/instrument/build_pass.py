@@ -30,7 +30,7 @@ class InstrumentedBuild:
     warnings: list[str] = field(default_factory=list)
 
 
-def instrument_build(program, program_py: str, profile: Profile, filters=()) -> InstrumentedBuild:
+def instrument_build(program, program_py: str, main_py: str, profile: Profile, filters=()) -> InstrumentedBuild:
     """Return the extra and replaced files of an instrumented build of `program`."""
     plan = plan_sites(program, profile, filters)
     by_module: dict[str, list[tuple[Tracepoint, Point, str | None]]] = {}
@@ -42,7 +42,11 @@ def instrument_build(program, program_py: str, profile: Profile, filters=()) -> 
             f"the profile {profile.name} targets {', '.join(foreign)}, outside the namel3ss "
             "runtime; trace user modules with --instrument-module instead."
         )
-    files = {"program.py": rewrite_program(program_py), "sites.json": plan.to_json()}
+    files = {
+        "program.py": rewrite_program(program_py),
+        "__main__.py": main_py.replace(f"from {RUNTIME}.entry ", f"from {RUNTIME_COPY}.entry "),
+        "sites.json": plan.to_json(),
+    }
     warnings = []
     root = resources.files(RUNTIME)
     for relpath, source in _package_sources(root):
@@ -69,7 +73,8 @@ def _point(tp: Tracepoint, plan: SitePlan) -> tuple[Tracepoint, Point, str | Non
         site, prelude = f"{var}.get({tp.per}, {fallback})", f"{var} = {table!r}"
     else:
         site, prelude = str(fallback), None
-    return tp, Point(tp.qualname, site, tp.kind, tp.capture, tp.capture_return), prelude
+    point = Point(tp.qualname, site, tp.kind, tp.capture, tp.capture_return, tp.boundary is not None)
+    return tp, point, prelude
 
 
 def _package_sources(root, prefix: str = ""):

@@ -20,8 +20,8 @@ else:  # pragma: no cover
 
 PROFILE_VERSION = 1
 KINDS = ("span", "instant")
-BOUNDARIES = ("llm", "tool")
-COMPONENTS = ("app", "llm", "prompt", "tool", "memory", "agent", "chain", "python")
+BOUNDARIES = ("llm", "tool", "clock")
+COMPONENTS = ("app", "llm", "prompt", "tool", "memory", "agent", "chain", "runtime", "python")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 PREFIX = "_n3__"
-HOOKS = ("enter", "exit", "exit_value", "fail", "instant")
+HOOKS = ("enter", "exit", "exit_value", "fail", "instant", "answer", "MISS")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Point:
     kind: str = "span"  # "span" or "instant"
     args: tuple[str, ...] = ()  # argument names (or name=expression pairs) captured on entry
     capture_return: bool = False
+    boundary: bool = False  # a replay may answer this call instead of running it
 
 
 @dataclass
@@ -72,6 +73,7 @@ def _call(hook: str, *args: cst.BaseExpression) -> cst.Call:
 
 
 def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
+    """The captured arguments, built only while a tracer runs (so tracing off costs no dict)."""
     if not args:
         return cst.Name("None")
     elements = []
@@ -80,7 +82,11 @@ def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
         elements.append(cst.DictElement(
             cst.SimpleString(repr(key.strip())), cst.parse_expression(expr.strip() or key.strip())
         ))
-    return cst.Dict(elements)
+    return cst.IfExp(
+        test=cst.parse_expression(f"{PREFIX}session._tracer is not None"),
+        body=cst.Dict(elements),
+        orelse=cst.Name("None"),
+    )
 
 
 class _Tracepoints(cst.CSTTransformer):
@@ -136,8 +142,19 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
     returns = _Returns(point.capture_return, is_async_gen)
     inner = cst.IndentedBlock([s.visit(returns) for s in statements] or [cst.SimpleStatementLine([cst.Pass()])])
     token = _name("t")
+    payload = _payload(point.args)
+    prologue = []
+    if point.boundary:  # the payload is built once: recorded, and offered to a replay
+        prologue = [
+            cst.parse_statement(f"{PREFIX}p = {cst.Module([]).code_for_node(payload)}"),
+            cst.parse_statement(f"{PREFIX}a = {PREFIX}answer({PREFIX}t, {PREFIX}p)"),
+            cst.parse_statement(
+                f"if {PREFIX}a is not {PREFIX}MISS:\n    return {PREFIX}exit_value({PREFIX}t, {PREFIX}a)\n"
+            ),
+        ]
+        payload = _name("p")
     enter = cst.SimpleStatementLine([cst.Assign(
-        [cst.AssignTarget(token)], _call("enter", site, _payload(point.args))
+        [cst.AssignTarget(token)], _call("enter", site, payload)
     )])
     handler = cst.ExceptHandler(
         body=cst.IndentedBlock([
@@ -150,8 +167,10 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
     orelse = cst.Else(cst.IndentedBlock([
         cst.SimpleStatementLine([cst.Expr(_call("exit", token, cst.Name("None")))])
     ]))
+    if prologue:
+        inner = inner.with_changes(body=[*prologue[1:], *inner.body])
     wrapped = cst.Try(body=inner, handlers=[handler], orelse=orelse)
-    return func.with_changes(body=body.with_changes(body=[*docstring, enter, wrapped]))
+    return func.with_changes(body=body.with_changes(body=[*docstring, *prologue[:1], enter, wrapped]))
 
 
 def _is_docstring(statement) -> bool:
@@ -210,7 +229,10 @@ class _Returns(_OwnScope):
 
 def _add_import(module: cst.Module, hooks_module: str, prelude=()) -> cst.Module:
     names = ", ".join(f"{hook} as {PREFIX}{hook}" for hook in HOOKS)
-    statements = [cst.parse_statement(f"from {hooks_module} import {names}")]
+    statements = [
+        cst.parse_statement(f"from {hooks_module} import {names}"),
+        cst.parse_statement(f"from {hooks_module.rpartition('.')[0]} import session as {PREFIX}session"),
+    ]
     statements += [cst.parse_statement(text) for text in prelude]
     body = list(module.body)
     index = 0
