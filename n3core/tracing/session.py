@@ -134,8 +134,8 @@ class Tracer:
                 data = self.recorder.take()
                 if data is None:
                     return
+                self._count(data)  # first: a signal handler may run right after the write
                 _write_all(self._fd, data)
-                self._count(data)
 
     def _count(self, data) -> None:
         self.chunks_written += 1
