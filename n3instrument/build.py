@@ -50,7 +50,7 @@ def compile_file(source: Path):
 
 def build(
     source: str | os.PathLike, out_dir: str | os.PathLike, *, instrument: bool = False,
-    profile: str | None = None, filters=(), replace: bool = True,
+    profile: str | None = None, filters=(), user_modules=(), replace: bool = True,
 ) -> Build:
     """Compile `source` into `out_dir`, replacing an earlier build there unless `replace` is off."""
     source = Path(source).resolve()
@@ -62,7 +62,7 @@ def build(
     if instrument:
         from .instrument import instrument_program
 
-        extra, info = instrument_program(program, files["program.py"], MAIN_PY, profile, filters)
+        extra, info = instrument_program(program, files["program.py"], MAIN_PY, profile, filters, user_modules)
         files.update(extra)
         manifest.update(info)
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True) + "\n"

@@ -57,14 +57,17 @@ def check(source: str, fmt: str) -> None:
               help="A tracepoint profile (TOML) instead of the built-in one.")
 @click.option("--filter", "filters", multiple=True, metavar="COMPONENT",
               help="Instrument only these components (repeatable): agent, llm, tool, ...")
-def build(source: str, out_dir: str, instrument: bool, profile, filters) -> None:
+@click.option("--instrument-module", "user_modules", multiple=True, type=click.Path(dir_okay=False),
+              help="Also trace this Python module of the program (repeatable), e.g. tools/search.py.")
+def build(source: str, out_dir: str, instrument: bool, profile, filters, user_modules) -> None:
     """Compile SOURCE into a build folder that `python DIR` runs."""
     from .build import build as do_build
 
     _require_file(source)
-    if (profile or filters) and not instrument:
-        raise click.UsageError("--profile and --filter need --instrument")
-    result = do_build(source, out_dir, instrument=instrument, profile=profile, filters=filters)
+    if (profile or filters or user_modules) and not instrument:
+        raise click.UsageError("--profile, --filter and --instrument-module need --instrument")
+    result = do_build(source, out_dir, instrument=instrument, profile=profile, filters=filters,
+                      user_modules=user_modules)
     click.echo(f"built {source} -> {result.path}", err=True)
 
 

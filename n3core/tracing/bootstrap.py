@@ -29,11 +29,12 @@ def start_from_build(program_file: str):
     except TraceError as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise SystemExit(2) from None
+    build = Path(program_file).resolve().parent
+    manifest = json.loads((build / "manifest.json").read_text("utf-8"))
+    load_user_modules(build, manifest.get("user_modules") or {})
     if not settings.enabled or session.active() is not None:
         return session.active()
-    build = Path(program_file).resolve().parent
     sites = json.loads((build / "sites.json").read_text("utf-8"))["sites"]
-    manifest = json.loads((build / "manifest.json").read_text("utf-8"))
     out_dir = Path(settings.output_dir)
     path = Path(settings.output) if settings.output else None
     if path is None:
@@ -54,6 +55,19 @@ def start_from_build(program_file: str):
     if path is None:
         point_latest(out_dir, Path(tracer.path))
     return tracer
+
+
+def load_user_modules(build: Path, modules: dict) -> None:
+    """Put the build's traced copies of user modules where the program's imports find them."""
+    import importlib.util
+
+    for name, relpath in modules.items():
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, build / relpath)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
 
 
 def _scrub(arg: str) -> str:
