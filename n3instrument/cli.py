@@ -104,7 +104,24 @@ def _run(build_dir, chain, agent, prompt, input_, run_args, as_json) -> int:
     return run_main(app, argv)
 
 
-@cli.group()
+class _DebugGroup(click.Group):
+    """`namel3ss debug`: `trace` lives here; the rest are the analyzer's own commands,
+    loaded only when asked for so that `namel3ss --help` stays fast."""
+
+    ANALYZER = ("analyze", "inspect", "export")
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.ANALYZER))
+
+    def get_command(self, ctx, name):
+        if name in self.ANALYZER:
+            from analyzer.cli import cli as analyzer_cli
+
+            return analyzer_cli.commands[name]
+        return super().get_command(ctx, name)
+
+
+@cli.group(cls=_DebugGroup)
 def debug() -> None:
     """Trace a run, then analyze, inspect or export the trace."""
 
@@ -142,9 +159,10 @@ def debug_trace(source, filters, output, chain, agent, prompt, input_, run_args,
         path = tracer.path if tracer else None
         session.stop()
     if path:
-        from .trace_summary import print_summary
+        from analyzer.cli import main as analyzer_main
 
-        print_summary(path)
+        click.echo(f"trace written to {path}", err=True)
+        analyzer_main(["analyze", str(path), "--summary"])
     raise SystemExit(code)
 
 
@@ -200,14 +218,14 @@ def _core_error(exc: Exception):
     if module in ("n3core.runtime.errors", "_n3_runtime.errors") and hasattr(exc, "paragraph"):
         return exc.paragraph(), 2 if type(exc).__name__ == "UsageError" else 1
     if module == "n3core.tracing.errors" or module.startswith("analyzer."):
-        return f"error: {exc}", 2
+        return f"error: {exc}", getattr(exc, "exit_code", 2)
     return None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `namel3ss` script; returns the exit code."""
     try:
-        cli.main(args=argv, prog_name="namel3ss", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="namel3ss", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1
@@ -229,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -103,7 +103,8 @@ def main(app, argv: list[str] | None = None, prog: str | None = None) -> int:
     except SystemExit as exc:  # argparse has printed usage (or --help) already
         return exc.code if isinstance(exc.code, int) else USAGE
     try:
-        app.finalize()
+        if not app.finalized:
+            app.finalize()
         entry, value = _plan(app, args)
         result = app.run_sync(entry, value)
     except N3Error as err:
