@@ -21,6 +21,8 @@ _SECRET_KEY = re.compile(
     r"(?i)^(.*[_-])?(api[_-]?key|authorization|password|passwd|secret|token|cookie|credentials?)$")
 _SECRET_ENV = re.compile(r"(?i)(key|secret|token|passw|credential|auth)")
 _PRIMITIVE = (str, int, float, bool, type(None), bytes)
+_LEAVES = frozenset(_PRIMITIVE)
+_key_is_secret: dict = {}
 _secret_values: tuple[str, ...] = ()
 MISS = object()  # what `answer` returns when no replay answers the call
 _replayer = None
@@ -34,26 +36,42 @@ def configure_redaction(patterns=(), environ=None) -> None:
     _secret_values = tuple(sorted(set(values), key=len, reverse=True))
     if patterns:
         _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]), re.I)
+    _key_is_secret.clear()
 
 
 def plain(value, depth: int = 0):
     """Plain, secret-free data for the encoder: dataclasses become dicts, secrets vanish."""
     kind = type(value)
     if kind is str:
-        for secret in _secret_values:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return _scrub(value) if _secret_values else value
     if kind in _PRIMITIVE or depth > 32:
         return value
     if kind is dict:
-        return {k: REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else plain(v, depth + 1)
-                for k, v in value.items()}
+        out = {}
+        for key, item in value.items():
+            secret = _key_is_secret.get(key)
+            if secret is None:
+                secret = _key_is_secret[key] = type(key) is str and bool(_SECRET_KEY.search(key))
+            if secret:
+                out[key] = REDACTED
+            elif type(item) in _LEAVES and not (_secret_values and type(item) is str):
+                out[key] = item
+            else:
+                out[key] = plain(item, depth + 1)
+        return out
     if kind in (list, tuple):
-        return [plain(v, depth + 1) for v in value]
+        return [item if type(item) in _LEAVES and not (_secret_values and type(item) is str)
+                else plain(item, depth + 1) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth)
     return value
+
+
+def _scrub(text: str) -> str:
+    for secret in _secret_values:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
 
 
 def enter(site, payload=None):
