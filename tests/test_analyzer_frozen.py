@@ -1,0 +1,54 @@
+"""The real one-file executable, built once per session, run where the source is absent."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from support.trace_factory import research_run
+
+pytestmark = pytest.mark.frozen
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def frozen(tmp_path_factory):
+    work = tmp_path_factory.mktemp("frozen")
+    proc = subprocess.run(
+        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
+         "--distpath", str(work / "dist"), "--workpath", str(work / "build"),
+         str(ROOT / "analyzer" / "n3analyze.spec")],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exe = work / "dist" / "n3analyze"
+    assert exe.exists()
+    return exe
+
+
+def run(exe, args, cwd):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "NO_COLOR": "1"}
+    return subprocess.run([str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_frozen_analyze_inspect_export(frozen, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    exe = elsewhere / "n3analyze"
+    shutil.copy2(frozen, exe)
+    trace = research_run().to_n3t(elsewhere / "run.n3t")
+    proc = run(exe, ["analyze", "run.n3t", "--format", "json"], elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["summary"]["llm_calls"] == 8 and doc["tokens"]["by_llm"]
+    proc = run(exe, ["inspect", "run.n3t", "--tree"], elsewhere)
+    assert proc.returncode == 0 and "chain_execution" in proc.stdout
+    proc = run(exe, ["export", "run.n3t", "--to", "perfetto", "-o", "p.json"], elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((elsewhere / "p.json").read_text())["traceEvents"]
+    proc = run(exe, ["analyze", "nope.n3t"], elsewhere)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert trace
