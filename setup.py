@@ -46,12 +46,16 @@ def extensions():
     except ImportError:
         sys.stderr.write("WARNING: Cython is not installed; building without the C core.\n")
         return []
-    return cythonize(
-        sources,
-        language_level=3,
-        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
-        quiet=True,
-    )
+    try:
+        return cythonize(
+            sources,
+            language_level=3,
+            compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
+            quiet=True,
+        )
+    except Exception as exc:  # noqa: BLE001 - a Cython error must not stop the install
+        OptionalBuildExt._warn(exc)
+        return []
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
