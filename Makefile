@@ -19,10 +19,16 @@ ext: $(STAMP)
 BIN := $(VENV)/bin
 DEMO := examples/research_agent/app.ai
 
+DEMO_RUN := --agent ResearchAgent --input "Research quantum error correction"
+
 demo: ext
 	$(BIN)/namel3ss check $(DEMO)
 	$(BIN)/namel3ss build $(DEMO) -o build/research
-	$(BIN)/python build/research --agent ResearchAgent --input "Research quantum error correction"
+	$(BIN)/python build/research $(DEMO_RUN)
+	$(BIN)/namel3ss debug trace $(DEMO) $(DEMO_RUN) -o build/research.n3t
+	$(BIN)/n3analyze analyze build/research.n3t --performance --errors
+	$(BIN)/n3analyze inspect build/research.n3t --tree
+	$(BIN)/n3analyze export build/research.n3t --to perfetto -o build/research.perfetto.json
 
 test: ext
 	$(PY) -m pytest -q

@@ -79,7 +79,8 @@ def cached_build(source: str | os.PathLike, *, instrument: bool = False, filters
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     key = hashlib.sha256(
-        b"\0".join([data, COMPILER.encode(), str(source).encode(),
+        b"\0".join([data, COMPILER.encode(), _toolchain_fingerprint(instrument).encode(),
+                    str(source).encode(),
                     b"instrument:" + ",".join(filters).encode() if instrument else b"plain"])
     ).hexdigest()[:20]
     root = Path(cache_dir or os.environ.get("NAMEL3SS_CACHE_DIR") or source.parent / ".namel3ss" / "builds")
@@ -91,6 +92,20 @@ def cached_build(source: str | os.PathLike, *, instrument: bool = False, filters
         except (OSError, ValueError):
             pass  # a damaged cache entry is rebuilt, never fatal
     return build(source, out, instrument=instrument, filters=filters, replace=False)
+
+
+def _toolchain_fingerprint(instrument: bool) -> str:
+    """A hash of the compiler's own sources (and, for instrumented builds, the runtime and
+    profiles it copies), so a changed toolchain never reuses a stale cached build."""
+    import n3core.runtime
+
+    roots = [Path(__file__).parent] + ([Path(n3core.runtime.__file__).parent] if instrument else [])
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".lark", ".toml") and "__pycache__" not in path.parts:
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _manifest(program, source: Path, *, instrument: bool) -> dict:

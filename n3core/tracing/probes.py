@@ -100,13 +100,14 @@ def fail(token, exc: BaseException) -> None:
         _s.exit(token, None)
         return
     if getattr(exc, "_n3__reported", False):
-        _s._fail_end(token, {"type": type_name(exc), "message": plain(_message(exc))})
+        _s._fail_end(token, {"type": _type(exc), "message": plain(_message(exc))})
         return
     try:
         exc._n3__reported = True
     except AttributeError:
         pass
     payload = plain(_s.error_payload(exc))
+    payload["type"] = _type(exc)
     _s.instant(ERROR_SITE, payload)
     _s._fail_end(token, payload)
 
@@ -126,6 +127,12 @@ def answer(token, payload):
 def instant(site, payload=None) -> None:
     if _s._tracer is not None:
         _s.instant(site, None if payload is None else plain(payload))
+
+
+def _type(exc: BaseException) -> str:
+    """The error's type as users know it: the runtime copy's classes under their real name."""
+    name = type_name(exc)
+    return "n3core.runtime." + name[len("_n3_runtime."):] if name.startswith("_n3_runtime.") else name
 
 
 def _message(exc: BaseException) -> str:
