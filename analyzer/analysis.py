@@ -8,7 +8,6 @@ memory). Per operation the durations are kept in `array('q')`, eight bytes a spa
 from __future__ import annotations
 
 import heapq
-import json
 from array import array
 from collections import Counter
 from itertools import compress
@@ -36,10 +35,9 @@ def _is_close(k) -> bool:
 
 
 def _fingerprint(value) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return repr(value)
+    if isinstance(value, dict):
+        return repr(sorted(value.items(), key=lambda kv: str(kv[0])))
+    return repr(value)
 
 
 class _Tokens:
@@ -82,6 +80,7 @@ class Analysis:
         self._tokens_on = bool(want & {"performance", "summary", "errors"})
         self._errors_on = "errors" in want
         self._memory_on = "memory" in want
+        self._rss_everywhere = True
         self.roles: dict[int, str] = {}
         self.payload_sites: set[int] = set()
         for sid, site in info.sites.items():
@@ -133,8 +132,8 @@ class Analysis:
         self.roles[sid] = role
         need = (role == "error" or (role == "llm" and self._tokens_on)
                 or (role in ("tool", "prompt", "agent", "chain", "error") and self._errors_on)
-                or (role in ("llm", "tool", "prompt", "agent", "chain", "turn", "marker",
-                             "error") and self._memory_on))
+                or (self._memory_on and (role == "marker" or (self._rss_everywhere and role in (
+                    "llm", "tool", "prompt", "agent", "chain", "turn", "error")))))
         if need:
             self.payload_sites.add(sid)
 
