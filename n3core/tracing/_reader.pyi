@@ -1,7 +1,12 @@
-"""Stub for the compiled record decoder; `pyreader.py` is its Python twin."""
+"""Stub for the compiled record and payload decoders; `pyreader.py` is their Python twin."""
 from array import array
+from typing import Any, Collection
 
 IS_COMPILED: bool
 
 def decode_records(body: bytes | memoryview, n: int, ts_shift: int) -> tuple[
     array, array, array, array, array, array, array, array, int]: ...
+
+def decode_payload(body: bytes, start: int, n: int) -> Any: ...
+
+def payload_get(body: bytes, start: int, n: int, keys: Collection) -> dict: ...

@@ -54,3 +54,258 @@ def decode_records(const uint8_t[::1] body, Py_ssize_t n, int64_t ts_shift):
         plen[i] = w[5]
         total += w[5]
     return ts, site, kind, span, parent, task, offsets, lengths, total
+
+
+# -- payloads ------------------------------------------------------------------------------
+# The compiled twin of `payload.decode` (docs/trace-format.md, "Payload encoding"). It
+# handles every well-formed payload itself; at the first anomaly (a truncated value, an
+# unknown tag, a varint past 64 bits, invalid UTF-8, nesting deeper than _MAX_NEST) it
+# hands the whole payload to the Python decoder, so results and errors are the twin's.
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+
+from n3core.tracing.payload import CUT_REASONS as _CUT_REASONS
+from n3core.tracing.payload import Cut as _Cut
+from n3core.tracing.payload import Opaque as _Opaque
+from n3core.tracing.payload import _freeze
+from n3core.tracing.payload import decode as _py_decode
+
+cdef int _MAX_NEST = 200
+
+
+class _Fallback(Exception):
+    """Internal: the payload needs the Python decoder (bad bytes or an unusual shape)."""
+
+
+cdef inline unsigned long long _varint(const unsigned char* b, Py_ssize_t* pos,
+                                       Py_ssize_t end) except? 0xFFFFFFFFFFFFFFFF:
+    cdef unsigned long long result = 0
+    cdef unsigned long long byte
+    cdef int shift = 0
+    cdef Py_ssize_t p = pos[0]
+    while True:
+        if p >= end:
+            raise _Fallback()
+        byte = b[p]
+        p += 1
+        if shift == 63 and byte > 1:
+            raise _Fallback()  # past 64 bits: the Python decoder knows what to do
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            pos[0] = p
+            return result
+        shift += 7
+        if shift > 63:
+            raise _Fallback()
+
+
+cdef inline object _text(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end):
+    cdef unsigned long long n = _varint(b, pos, end)
+    cdef Py_ssize_t p = pos[0]
+    if n > <unsigned long long>(end - p):
+        raise _Fallback()
+    pos[0] = p + <Py_ssize_t>n
+    return PyUnicode_DecodeUTF8(<const char*>b + p, <Py_ssize_t>n, "surrogatepass")
+
+
+cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth):
+    cdef Py_ssize_t p = pos[0]
+    cdef unsigned long long z, count, i
+    cdef unsigned char tag
+    cdef double d
+    cdef list items
+    cdef dict result
+    if p >= end or depth > _MAX_NEST:
+        raise _Fallback()
+    tag = b[p]
+    pos[0] = p + 1
+    if tag == 0x00:
+        return None
+    if tag == 0x01:
+        return False
+    if tag == 0x02:
+        return True
+    if tag == 0x03:
+        z = _varint(b, pos, end)
+        return <long long>(z >> 1) ^ -<long long>(z & 1)
+    if tag == 0x06:
+        return _text(b, pos, end)
+    if tag == 0x0A:
+        count = _varint(b, pos, end)
+        if count > <unsigned long long>(end - pos[0]):
+            raise _Fallback()
+        result = {}
+        for i in range(count):
+            k = _value(b, pos, end, depth + 1)
+            v = _value(b, pos, end, depth + 1)
+            try:
+                result[k] = v
+            except TypeError:  # an unhashable key (a list) decodes as its tuple twin
+                result[_freeze(k)] = v
+        return result
+    if tag == 0x08 or tag == 0x09:
+        count = _varint(b, pos, end)
+        if count > <unsigned long long>(end - pos[0]):
+            raise _Fallback()
+        items = []
+        for i in range(count):
+            items.append(_value(b, pos, end, depth + 1))
+        return items if tag == 0x08 else tuple(items)
+    if tag == 0x05:
+        p = pos[0]
+        if end - p < 8:
+            raise _Fallback()
+        memcpy(&d, b + p, 8)
+        pos[0] = p + 8
+        return d
+    if tag == 0x07:
+        count = _varint(b, pos, end)
+        p = pos[0]
+        if count > <unsigned long long>(end - p):
+            raise _Fallback()
+        pos[0] = p + <Py_ssize_t>count
+        return PyBytes_FromStringAndSize(<const char*>b + p, <Py_ssize_t>count)
+    if tag == 0x04:
+        count = _varint(b, pos, end)
+        p = pos[0]
+        if count > <unsigned long long>(end - p):
+            raise _Fallback()
+        pos[0] = p + <Py_ssize_t>count
+        return int.from_bytes(PyBytes_FromStringAndSize(<const char*>b + p, <Py_ssize_t>count),
+                              "little", signed=True)
+    if tag == 0x0B:
+        p = pos[0]
+        if p >= end:
+            raise _Fallback()
+        truncated = b[p] != 0
+        pos[0] = p + 1
+        name = _text(b, pos, end)
+        text = _text(b, pos, end)
+        return _Opaque(name, text, truncated)
+    if tag == 0x0C:
+        p = pos[0]
+        if p >= end:
+            raise _Fallback()
+        reason = _CUT_REASONS.get(b[p])
+        if reason is None:
+            reason = f"unknown({b[p]})"
+        pos[0] = p + 1
+        return _Cut(reason, _text(b, pos, end))
+    raise _Fallback()
+
+
+cdef inline Py_ssize_t _check(bytes body, Py_ssize_t start, Py_ssize_t n) except -1:
+    if start < 0 or n < 0 or start > PyBytes_GET_SIZE(body) - n:
+        raise ValueError(f"payload [{start}, {start}+{n}) lies outside a {len(body)}-byte body")
+    return 0
+
+
+def decode_payload(bytes body not None, Py_ssize_t start, Py_ssize_t n):
+    """The payload at body[start:start + n], decoded exactly as `payload.decode` does."""
+    _check(body, start, n)
+    cdef const unsigned char* b = <const unsigned char*>PyBytes_AS_STRING(body)
+    cdef Py_ssize_t pos = start
+    try:
+        value = _value(b, &pos, start + n, 0)
+    except Exception:
+        return _py_decode(body[start:start + n])
+    if pos != start + n:
+        return _py_decode(body[start:start + n])
+    return value
+
+
+cdef int _skip(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth) except -1:
+    """Step over one value without building it; text is not checked for valid UTF-8."""
+    cdef Py_ssize_t p = pos[0]
+    cdef unsigned long long count, i
+    cdef unsigned char tag
+    if p >= end or depth > _MAX_NEST:
+        raise _Fallback()
+    tag = b[p]
+    pos[0] = p + 1
+    if tag <= 0x02:
+        return 0
+    if tag == 0x03:
+        _varint(b, pos, end)
+        return 0
+    if tag == 0x05:
+        count = 8
+    elif tag == 0x04 or tag == 0x06 or tag == 0x07:
+        count = _varint(b, pos, end)
+    elif tag == 0x08 or tag == 0x09 or tag == 0x0A:
+        count = _varint(b, pos, end)
+        if count > <unsigned long long>(end - pos[0]):
+            raise _Fallback()
+        if tag == 0x0A:
+            count *= 2
+        for i in range(count):
+            _skip(b, pos, end, depth + 1)
+        return 0
+    elif tag == 0x0B or tag == 0x0C:
+        if pos[0] >= end:
+            raise _Fallback()
+        pos[0] += 1
+        count = _varint(b, pos, end)
+        if tag == 0x0B:
+            if count > <unsigned long long>(end - pos[0]):
+                raise _Fallback()
+            pos[0] += <Py_ssize_t>count
+            count = _varint(b, pos, end)
+    else:
+        raise _Fallback()
+    if count > <unsigned long long>(end - pos[0]):
+        raise _Fallback()
+    pos[0] += <Py_ssize_t>count
+    return 0
+
+
+def _get_slow(bytes body, Py_ssize_t start, Py_ssize_t n, keys):
+    value = _py_decode(body[start:start + n])
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if k in keys}
+
+
+def payload_get(bytes body not None, Py_ssize_t start, Py_ssize_t n, keys):
+    """{key: value} for the `keys` present in the top-level dict at body[start:start+n].
+
+    Keys come in payload order.
+    Only those values (and the keys) are built; the rest is stepped over. The result equals
+    filtering `payload.decode(...)` (an empty dict when the payload is not a dict), except
+    that text in the parts stepped over is not checked for valid UTF-8.
+    """
+    _check(body, start, n)
+    cdef const unsigned char* b = <const unsigned char*>PyBytes_AS_STRING(body)
+    cdef Py_ssize_t pos = start
+    cdef Py_ssize_t end = start + n
+    cdef unsigned long long count, i
+    cdef dict found = {}
+    try:
+        if n == 0 or b[start] != 0x0A:
+            _skip(b, &pos, end, 0)
+            if pos != end:
+                raise _Fallback()
+            return found
+        pos += 1
+        count = _varint(b, &pos, end)
+        if count > <unsigned long long>(end - pos):
+            raise _Fallback()
+        for i in range(count):
+            k = _value(b, &pos, end, 1)
+            try:
+                hash(k)
+            except TypeError:  # as `decode` does: an unhashable key becomes its tuple twin
+                k = _freeze(k)
+                hash(k)
+            if k in keys:
+                found[k] = _value(b, &pos, end, 1)
+            else:
+                _skip(b, &pos, end, 1)
+        if pos != end:
+            raise _Fallback()
+    except _Fallback:
+        return _get_slow(body, start, n, keys)
+    except UnicodeDecodeError:
+        return _get_slow(body, start, n, keys)
+    return found

@@ -1,9 +1,11 @@
-"""The pure-Python twin of `_reader.pyx`: turns one validated chunk body into columns."""
+"""The pure-Python twin of `_reader.pyx`: one validated chunk body into columns, payloads."""
 from __future__ import annotations
 
 import sys
 from array import array
 from itertools import accumulate
+
+from .payload import decode
 
 IS_COMPILED = False
 
@@ -26,3 +28,19 @@ def decode_records(body, n: int, ts_shift: int):
     offsets = array("I", accumulate(lengths, initial=0))
     total = offsets.pop() if len(offsets) else 0
     return ts, site, kind, words[2::6], words[3::6], words[4::6], offsets, lengths, total
+
+
+def decode_payload(body: bytes, start: int, n: int):
+    """The payload at body[start:start + n], decoded (the twin of the compiled one)."""
+    if start < 0 or n < 0 or start + n > len(body):
+        raise ValueError(f"payload [{start}, {start}+{n}) lies outside a {len(body)}-byte body")
+    return decode(memoryview(body)[start:start + n])
+
+
+def payload_get(body: bytes, start: int, n: int, keys) -> dict:
+    """{key: value} for the `keys` present in the payload, in payload order, when it is a
+    dict; else {}. The compiled twin builds only the wanted values."""
+    value = decode_payload(body, start, n)
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if k in keys}

@@ -9,6 +9,8 @@ This is the contract the analyzer is built on::
         for batch in trace.batches():
             batch.ts, batch.site, batch.kind, batch.span, batch.parent, batch.task
             batch.payload(i)         # decoded lazily; None when the event has none
+            batch.payload_get(i, ("usage", "model"))  # {key: value} for those top-level
+                                     # keys of a dict payload, the rest is skipped, not built
         for ev in trace.events(): ...   # Event(ts, site, kind, span, parent, task, payload)
         trace.report                 # Report, complete once iteration has finished
 
@@ -29,7 +31,7 @@ from . import core as _core
 from .errors import TraceError, TraceFormatError
 from .format import (CHUNK, CHUNK_MAGIC, HEADER, RECORD_SIZE, TRAILER, TRAILER_MAGIC, Header,
                      Kind, Site, decode_header)
-from .payload import Cut, Opaque, decode
+from .payload import Cut, Opaque
 
 __all__ = ["open_trace", "Trace", "Batch", "Event", "Report", "Header", "Site", "Kind",
            "TraceError", "TraceFormatError", "Opaque", "Cut"]
@@ -77,12 +79,16 @@ class Batch:
     """The events of one chunk, as columns; payloads stay encoded until asked for."""
 
     __slots__ = ("ts", "site", "kind", "span", "parent", "task", "_offsets", "_lengths",
-                 "_payload", "seq", "offset")
+                 "_body", "_base", "_decode", "_get", "seq", "offset")
 
-    def __init__(self, columns, payload, seq, offset):
+    def __init__(self, columns, body, base, seq, offset, module=None):
         (self.ts, self.site, self.kind, self.span, self.parent, self.task, self._offsets,
          self._lengths, _) = columns
-        self._payload = payload
+        self._body = body  # the chunk body (bytes); payloads start at body[base:]
+        self._base = base
+        module = module or _core.reader_module()
+        self._decode = module.decode_payload
+        self._get = module.payload_get
         self.seq = seq
         self.offset = offset
 
@@ -93,12 +99,25 @@ class Batch:
         n = self._lengths[i]
         if not n:
             return None
-        start = self._offsets[i]
-        return decode(self._payload[start:start + n])
+        return self._decode(self._body, self._base + self._offsets[i], n)
+
+    def payload_get(self, i: int, keys) -> dict:
+        """{key: value} for the `keys` found in event i's payload when it is a dict, else {}.
+
+        Equals filtering `payload(i)`, but only the wanted values are decoded (text in the
+        parts skipped is not checked for valid UTF-8).
+        """
+        n = self._lengths[i]
+        if not n:
+            return {}
+        return self._get(self._body, self._base + self._offsets[i], n, keys)
 
     def raw_payload(self, i: int) -> bytes | None:
         n = self._lengths[i]
-        return None if not n else bytes(self._payload[self._offsets[i]:self._offsets[i] + n])
+        if not n:
+            return None
+        start = self._base + self._offsets[i]
+        return self._body[start:start + n]
 
     def event(self, i: int) -> Event:
         k = self.kind[i]
@@ -109,9 +128,10 @@ class Batch:
 class Trace:
     """An open trace file; iterate once with batches() or events(), then read report."""
 
-    def __init__(self, path, decoder=None):
+    def __init__(self, path, decoder=None, module=None):
         self.path = os.fspath(path)
-        self._decode_records = decoder or _core.reader_module().decode_records
+        self._module = module or _core.reader_module()
+        self._decode_records = decoder or self._module.decode_records
         self._file = open(self.path, "rb")
         try:
             size = os.fstat(self._file.fileno()).st_size
@@ -185,8 +205,7 @@ class Trace:
                 self._damaged(offset, f"chunk {seq}: record payload lengths sum to "
                                       f"{columns[-1]}, header says {pay}")
                 break
-            view = memoryview(body)[n * RECORD_SIZE:]
-            batch = Batch(columns, view, seq, offset)
+            batch = Batch(columns, body, n * RECORD_SIZE, seq, offset, self._module)
             offset += CHUNK.size + body_len
             report.bytes_read = offset
             report.chunks_read += 1
@@ -224,8 +243,8 @@ class Trace:
 def open_trace(path, *, core: str | None = None) -> Trace:
     """Open a trace for streaming; raises TraceFormatError when it is not a readable trace.
 
-    `core` ("c" or "python") picks the record decoder, for tests and benchmarks; the
-    default follows n3core.tracing.core.
+    `core` ("c" or "python") picks the record and payload decoders, for tests and
+    benchmarks; the default follows n3core.tracing.core.
     """
-    decoder = _core.reader_module(core).decode_records if core else None
-    return Trace(path, decoder)
+    module = _core.reader_module(core) if core else None
+    return Trace(path, module=module)
