@@ -175,3 +175,37 @@ def test_user_span_and_marker(tmp_path, tracing_core):
     assert events[2].payload == {"name": "inside", "x": 3}
     assert events[5].payload == {"name": "coro", "kind": "async"}
     assert events[-1].payload["type"] == "KeyError"
+
+
+def test_compiled_clock_tracks_monotonic_and_never_goes_back():
+    """With no injected clock the compiled core may read the TSC between CLOCK_MONOTONIC
+    anchors; its timestamps must still sit on CLOCK_MONOTONIC and never decrease."""
+    import time
+
+    from n3core.tracing.format import RECORD
+
+    if "c" not in core.available():
+        pytest.skip("the compiled tracing core is not built on this machine")
+    ring = core.ring_module("c")
+    rec = ring.Recorder(100_000, 1 << 20, 4, 0, max_bytes=1024)
+    assert rec.clock_source in ("tsc", "monotonic")
+    bounds = []
+    deadline = time.monotonic_ns() + 60_000_000  # long enough to calibrate the TSC rate
+    while time.monotonic_ns() < deadline and len(bounds) < 50_000:
+        before = time.monotonic_ns()
+        rec.emit(1, 3, 0, 0, 1)
+        bounds.append((before, time.monotonic_ns()))
+        if len(bounds) % 1000 == 0:
+            time.sleep(0.002)  # gaps longer than the re-anchoring window
+    rec.seal()
+    stamps = []
+    for data in iter(rec.take, None):
+        _, _, n, _, base, _, _ = CHUNK.unpack_from(data)
+        stamps += [base + RECORD.unpack_from(data, CHUNK.size + i * RECORD.size)[0]
+                   for i in range(n)]
+    assert len(stamps) == len(bounds)
+    assert all(a <= b for a, b in zip(stamps, stamps[1:]))
+    slack = 20_000  # ns: the anchors' bracketing and clamping are far tighter than this
+    late = [(ts, lo, hi) for ts, (lo, hi) in zip(stamps, bounds)
+            if not lo - slack <= ts <= hi + slack]
+    assert not late, late[:5]

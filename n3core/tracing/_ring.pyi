@@ -9,6 +9,7 @@ KIND_END: int
 KIND_ERROR_END: int
 KIND_INSTANT: int
 IS_COMPILED: bool
+TSC_USABLE: bool
 
 def encode(obj: Any, max_depth: int = 32, max_bytes: int = 262144, max_repr: int = 200) -> bytes: ...
 
@@ -22,6 +23,8 @@ class Recorder:
     discarded: int
     payload_bytes: int
     chunks: int
+    clock_source: str  # "injected", "tsc" or "monotonic"
+    max_bytes: int
     def __init__(self, chunk_events: int, chunk_payload: int, slots: int, policy: int, *,
                  mask: bytes = ..., reserved_mask: bytes = ..., max_depth: int = 32,
                  max_bytes: int = 262144, max_repr: int = 200,

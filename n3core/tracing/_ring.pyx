@@ -15,6 +15,7 @@ from cpython.ref cimport Py_DECREF, Py_INCREF
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 import contextvars
+import os
 import sys
 import zlib
 
@@ -49,6 +50,20 @@ cdef extern from "Python.h":
     Py_ssize_t PyDict_Size(object o)
     int PyDict_Next(object o, Py_ssize_t* pos, PyObject** key, PyObject** value)
 
+cdef extern from *:
+    """
+    #if (defined(__x86_64__) || defined(_M_X64)) && !defined(N3TRACE_NO_TSC)
+    #include <x86intrin.h>
+    #define N3_HAVE_TSC 1
+    static inline unsigned long long n3_tsc(void) { return __rdtsc(); }
+    #else
+    #define N3_HAVE_TSC 0
+    static inline unsigned long long n3_tsc(void) { return 0; }
+    #endif
+    """
+    bint N3_HAVE_TSC
+    unsigned long long n3_tsc() noexcept nogil
+
 DEF T_NONE = 0x00
 DEF T_FALSE = 0x01
 DEF T_TRUE = 0x02
@@ -76,6 +91,10 @@ DEF MAX_SITE = 0xFFFFFF
 DEF RESERVED_BASE = 0xFFFF00
 DEF RECORD_SIZE = 24
 DEF CHUNK_HEADER = 32
+DEF TSC_WINDOW_NS = 1000000        # re-anchor on CLOCK_MONOTONIC at least every 1 ms
+DEF TSC_CALIBRATE_NS = 10000000    # the rate is measured over at least 10 ms...
+DEF TSC_RECALIBRATE_NS = 1000000000  # ...and at most about 1 s, so it follows NTP slewing
+DEF TSC_PAIR_TICKS = 1000          # an anchor's two TSC reads must bracket the clock read tightly
 
 POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
 KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = 0, 1, 2, 3
@@ -307,6 +326,25 @@ cdef inline int64_t _mono_ns() noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
+def _tsc_usable():
+    """The TSC may stand in for CLOCK_MONOTONIC only where the kernel itself uses it.
+
+    The kernel keeps `tsc` as its clocksource only when the counter is invariant and
+    synchronised across CPUs (it falls back to hpet/kvm-clock otherwise), so that is the
+    test. N3TRACE_CLOCK=monotonic turns the TSC off.
+    """
+    if not N3_HAVE_TSC or os.environ.get("N3TRACE_CLOCK", "") == "monotonic":
+        return False
+    try:
+        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+            return f.read().strip() == "tsc"
+    except OSError:
+        return False
+
+
+TSC_USABLE = _tsc_usable()
+
+
 @cython.final
 cdef class Recorder:
     """A ring of chunk slots; events are written into the filling slot, chunks leave by take()."""
@@ -333,6 +371,10 @@ cdef class Recorder:
     cdef object clock, on_seal, on_full
     cdef Enc scratch
     cdef bint busy
+    cdef bint use_tsc, tsc_ready
+    cdef int64_t a_ns, r_ns, last_ts
+    cdef uint64_t a_tsc, r_tsc, tsc_window
+    cdef double ns_per_tick
 
     def __cinit__(self, uint32_t chunk_events, Py_ssize_t chunk_payload, uint32_t slots,
                   int policy, *, mask=b"", reserved_mask=b"\x01" * 256, int max_depth=32,
@@ -366,6 +408,7 @@ cdef class Recorder:
         for i in range(256):
             self.reserved[i] = rmask[i]
         self.clock = clock
+        self.use_tsc = clock is None and TSC_USABLE
         self.on_seal, self.on_full = on_seal, on_full
         self.cur = -1
 
@@ -380,6 +423,72 @@ cdef class Recorder:
         free(self.base)
         free(self.scratch.data)
         free(self.scratch.path)
+
+    property clock_source:
+        def __get__(self):
+            return "injected" if self.clock is not None else (
+                "tsc" if self.use_tsc else "monotonic")
+
+    cdef inline int64_t _now(self) noexcept:
+        """CLOCK_MONOTONIC ns; between anchors, extrapolated from the TSC (see _anchor)."""
+        cdef uint64_t t, dt
+        cdef int64_t ts
+        if self.tsc_ready:
+            t = n3_tsc()
+            dt = t - self.a_tsc  # a counter behind the anchor wraps huge and re-anchors
+            if dt < self.tsc_window:
+                ts = self.a_ns + <int64_t>(<double>dt * self.ns_per_tick)
+                if ts < self.last_ts:
+                    ts = self.last_ts
+                self.last_ts = ts
+                return ts
+        return self._anchor()
+
+    cdef int64_t _anchor(self) noexcept:
+        """Read CLOCK_MONOTONIC and, with the TSC on, pin the TSC to it and refine its rate.
+
+        Timestamps stay within a few hundred ns of CLOCK_MONOTONIC: an anchor is taken at
+        least every TSC_WINDOW_NS, only from a clock read bracketed by two TSC reads less
+        than TSC_PAIR_TICKS apart, and the rate comes from anchors 10 ms to ~1 s apart.
+        Output never goes backwards (a timestamp below the last one is raised to it).
+        """
+        cdef int64_t ns = _mono_ns()
+        cdef uint64_t t0, t1
+        cdef double rate
+        cdef int attempt
+        if not self.use_tsc:
+            return ns
+        for attempt in range(4):
+            t0 = n3_tsc()
+            ns = _mono_ns()
+            t1 = n3_tsc()
+            if t1 - t0 < TSC_PAIR_TICKS:
+                break
+        else:
+            if ns < self.last_ts:
+                ns = self.last_ts
+            self.last_ts = ns
+            return ns  # kept being interrupted: use the clock read, keep the old anchor
+        t0 += (t1 - t0) // 2
+        if self.r_tsc == 0 or t0 <= self.r_tsc or ns <= self.r_ns:
+            self.r_ns, self.r_tsc = ns, t0
+        elif ns - self.r_ns >= TSC_CALIBRATE_NS:
+            rate = <double>(ns - self.r_ns) / <double>(t0 - self.r_tsc)
+            if self.tsc_ready and (rate > self.ns_per_tick * 1.01 or
+                                   rate < self.ns_per_tick * 0.99):
+                self.tsc_ready = False  # the counter jumped or changed pace: start over
+                self.r_ns, self.r_tsc = ns, t0
+            else:
+                self.ns_per_tick = rate
+                self.tsc_window = <uint64_t>(TSC_WINDOW_NS / rate)
+                self.tsc_ready = self.tsc_window > 0
+                if ns - self.r_ns >= TSC_RECALIBRATE_NS:
+                    self.r_ns, self.r_tsc = ns, t0
+        self.a_ns, self.a_tsc = ns, t0
+        if ns < self.last_ts:
+            ns = self.last_ts
+        self.last_ts = ns
+        return ns
 
     property max_bytes:
         def __get__(self):
@@ -432,7 +541,7 @@ cdef class Recorder:
         cdef uint32_t n
         cdef Rec* rec
         if self.clock is None:
-            ts = _mono_ns()
+            ts = self._now()
         else:
             ts = self.clock()
         for attempt in range(MAX_ATTEMPTS):
