@@ -10,7 +10,8 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections import Counter
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_not, itemgetter, lshift, mul, not_, or_, sub
 
 from . import critical_path as cp
 from .costs import PriceTable, usage_of
@@ -25,13 +26,21 @@ MAX_ANCESTORS = 64
 MAX_SEEN_PER_SCOPE = 10_000
 
 _is_start = (START).__eq__
-_is_end = frozenset((END, ERROR_END)).__contains__
 _is_instant = (INSTANT).__eq__
 _is_error_end = (ERROR_END).__eq__
+_is_not_close = frozenset((START, INSTANT)).__contains__
+_is_not_end = (END).__ne__
+_first, _second = itemgetter(0), itemgetter(1)
+# Every top-level payload key the analysis reads; the reader decodes only these.
+KEYS = frozenset(("rss", "model", "provider", "usage", "cost_estimate", "arguments",
+                  "attempts", "type", "error_type", "message", "error"))
+ERROR_KEYS = frozenset(("type", "error_type", "message", "error"))
+_CLOSE_KINDS = (END, ERROR_END)
 
 
-def _is_close(k) -> bool:
-    return k != START and k != INSTANT
+def _code(site: int, kind: int) -> int:
+    """Kinds past instant are reserved; like the pairing, handlers take them for ends."""
+    return (site << 2) | (kind if kind <= 3 else END)
 
 
 def _fingerprint(value) -> str:
@@ -83,6 +92,12 @@ class Analysis:
         self._rss_everywhere = True
         self.roles: dict[int, str] = {}
         self.payload_sites: set[int] = set()
+        self._names: dict[int, str] = {}
+        # (site << 2 | kind) -> handler(batch, i, data): run for every such event (always)
+        # or only when it carries a payload (cond); rss is looked for at _rss_sites.
+        self._always: dict = {}
+        self._cond: dict = {}
+        self._rss_sites: set[int] = set()
         for sid, site in info.sites.items():
             self._classify(sid, site)
         self.open: dict = {}
@@ -136,6 +151,43 @@ class Analysis:
                     "llm", "tool", "prompt", "agent", "chain", "turn", "error")))))
         if need:
             self.payload_sites.add(sid)
+        self._dispatch(sid, role)
+
+    def _dispatch(self, sid, role) -> None:
+        always, cond = self._always, self._cond
+        code = sid << 2
+        if self._memory_on and role in ("llm", "tool", "prompt", "agent", "chain", "turn",
+                                        "error", "marker"):
+            self._rss_sites.add(sid)
+            for k in (START, END, ERROR_END, INSTANT):
+                cond[code | k] = None
+        if role == "llm" and self._tokens_on:
+            cond[code | START] = self._llm_start
+            for k in _CLOSE_KINDS:
+                always[code | k] = self._llm_end
+        elif role == "error":
+            for k in (START, END, ERROR_END, INSTANT):
+                always[code | k] = self._error
+        elif not self._errors_on:
+            pass
+        elif role == "tool":
+            always[code | START] = self._tool_start
+            for k in _CLOSE_KINDS:
+                always[code | k] = self._tool_end
+        elif role == "prompt":
+            for k in _CLOSE_KINDS:
+                always[code | k] = self._prompt_end
+        elif role in ("agent", "chain"):
+            for k in _CLOSE_KINDS:
+                always[code | k] = self._scope_end
+        for k in always:
+            cond.pop(k, None)
+
+    def _name(self, sid) -> str:
+        name = self._names.get(sid)
+        if name is None:
+            name = self._names[sid] = self.info.site(sid).name
+        return name
 
     # -- the pass -----------------------------------------------------------------------
 
@@ -157,54 +209,92 @@ class Analysis:
         mi = list(map(_is_instant, kind))
         if any(mi):
             self.instants.update(compress(site, mi))
-        payload_sites = self.payload_sites
-        if payload_sites:
-            for i in compress(range(n), map(payload_sites.__contains__, site)):
-                self._payload_event(batch, i, base + i)
+        if self._always or self._cond:
+            self._payload_events(batch, n)
         if ERROR_END in kind:
             for i in compress(range(n), map(_is_error_end, kind)):
                 self._error_end(batch, i, base + i)
-        me = list(map(_is_close, kind))
+        me = list(map(not_, map(_is_not_close, kind)))
         if any(me):
-            self._ends(zip(compress(ts, me), compress(site, me), compress(span, me),
-                           compress(kind, me), compress(range(base, base + n), me)))
+            self._ends(list(compress(ts, me)), list(compress(site, me)), list(compress(span, me)),
+                       list(compress(kind, me)), list(compress(range(base, base + n), me)))
 
-    def _ends(self, rows) -> None:
-        open_pop = self.open.pop
+    def _payload_events(self, batch, n) -> None:
+        """The events a section reads, in order: handlers by (site, kind), rss anywhere."""
+        site, kind = batch.site, batch.kind
+        if max(kind) > 3:
+            codes = list(map(_code, site, kind))
+        else:
+            codes = list(map(or_, map(lshift, site, repeat(2)), kind))
+        always, cond = self._always, self._cond
+        picked = list(compress(range(n), map(always.__contains__, codes))) if always else []
+        if cond:
+            lengths = getattr(batch, "lengths", None)
+            flags = map(cond.__contains__, codes)
+            more = list(compress(range(n), flags if lengths is None else map(mul, flags, lengths)))
+            if more:
+                picked = sorted(set(picked).union(more)) if picked else more
+        if not picked:
+            return
+        get = batch.payload_get
+        rss_sites = self._rss_sites
+        for i in picked:
+            c = codes[i]
+            data = get(i, KEYS)
+            if "rss" in data and c >> 2 in rss_sites:
+                rss = data["rss"]
+                if isinstance(rss, int) and not isinstance(rss, bool):
+                    sid = c >> 2
+                    self._rss(batch.ts[i], rss, self.roles.get(sid, ""), sid, c & 3, batch.span[i])
+            handler = always.get(c) or cond.get(c)
+            if handler is not None:
+                handler(batch, i, data)
+
+    def _ends(self, ts_e, site_e, span_e, kind_e, idx_e) -> None:
+        """Pair the ends of one batch with their starts: durations, slow spans, the path."""
+        recs = list(map(self.open.pop, span_e, repeat(None)))
+        if None in recs:
+            keep = list(map(is_not, recs, repeat(None)))
+            self.orphans += len(recs) - sum(keep)
+            recs = list(compress(recs, keep))
+            ts_e, site_e, span_e, kind_e, idx_e = (
+                list(compress(col, keep)) for col in (ts_e, site_e, span_e, kind_e, idx_e))
+            if not recs:
+                return
+        st_e = list(map(_first, recs))
+        par_e = list(map(_second, recs))
+        dur_e = list(map(sub, ts_e, st_e))
         durations = self.durations
-        dur_get = durations.get
-        failed = self.failed
-        slow = self.slow
-        slow_min = slow[0][0] if len(slow) >= SLOW_K else -1
-        children = self.children
-        ch_pop, ch_get = children.pop, children.get
-        oc = self.open_children
-        keep = cp.KEEP
-        for t, s, sp, k, idx in rows:
-            rec = open_pop(sp, None)
-            if rec is None:
-                self.orphans += 1
-                continue
-            st, par, _ = rec
-            d = t - st
-            arr = dur_get(s)
+        here = set(site_e)
+        for s in here:
+            arr = durations.get(s)
             if arr is None:
                 arr = durations[s] = array("q")
-            arr.append(d)
-            if k != END:
-                failed[s] += 1
+            arr.extend(dur_e if len(here) == 1 else compress(dur_e, map(s.__eq__, site_e)))
+        if ERROR_END in kind_e or max(kind_e) > ERROR_END:
+            self.failed.update(compress(site_e, map(_is_not_end, kind_e)))
+        slow = self.slow
+        slow_min = slow[0][0] if len(slow) >= SLOW_K else -1
+        for j in compress(range(len(dur_e)), map(slow_min.__lt__, dur_e)):
+            d = dur_e[j]
             if d > slow_min:
-                item = (d, idx, sp, s, st)
+                item = (d, idx_e[j], span_e[j], site_e[j], st_e[j])
                 if len(slow) < SLOW_K:
                     heapq.heappush(slow, item)
                 else:
                     heapq.heappushpop(slow, item)
                 slow_min = slow[0][0] if len(slow) >= SLOW_K else -1
+        children = self.children
+        ch_pop, ch_get = children.pop, children.get
+        oc = self.open_children
+        keep_n = cp.KEEP
+        new_children = cp.Children
+        for t, s, sp, st, par, d in zip(ts_e, site_e, span_e, st_e, par_e, dur_e):
             mine = ch_pop(sp, None)
             node = (st, t, s, sp, None, None, d, 1) if mine is None else mine.close(st, t, s, sp)
             pc = ch_get(par)
             if pc is None:
-                pc = children[par] = cp.Children()
+                pc = children[par] = new_children()
             kids = pc.kids
             kids.append(node)
             c = oc[par] - 1
@@ -216,50 +306,25 @@ class Analysis:
             if len(kids) - f == 1 and (f == 0 or kids[f - 1][1] <= st):
                 pc.fixed = f + 1
                 pc.size += node[7]
-                if f >= keep:
-                    pc._fold_from(keep)
+                if f >= keep_n:
+                    pc._fold_from(keep_n)
             else:
                 pc.settle(t)
 
-    def _ancestors(self, parent):
-        get = self.open.get
-        for _ in range(MAX_ANCESTORS):
-            rec = get(parent)
-            if rec is None:
-                return
-            yield parent, rec[2]
-            parent = rec[1]
+    def _llm_start(self, batch, i, data) -> None:
+        if data:
+            self.llm_info[batch.span[i]] = (data.get("model"), data.get("provider"))
 
-    def _payload_event(self, batch, i, index) -> None:
-        sid = batch.site[i]
-        role = self.roles.get(sid, "")
-        k = batch.kind[i]
-        payload = batch.payload(i)
-        data = payload if isinstance(payload, dict) else {}
-        if self._memory_on:
-            rss = data.get("rss")
-            if isinstance(rss, int) and not isinstance(rss, bool):
-                self._rss(batch.ts[i], rss, role, sid, k, batch.span[i])
-        if role == "llm":
-            if k == START:
-                self.llm_info[batch.span[i]] = (data.get("model"), data.get("provider"))
-            elif k != INSTANT and self._tokens_on:
-                self._llm_end(batch, i, data)
-        elif role == "error":
-            self._error(batch, i, data)
-        elif not self._errors_on:
-            return
-        elif role == "tool":
-            if k == START:
-                self._tool_start(batch, i, data)
-            elif k != INSTANT and batch.span[i] in self.repeated_spans:
-                self.repeated_spans.discard(batch.span[i])
-                rec = self.open.get(batch.span[i])
-                if rec:
-                    self.tool_repeated[self.info.site(sid).name][1] += batch.ts[i] - rec[0]
-        elif role == "prompt" and k != START and k != INSTANT:
-            self._prompt_end(batch, i, data)
-        elif role in ("agent", "chain") and k != START and k != INSTANT:
+    def _tool_end(self, batch, i, data) -> None:
+        sp = batch.span[i]
+        if sp in self.repeated_spans:
+            self.repeated_spans.discard(sp)
+            rec = self.open.get(sp)
+            if rec:
+                self.tool_repeated[self._name(batch.site[i])][1] += batch.ts[i] - rec[0]
+
+    def _scope_end(self, batch, i, data) -> None:
+        if self.tool_seen:
             self.tool_seen.pop(batch.span[i], None)
 
     def _llm_end(self, batch, i, data) -> None:
@@ -272,21 +337,29 @@ class Analysis:
         cost = self.prices.cost(model, provider, p, c) if (p or c or t) else 0.0
         if cost is None and isinstance(data.get("cost_estimate"), (int, float)):
             cost = float(data["cost_estimate"])
-        name = self.info.site(batch.site[i]).name
-        self.by_llm.setdefault(name, _Tokens()).add(p, c, t, cost, model, dur)
+        name = self._name(batch.site[i])
+        tokens = self.by_llm.get(name)
+        if tokens is None:
+            tokens = self.by_llm[name] = _Tokens()
+        tokens.add(p, c, t, cost, model, dur)
         self.total.add(p, c, t, cost, model, dur)
         if not rec:
             return
         seen = set()
-        for asp, asite in self._ancestors(rec[1]):
-            role = self.roles.get(asite)
+        get, roles = self.open.get, self.roles
+        asp = rec[1]
+        for _ in range(MAX_ANCESTORS):
+            arec = get(asp)
+            if arec is None:
+                break
+            asite = arec[2]
+            role = roles.get(asite)
             if role in ("agent", "chain"):
-                aname = self.info.site(asite).name
-                if (role, aname) in seen:
-                    continue
-                seen.add((role, aname))
-                table = self.by_agent if role == "agent" else self.by_chain
-                table.setdefault(aname, _Tokens()).add(p, c, t, cost, model, dur)
+                aname = self._name(asite)
+                if (role, aname) not in seen:
+                    seen.add((role, aname))
+                    table = self.by_agent if role == "agent" else self.by_chain
+                    table.setdefault(aname, _Tokens()).add(p, c, t, cost, model, dur)
             elif role == "prompt" and self._errors_on:
                 acc = self.by_prompt_acc.get(asp)
                 if acc is None:
@@ -298,6 +371,7 @@ class Analysis:
                 acc[4] = cost or 0.0
                 acc[5] += dur
                 acc[6] = dur
+            asp = arec[1]
 
     def _prompt_end(self, batch, i, data) -> None:
         sp = batch.span[i]
@@ -317,16 +391,26 @@ class Analysis:
     def _tool_start(self, batch, i, data) -> None:
         sp = batch.span[i]
         scope = 0
-        for asp, asite in self._ancestors(batch.parent[i]):
-            if self.roles.get(asite) in ("agent", "chain"):
+        get, roles = self.open.get, self.roles
+        asp = batch.parent[i]
+        for _ in range(MAX_ANCESTORS):
+            arec = get(asp)
+            if arec is None:
+                break
+            if roles.get(arec[2]) in ("agent", "chain"):
                 scope = asp
                 break
+            asp = arec[1]
         sid = batch.site[i]
-        name = self.info.site(sid).name
-        row = self.tool_repeated.setdefault(name, [0, 0, 0])
+        name = self._name(sid)
+        row = self.tool_repeated.get(name)
+        if row is None:
+            row = self.tool_repeated[name] = [0, 0, 0]
         row[2] += 1
         key = (sid, _fingerprint(data.get("arguments")))
-        seen = self.tool_seen.setdefault(scope, set())
+        seen = self.tool_seen.get(scope)
+        if seen is None:
+            seen = self.tool_seen[scope] = set()
         if key in seen:
             row[0] += 1
             self.repeated_spans.add(sp)
@@ -341,8 +425,7 @@ class Analysis:
         rec = self.open.get(sp)
         if rec is None:
             return
-        payload = batch.payload(i)
-        data = payload if isinstance(payload, dict) else {}
+        data = batch.payload_get(i, ERROR_KEYS)
         if isinstance(data.get("error"), dict):
             data = data["error"]
         self._count_error(data, self.info.site(batch.site[i]), self.info.site(rec[2]), index)
@@ -461,7 +544,11 @@ class Analysis:
             row = self._site_row(sid)
             row.update(summarize(values, nfail))
             rows.append(row)
+        instants: dict = {}
         for sid, count in self.instants.items():
+            g = instants.setdefault(self.info.site(sid).key, [0, sid])
+            g[0] += count
+        for count, sid in instants.values():
             row = self._site_row(sid)
             row.update({"count": count, "failed": 0, "total_ms": None, "mean_ms": None,
                         "p50_ms": None, "p95_ms": None, "max_ms": None, "instant": True})

@@ -153,6 +153,18 @@ class ListBatch:
     def payload(self, i: int):
         return self._payloads[i]
 
+    def payload_get(self, i: int, keys) -> dict:
+        """The reader's `payload_get`: the `keys` found in a dict payload, else {}."""
+        payload = self._payloads[i]
+        if not isinstance(payload, dict):
+            return {}
+        return {k: v for k, v in payload.items() if k in keys}
+
+    @property
+    def lengths(self) -> list:
+        """Non-zero where an event has a payload, as the reader's payload lengths are."""
+        return [0 if p is None else 1 for p in self._payloads]
+
 
 @dataclass
 class Span:

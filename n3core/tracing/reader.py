@@ -8,6 +8,7 @@ This is the contract the analyzer is built on::
                                      # mono_anchor_ns, sites (list of Site), config (dict)
         for batch in trace.batches():
             batch.ts, batch.site, batch.kind, batch.span, batch.parent, batch.task
+            batch.lengths            # payload bytes per event (0 = none)
             batch.payload(i)         # decoded lazily; None when the event has none
             batch.payload_get(i, ("usage", "model"))  # {key: value} for those top-level
                                      # keys of a dict payload, the rest is skipped, not built
@@ -94,6 +95,11 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    @property
+    def lengths(self):
+        """The payload length of each event, in bytes (0: no payload)."""
+        return self._lengths
 
     def payload(self, i: int):
         n = self._lengths[i]
