@@ -170,10 +170,8 @@ class Analysis:
                 always[code | k] = self._error
         elif not self._errors_on:
             pass
-        elif role == "tool":
+        elif role == "tool":  # its ends are looked at in _repeated_ends
             always[code | START] = self._tool_start
-            for k in _CLOSE_KINDS:
-                always[code | k] = self._tool_end
         elif role == "prompt":
             for k in _CLOSE_KINDS:
                 always[code | k] = self._prompt_end
@@ -211,6 +209,8 @@ class Analysis:
             self.instants.update(compress(site, mi))
         if self._always or self._cond:
             self._payload_events(batch, n)
+        if self.repeated_spans:
+            self._repeated_ends(batch, n)
         if ERROR_END in kind:
             for i in compress(range(n), map(_is_error_end, kind)):
                 self._error_end(batch, i, base + i)
@@ -315,13 +315,17 @@ class Analysis:
         if data:
             self.llm_info[batch.span[i]] = (data.get("model"), data.get("provider"))
 
-    def _tool_end(self, batch, i, data) -> None:
-        sp = batch.span[i]
-        if sp in self.repeated_spans:
-            self.repeated_spans.discard(sp)
-            rec = self.open.get(sp)
-            if rec:
-                self.tool_repeated[self._name(batch.site[i])][1] += batch.ts[i] - rec[0]
+    def _repeated_ends(self, batch, n) -> None:
+        """The time of repeated tool calls that end in this batch (their starts are filed)."""
+        span, kind, repeated = batch.span, batch.kind, self.repeated_spans
+        for i in compress(range(n), map(repeated.__contains__, span)):
+            k = kind[i]
+            if k != START and k != INSTANT:
+                sp = span[i]
+                repeated.discard(sp)
+                rec = self.open.get(sp)
+                if rec:
+                    self.tool_repeated[self._name(batch.site[i])][1] += batch.ts[i] - rec[0]
 
     def _scope_end(self, batch, i, data) -> None:
         if self.tool_seen:
