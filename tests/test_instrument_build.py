@@ -126,3 +126,36 @@ def test_secrets_never_reach_the_trace(tmp_path, openai_server):
     data = trace.resolve().read_bytes()
     assert key.encode() not in data
     assert b"the answer" in data and b"[REDACTED]" in data
+
+
+def test_debug_trace_applies_its_flags_and_prints_a_summary(tmp_path):
+    out = tmp_path / "run.n3t"
+    done = subprocess.run(
+        [sys.executable, "-m", "n3instrument.cli", "debug", "trace", str(RESEARCH), "--filter", "agent",
+         "--filter", "llm", "--policy", "drop", "--buffer-size", "64", "--no-performance",
+         "--agent", "ResearchAgent", "--input", "Research quantum error correction", "-o", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "NAMEL3SS_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"trace written to {out}" in done.stderr
+    assert "3 llm calls" in done.stdout
+    from n3core.tracing.reader import open_trace
+
+    with open_trace(str(out)) as trace:
+        assert trace.header.config["policy"] == "drop"
+        assert trace.header.config["buffer_size"] == 64
+        assert trace.header.metadata["capture_performance"] is False
+        components = {trace.header.sites[0].component} | {s.component for s in trace.header.sites}
+        types = {site.event_type for site in trace.header.sites if site.id < 0xFFFF00}
+    assert components >= {"agent", "llm"} and "tool" not in components
+    assert "tool_call" not in types
+
+
+def test_debug_trace_refuses_an_unknown_filter(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "n3instrument.cli", "debug", "trace", str(RESEARCH), "--filter", "agents"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "--filter 'agents' is not a component" in done.stderr and "Traceback" not in done.stderr

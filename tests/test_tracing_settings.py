@@ -80,3 +80,11 @@ def test_retention_removes_only_old_traces(tmp_path):
     assert cleanup(tmp_path, 7) == 1
     assert not old.exists() and new.exists() and other.exists()
     assert cleanup(tmp_path, 0) == 0
+
+
+def test_unknown_event_types_are_refused_by_name(tmp_path):
+    with pytest.raises(TraceConfigError) as info:
+        load_settings(tmp_path, environ={"NAMEL3SS_DEBUG_EVENT_TYPES": "llm_call,agent_turn_start,llm_cal"})
+    assert "unknown: llm_cal" in str(info.value) and "NAMEL3SS_DEBUG_EVENT_TYPES" in str(info.value)
+    ok = load_settings(tmp_path, environ={"NAMEL3SS_DEBUG_EVENT_TYPES": "llm_call_start,agent_turn"})
+    assert ok.event_types == ("llm_call_start", "agent_turn")

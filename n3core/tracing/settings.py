@@ -16,6 +16,12 @@ from .errors import TraceConfigError
 
 ENV_PREFIX = "NAMEL3SS_DEBUG_"
 WORKSPACE_FILE = Path(".namel3ss") / "debug.json"
+EVENT_TYPES = (
+    "app_load", "agent_execution", "agent_turn", "llm_call", "tool_call", "prompt_execution",
+    "chain_execution", "chain_step", "validation", "memory_operation", "memory_summarization",
+    "error_occurred", "performance_marker", "clock_read", "python_call", "user_span",
+    "memory_sample",
+)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -111,10 +117,16 @@ def _coerce(key: str, raw, name: str, source: str):
         if raw is None:
             return None
         if isinstance(raw, str):
-            return tuple(part.strip() for part in raw.split(",") if part.strip()) or None
-        if isinstance(raw, (list, tuple)) and all(isinstance(p, str) for p in raw):
-            return tuple(raw) or None
-        fail("a comma-separated list of names")
+            names = tuple(part.strip() for part in raw.split(",") if part.strip())
+        elif isinstance(raw, (list, tuple)) and all(isinstance(p, str) for p in raw):
+            names = tuple(raw)
+        else:
+            fail("a comma-separated list of names")
+        if key == "event_types":
+            unknown = [n for n in names if n.removesuffix("_start").removesuffix("_end") not in EVENT_TYPES]
+            if unknown:
+                fail(f"event types among {', '.join(EVENT_TYPES)} (unknown: {', '.join(unknown)})")
+        return names or None
     if not isinstance(raw, str) or not raw:
         fail("a path")
     return raw
