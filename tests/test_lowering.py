@@ -81,3 +81,13 @@ def test_quoted_names_in_reference_keys_are_references():
     assert "n3.Ref('big model')" in code
     app = run_program(code)
     assert app.get("agent", "a").llm is app.get("llm", "big model")
+
+
+def test_escaped_braces_reach_the_prompt_literally():
+    source = ('llm m { provider: "mock", responses: [ { match: ".*", reply: "ok" } ] }\n'
+              r'prompt p { model: m, template: "literal \{\{name}} then {{name}}", variables: ["name"] }' "\n")
+    app = run_program(lower(load_source(source, "braces.ai")))
+    from n3core.runtime.template import render
+
+    template = app.get("prompt", "p").config["template"]
+    assert render(template, {"name": "Ada"}) == "literal {{name}} then Ada"

@@ -74,7 +74,13 @@ def to_text(value) -> str:
 
 
 def render(template: str, context: dict) -> str:
-    """`template` with every placeholder replaced by its value as text."""
+    """`template` with every placeholder replaced by its value as text.
+
+    `\{` and `\}` are literal braces: they never open or close a placeholder.
+    """
+    if "\\" in template and ("\\{" in template or "\\}" in template):
+        protected = template.replace("\\{", "\x00L").replace("\\}", "\x00R")
+        return render(protected, context).replace("\x00L", "{").replace("\x00R", "}")
     if "{{" not in template:
         return template
     return _PLACEHOLDER.sub(lambda m: to_text(lookup(m.group(1), context)), template)

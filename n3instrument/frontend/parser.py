@@ -33,7 +33,9 @@ class Problem(Exception):
         self.message, self.loc, self.hint = message, loc, hint
 
 
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "{": "{", "}": "}"}
+# `\{` and `\}` stay escaped: they reach the runtime, whose template renderer reads them as
+# literal braces that never start a placeholder.
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
 _ESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
 
 
