@@ -74,7 +74,7 @@ def to_text(value) -> str:
 
 
 def render(template: str, context: dict) -> str:
-    """`template` with every placeholder replaced by its value as text.
+    r"""`template` with every placeholder replaced by its value as text.
 
     `\{` and `\}` are literal braces: they never open or close a placeholder.
     """
