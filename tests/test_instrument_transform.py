@@ -111,12 +111,26 @@ def outer(x):
     def inner(y):
         return x + y
     return inner(1)
+
+
+class Outer:
+    class Inner:
+        def deep(self):
+            return "deep"
+
+
+def factory():
+    class Local:
+        def value(self):
+            return 7
+    return Local().value()
 '''
 
 TARGETS = [
     "early", "finally_return", "raises", "no_return", "decorated", "gen", "delegating",
     "coro", "agen", "Base.hello", "Thing.method", "Thing.hello", "Thing.build",
     "Thing.static", "Thing.__private", "Thing.call_private", "outer", "outer.<locals>.inner",
+    "Outer.Inner.deep", "factory", "factory.<locals>.Local.value",
 ]
 SITES = {name: index + 1 for index, name in enumerate(TARGETS)}
 
@@ -161,6 +175,8 @@ def exercise(m):
     record("staticmethod", lambda: m.Thing.static(7))
     record("private", lambda: thing.call_private())
     record("nested", lambda: m.outer(41))
+    record("nested class", lambda: m.Outer.Inner().deep())
+    record("local class", lambda: m.factory())
     return out
 
 
@@ -222,6 +238,8 @@ def test_every_call_is_one_closed_well_nested_span(traced):
     by_span = opened
     inner = next(ev for ev in opened.values() if names[ev.site] == "outer.<locals>.inner")
     assert names[by_span[inner.parent].site] == "outer"
+    local = next(ev for ev in opened.values() if names[ev.site] == "factory.<locals>.Local.value")
+    assert names[by_span[local.parent].site] == "factory"
     via_build = [ev for ev in opened.values() if names[ev.site] == "Thing.method" and ev.parent]
     assert [names[by_span[ev.parent].site] for ev in via_build] == ["Thing.build"]
 
