@@ -157,6 +157,7 @@ def debug_trace(source, filters, output, chain, agent, prompt, input_, run_args,
     finally:
         tracer = session.active()
         path = tracer.path if tracer else None
+        bootstrap.finish()
         session.stop()
     if path:
         from analyzer.cli import main as analyzer_main

@@ -159,3 +159,18 @@ def test_debug_trace_refuses_an_unknown_filter(tmp_path):
     )
     assert done.returncode == 2
     assert "--filter 'agents' is not a component" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_traced_run_ends_with_a_performance_marker_unless_switched_off(tmp_path):
+    done, trace = traced_run(tmp_path, RETRY, "--input", json.dumps({"review": "Great battery."}))
+    assert done.returncode == 0, done.stderr
+    _, events = read_events(trace)
+    markers = [payload for _, site, *_, payload in events if site.event_type == "performance_marker"]
+    assert len(markers) == 1 and markers[0]["name"] == "process"
+    assert markers[0]["max_rss_bytes"] > 1_000_000 and markers[0]["wall_s"] > 0
+    assert events[-1][1].event_type == "performance_marker"
+
+    done, trace = traced_run(tmp_path, RETRY, "--input", json.dumps({"review": "Great battery."}),
+                             env={"NAMEL3SS_DEBUG_CAPTURE_PERFORMANCE": "false"})
+    _, events = read_events(trace)
+    assert not [site for _, site, *_ in events if site.event_type == "performance_marker"]

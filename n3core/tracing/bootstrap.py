@@ -7,6 +7,7 @@ settings enable it; then the trace goes to `<output_dir>/trace-<utc>-<run>.n3t`,
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ from .settings import load_settings
 # Set by `namel3ss debug trace` in its own process before it loads the build.
 OVERRIDES: dict = {}
 LATEST = "trace_latest"
+PERFORMANCE_SITE = 1  # the build's site table reserves id 1 for the process's performance marker
 
 
 def start_from_build(program_file: str):
@@ -54,7 +56,30 @@ def start_from_build(program_file: str):
         raise SystemExit(2) from None
     if path is None:
         point_latest(out_dir, Path(tracer.path))
+    if settings.capture_performance:
+        global _started
+        _started = time.monotonic()
+        atexit.register(finish)  # registered after the tracer's, so it runs before the flush
     return tracer
+
+
+_started: float | None = None
+
+
+def finish() -> None:
+    """Record what the process cost, once, as a `performance_marker` at the end of the run."""
+    global _started
+    if _started is None or session.active() is None:
+        return
+    started, _started = _started, None
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    session.instant(PERFORMANCE_SITE, {
+        "name": "process", "cpu_user_s": usage.ru_utime, "cpu_system_s": usage.ru_stime,
+        "max_rss_bytes": rss, "wall_s": time.monotonic() - started,
+    })
 
 
 def load_user_modules(build: Path, modules: dict) -> None:

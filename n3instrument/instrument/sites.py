@@ -16,6 +16,7 @@ from ..frontend import nodes
 from .profile import COMPONENTS, Profile, Tracepoint
 
 ERROR_SITE = 0  # n3core.tracing.probes.ERROR_SITE
+PERFORMANCE_SITE = 1  # n3core.tracing.bootstrap.PERFORMANCE_SITE
 FALLBACK_NAME = "*"
 
 
@@ -63,6 +64,8 @@ def plan_sites(program: nodes.Program | None, profile: Profile, filters=()) -> S
     display = program.file if program else ""
     sites = [
         Site(ERROR_SITE, "error_occurred", "instant", "runtime", FALLBACK_NAME, "", 0, 0, "", ("type", "message", "stack")),
+        Site(PERFORMANCE_SITE, "performance_marker", "instant", "runtime", "process", "", 0, 0, "",
+             ("name", "cpu_user_s", "cpu_system_s", "max_rss_bytes", "wall_s")),
     ]
     lookups: dict[str, tuple[int, dict]] = {}
     kept = [tp for tp in profile.tracepoints if not filters or tp.component in filters]
