@@ -174,3 +174,36 @@ def test_a_traced_run_ends_with_a_performance_marker_unless_switched_off(tmp_pat
                              env={"NAMEL3SS_DEBUG_CAPTURE_PERFORMANCE": "false"})
     _, events = read_events(trace)
     assert not [site for _, site, *_ in events if site.event_type == "performance_marker"]
+
+
+def test_every_chain_step_has_its_own_site_with_its_source_line(tmp_path):
+    source = tmp_path / "steps.ai"
+    source.write_text(textwrap.dedent('''
+        llm m { provider: "mock", responses: [ { match: ".*", reply: "noted" } ] }
+        memory notes { type: "conversation", summarize_after: 2 }
+        agent a { llm: m, memory: notes }
+        prompt p { model: m, template: "say {{x}}", variables: ["x"] }
+        chain twice { steps: "a -> a -> a" }
+        chain mixed {
+          steps: [
+            { target: p, input: { x: "1" } }
+            { parallel: [ { target: p, input: { x: "2" } }, { name: "named", target: p, input: { x: "3" } } ] }
+            { kind: "template", template: "done" }
+          ]
+        }
+    '''))
+    for chain in ("twice", "mixed"):
+        done, trace = traced_run(tmp_path, source, "--chain", chain, "--input", '"hello"')
+        assert done.returncode == 0, done.stderr
+        _, events = read_events(trace)
+        steps = [site for kind, site, *_ in events if site.event_type == "chain_step" and kind == "start"]
+        assert steps and all(site.name != "*" for site in steps), [s.name for s in steps]
+        if chain == "twice":
+            assert [s.name for s in steps] == ["twice.a", "twice.a_2", "twice.a_3"]
+            assert "memory_summarization" in {site.event_type for _, site, *_ in events}
+        else:
+            assert sorted(s.name for s in steps) == sorted(
+                ["mixed.p", "mixed.parallel", "mixed.p_2", "mixed.named", "mixed.template"])
+            lines = {s.name: s.line for s in steps}
+            text = source.read_text().splitlines()
+            assert text[lines["mixed.named"] - 1].strip().startswith("{ parallel:")

@@ -115,6 +115,16 @@ class Chain:
         return f"<chain {self.name}>"
 
 
+def unique_step_name(base: str, taken: set) -> str:
+    """`base`, or `base_2`, `base_3`... : the name a step gets in its chain (the build's
+    site table names steps the same way, so keep the two in step)."""
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    taken.add(name)
+    return name
+
+
 def tool_arguments(tool, value) -> dict:
     """Arguments for a tool step: an object as is, a lone value for a one-argument tool."""
     if isinstance(value, dict):
@@ -150,11 +160,7 @@ class StepBuilder:
         return [self._one(item) for item in steps]
 
     def _unique(self, base: str) -> str:
-        name, n = base, 2
-        while name in self.names:
-            name, n = f"{base}_{n}", n + 1
-        self.names.add(name)
-        return name
+        return unique_step_name(base, self.names)
 
     def _arrow(self, name: str, loc=None) -> PlanStep:
         if not name:

@@ -11,6 +11,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
+from n3core.runtime.chain import unique_step_name
+
 from ..errors import UsageError
 from ..frontend import nodes
 from .profile import COMPONENTS, Profile, Tracepoint
@@ -105,22 +107,37 @@ def _declared(program: nodes.Program, tp: Tracepoint):
 
 
 def _step_names(chain: nodes.Declaration):
+    """Each step's name as the runtime will give it: explicit, else its target, made unique."""
+    taken: set = set()
     steps = chain.get("steps")
     if isinstance(steps, nodes.String):
         for part in steps.value.split("->"):
             if part.strip():
-                yield part.strip(), steps.loc
+                yield unique_step_name(part.strip(), taken), steps.loc
     elif isinstance(steps, nodes.ListValue):
-        yield from _object_steps(steps.items)
+        yield from _object_steps(steps.items, taken)
 
 
-def _object_steps(items):
+def _object_steps(items, taken: set):
     for item in items:
+        if isinstance(item, (nodes.String, nodes.Reference)):
+            name = item.value if isinstance(item, nodes.String) else item.name
+            yield unique_step_name(name, taken), item.loc
+            continue
         if not isinstance(item, nodes.ObjectValue):
             continue
-        name = item.get("name")
-        if isinstance(name, nodes.String):
-            yield name.value, item.loc
         group = item.get("parallel")
         if isinstance(group, nodes.ListValue):
-            yield from _object_steps(group.items)
+            yield unique_step_name(_text(item.get("name")) or "parallel", taken), item.loc
+            yield from _object_steps(group.items, taken)
+        else:
+            base = _text(item.get("name")) or _text(item.get("target")) or "template"
+            yield unique_step_name(base, taken), item.loc
+
+
+def _text(value) -> str | None:
+    if isinstance(value, nodes.String):
+        return value.value
+    if isinstance(value, nodes.Reference):
+        return value.name
+    return None
