@@ -1,6 +1,8 @@
 """Stub for the compiled recorder; `pyring.py` implements the same contract in Python."""
 from typing import Any, Callable
 
+from .payload import Redaction
+
 POLICY_BLOCK: int
 POLICY_DROP: int
 POLICY_FLIGHT: int
@@ -11,7 +13,8 @@ KIND_INSTANT: int
 IS_COMPILED: bool
 TSC_USABLE: bool
 
-def encode(obj: Any, max_depth: int = 32, max_bytes: int = 262144, max_repr: int = 200) -> bytes: ...
+def encode(obj: Any, max_depth: int = 32, max_bytes: int = 262144, max_repr: int = 200,
+           redaction: Redaction | None = None) -> bytes: ...
 
 class Recorder:
     chunk_events: int
@@ -30,7 +33,9 @@ class Recorder:
                  max_bytes: int = 262144, max_repr: int = 200,
                  clock: Callable[[], int] | None = None,
                  on_seal: Callable[[], Any] | None = None,
-                 on_full: Callable[[], Any] | None = None) -> None: ...
+                 on_full: Callable[[], Any] | None = None,
+                 redaction: Redaction | None = None) -> None: ...
+    def redact(self, redaction: Redaction | None) -> None: ...
     def enabled(self, site: int) -> bool: ...
     def emit(self, site: int, kind: int, span: int, parent: int, task: int,
              payload: Any = None) -> bool: ...

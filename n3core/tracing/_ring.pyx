@@ -19,7 +19,8 @@ import os
 import sys
 import zlib
 
-from .payload import opaque_parts, type_name
+from .payload import REDACTED, MAX_VERDICTS, dataclass_fields, opaque_parts, type_name
+from .payload import _FIELDS as _fields_cache
 
 if sys.byteorder != "little":
     raise ImportError("the compiled tracing core writes records in host order and so "
@@ -49,6 +50,14 @@ cdef extern from "Python.h":
     PyObject* PyTuple_GET_ITEM(object o, Py_ssize_t i)
     Py_ssize_t PyDict_Size(object o)
     int PyDict_Next(object o, Py_ssize_t* pos, PyObject** key, PyObject** value)
+    PyObject* PyDict_GetItemWithError(object d, object key) except? NULL
+    PyObject* PyDict_GetItem(object d, object key)
+    int PyDict_SetItem(object d, object key, object value) except -1
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    int PyUnicode_Contains(object container, object element) except -1
+    object PyUnicode_Replace(object s, object substr, object replstr, Py_ssize_t maxcount)
+    PyObject* Py_True
+    PyObject* Py_None
 
 cdef extern from *:
     """
@@ -118,6 +127,10 @@ cdef struct Enc:
     int max_depth
     int max_repr
     PyObject** path
+    PyObject* verdicts     # borrowed from the owner's Redaction; NULL: no redaction
+    PyObject* rule
+    PyObject* secrets      # a tuple of str, longest first (may be empty)
+    Py_ssize_t min_secret  # length of the shortest secret; 0 when there are none
 
 
 cdef int _grow(Enc* e, Py_ssize_t extra) except -1:
@@ -185,6 +198,52 @@ cdef int _cut(Enc* e, uint8_t reason, object obj) except -1:
     return _text(e, type_name(obj))
 
 
+cdef object _REDACTED = REDACTED
+cdef object _dataclass_fields = dataclass_fields
+cdef object _fields = _fields_cache
+
+
+cdef int _set_redaction(Enc* e, object red) except -1:
+    """Point the encoder at a payload.Redaction (borrowed: its owner keeps it alive)."""
+    cdef Py_ssize_t shortest = 0
+    if red is None:
+        e.verdicts = e.rule = e.secrets = NULL
+        e.min_secret = 0
+        return 0
+    verdicts, rule, secrets = red
+    if type(verdicts) is not dict or type(secrets) is not tuple:
+        raise TypeError("redaction needs a dict of verdicts and a tuple of secrets")
+    for secret in secrets:
+        if type(secret) is not str or not secret:
+            raise TypeError("redaction secrets must be non-empty str")
+        if shortest == 0 or len(secret) < shortest:
+            shortest = len(secret)
+    e.verdicts, e.rule, e.secrets = <PyObject*>verdicts, <PyObject*>rule, <PyObject*>secrets
+    e.min_secret = shortest
+    return 0
+
+
+cdef object _scrub(Enc* e, object text):
+    """payload.scrub: every secret (longest first) replaced by REDACTED."""
+    cdef object secrets = <object>e.secrets
+    for secret in secrets:
+        if PyUnicode_Contains(text, secret):
+            text = PyUnicode_Replace(text, secret, _REDACTED, -1)
+    return text
+
+
+cdef bint _secret_key(Enc* e, object key) except -1:
+    """payload.key_is_secret: a dict lookup, the rule only for keys not seen yet."""
+    cdef object verdicts = <object>e.verdicts
+    cdef PyObject* hit = PyDict_GetItemWithError(verdicts, key)
+    if hit != NULL:
+        return hit == Py_True
+    verdict = bool((<object>e.rule)(key))
+    if PyDict_Size(verdicts) < MAX_VERDICTS:
+        PyDict_SetItem(verdicts, key, verdict)
+    return verdict
+
+
 cdef int _value(Enc* e, object obj, int depth) except -1:
     """Append one value; 1 means the payload went over its limit and encoding stops."""
     cdef int overflow = 0, rc = 0, i
@@ -220,7 +279,10 @@ cdef int _value(Enc* e, object obj, int depth) except -1:
         e.length += 8
     elif PyUnicode_Check(obj):
         _byte(e, T_STR)
-        rc = _text(e, obj)
+        if e.min_secret and PyUnicode_GET_LENGTH(obj) >= e.min_secret:
+            rc = _text(e, _scrub(e, obj))
+        else:
+            rc = _text(e, obj)
     elif PyBytes_Check(obj):
         _byte(e, T_BYTES)
         rc = _raw(e, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
@@ -236,15 +298,67 @@ cdef int _value(Enc* e, object obj, int depth) except -1:
                 e.path[depth] = <PyObject*>obj
                 rc = _container(e, obj, depth)
     else:
-        name, text, truncated = opaque_parts(obj, e.max_repr)
-        _byte(e, T_OPAQUE)
-        _byte(e, 1 if truncated else 0)
-        rc = _text(e, name)
-        if rc == 0:
-            rc = _text(e, text)
+        rc = _other(e, obj, depth)
     if rc == 0 and e.length > e.limit:
         rc = 1
     return rc
+
+
+cdef int _other(Enc* e, object obj, int depth) except -1:
+    """A value of no tagged type: a dataclass as the dict of its fields, else opaque."""
+    cdef PyObject* hit = PyDict_GetItem(_fields, type(obj))
+    cdef object names, values
+    cdef int i, rc
+    if hit != NULL:
+        names = <object>hit
+    else:
+        names = _dataclass_fields(type(obj))
+    if names is not None:
+        if depth >= e.max_depth:
+            return _cut(e, CUT_DEPTH, obj)
+        for i in range(depth):
+            if e.path[i] == <PyObject*>obj:
+                return _cut(e, CUT_CYCLE, obj)
+        try:
+            values = [getattr(obj, name) for name in <tuple>names]
+        except Exception:
+            values = None
+        if values is not None:
+            e.path[depth] = <PyObject*>obj
+            return _fields_dict(e, <tuple>names, <list>values, depth)
+    name, text, truncated = opaque_parts(
+        obj, e.max_repr, <object>e.secrets if e.secrets != NULL else ())
+    _byte(e, T_OPAQUE)
+    _byte(e, 1 if truncated else 0)
+    rc = _text(e, name)
+    if rc == 0:
+        rc = _text(e, text)
+    return rc
+
+
+cdef int _redacted(Enc* e) except -1:
+    _byte(e, T_STR)
+    if _text(e, _REDACTED) or e.length > e.limit:
+        return 1
+    return 0
+
+
+cdef int _fields_dict(Enc* e, tuple names, list values, int depth) except -1:
+    cdef Py_ssize_t k, n = len(names)
+    cdef int rc = 0
+    _byte(e, T_DICT)
+    _varint(e, <uint64_t>n)
+    for k in range(n):
+        ko = names[k]
+        rc = _value(e, ko, depth + 1)
+        if rc == 0:
+            if e.verdicts != NULL and PyUnicode_Check(ko) and _secret_key(e, ko):
+                rc = _redacted(e)
+            else:
+                rc = _value(e, values[k], depth + 1)
+        if rc:
+            return rc
+    return 0
 
 
 cdef int _container(Enc* e, object obj, int depth) except -1:
@@ -263,7 +377,10 @@ cdef int _container(Enc* e, object obj, int depth) except -1:
             vo = <object>val
             rc = _value(e, ko, depth + 1)
             if rc == 0:
-                rc = _value(e, vo, depth + 1)
+                if e.verdicts != NULL and PyUnicode_Check(ko) and _secret_key(e, ko):
+                    rc = _redacted(e)
+                else:
+                    rc = _value(e, vo, depth + 1)
             if rc:
                 return rc
             k += 1
@@ -306,11 +423,13 @@ cdef int _encode(Enc* e, object obj) except -1:
     return 0
 
 
-def encode(obj, int max_depth=32, Py_ssize_t max_bytes=256 * 1024, int max_repr=200):
+def encode(obj, int max_depth=32, Py_ssize_t max_bytes=256 * 1024, int max_repr=200,
+           redaction=None):
     """Encode one payload exactly as payload.encode does (the tests compare the two)."""
     cdef Enc e
     memset(&e, 0, sizeof(Enc))
     e.limit, e.max_depth, e.max_repr = max_bytes, max_depth, max_repr
+    _set_redaction(&e, redaction)
     e.path = <PyObject**>calloc(max_depth + 1, sizeof(PyObject*))
     try:
         _encode(&e, obj)
@@ -369,6 +488,7 @@ cdef class Recorder:
     cdef Py_ssize_t mask_len
     cdef uint8_t reserved[256]
     cdef object clock, on_seal, on_full
+    cdef object redaction
     cdef Enc scratch
     cdef bint busy
     cdef bint use_tsc, tsc_ready
@@ -379,7 +499,7 @@ cdef class Recorder:
     def __cinit__(self, uint32_t chunk_events, Py_ssize_t chunk_payload, uint32_t slots,
                   int policy, *, mask=b"", reserved_mask=b"\x01" * 256, int max_depth=32,
                   Py_ssize_t max_bytes=256 * 1024, int max_repr=200, clock=None,
-                  on_seal=None, on_full=None):
+                  on_seal=None, on_full=None, redaction=None):
         cdef Py_ssize_t i
         if chunk_events < 1 or slots < 2 or chunk_payload < max_bytes + 300:
             raise ValueError("need chunk_events >= 1, slots >= 2, chunk_payload >= max_bytes + 300")
@@ -408,6 +528,7 @@ cdef class Recorder:
         for i in range(256):
             self.reserved[i] = rmask[i]
         self.clock = clock
+        self.redact(redaction)
         self.use_tsc = clock is None and TSC_USABLE
         self.on_seal, self.on_full = on_seal, on_full
         self.cur = -1
@@ -493,6 +614,11 @@ cdef class Recorder:
     property max_bytes:
         def __get__(self):
             return self.scratch.limit
+
+    def redact(self, redaction):
+        """Apply a payload.Redaction (or None: no redaction) to the payloads encoded from now on."""
+        _set_redaction(&self.scratch, redaction)
+        self.redaction = redaction
 
     cdef inline bint _enabled(self, uint32_t site) noexcept:
         if site > MAX_SITE:

@@ -7,8 +7,9 @@ payloads, objects whose repr raises) become markers instead.
 """
 from __future__ import annotations
 
+import dataclasses
 import struct
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from .errors import TraceFormatError
 
@@ -24,6 +25,24 @@ DEFAULT_MAX_REPR = 200
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _DOUBLE = struct.Struct("<d")
+
+REDACTED = "[REDACTED]"
+MAX_VERDICTS = 8192  # key verdicts cached per rule set; past this they are computed each time
+_FIELDS: dict = {}  # type -> tuple of its dataclass field names, or None; shared by both cores
+_MAX_FIELD_TYPES = 4096
+
+
+class Redaction(NamedTuple):
+    """The secret-removal rules both encoders apply while they encode.
+
+    `verdicts` caches, per dict key (or dataclass field name), whether its value is a
+    secret; `rule(key)` decides keys not seen yet. Strings (values, keys, the repr of
+    other types) have every one of `secrets` replaced by REDACTED, longest first.
+    """
+
+    verdicts: dict
+    rule: Callable[[str], bool]
+    secrets: tuple = ()
 
 
 class Opaque(NamedTuple):
@@ -50,17 +69,60 @@ def type_name(obj) -> str:
     return name if len(name) <= 256 else name[:256]
 
 
-def opaque_parts(obj, max_repr: int):
-    """(type name, repr cut to max_repr characters, was it cut); never raises."""
+def opaque_parts(obj, max_repr: int, secrets: tuple = ()):
+    """(type name, repr cut to max_repr characters, was it cut); never raises.
+
+    The repr is scrubbed of `secrets` before it is cut, so no prefix of one survives.
+    """
     try:
         text = repr(obj)
         if not isinstance(text, str):
             text = "<repr returned a non-str>"
     except Exception as exc:  # noqa: BLE001 - a user __repr__ may raise anything
         text = f"<repr failed: {type_name(exc)}>"
+    if secrets:
+        text = scrub(text, secrets)
     if len(text) > max_repr:
         return type_name(obj), text[:max_repr], True
     return type_name(obj), text, False
+
+
+def scrub(text: str, secrets: tuple) -> str:
+    """`text` with every secret replaced by REDACTED (secrets are tried longest first)."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def dataclass_fields(cls):
+    """The field names of dataclass type `cls` (cached per type), None for other types."""
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable metaclass: not worth caching
+        return None
+    try:
+        names = (tuple(f.name for f in dataclasses.fields(cls))
+                 if dataclasses.is_dataclass(cls) else None)
+    except Exception:  # noqa: BLE001 - a strange class must not break the traced program
+        return None
+    if len(_FIELDS) >= _MAX_FIELD_TYPES:
+        _FIELDS.clear()
+    _FIELDS[cls] = names
+    return names
+
+
+def key_is_secret(key, redaction: Redaction) -> bool:
+    """Whether a dict key names a secret (its value is then recorded as REDACTED)."""
+    verdicts = redaction.verdicts
+    verdict = verdicts.get(key)
+    if verdict is None:
+        verdict = bool(redaction.rule(key))
+        if len(verdicts) < MAX_VERDICTS:
+            verdicts[key] = verdict
+    return verdict
 
 
 class _TooBig(Exception):
@@ -81,19 +143,24 @@ def _text(out: bytearray, s: str) -> None:
 
 
 def encode(obj, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_BYTES,
-           max_repr: int = DEFAULT_MAX_REPR) -> bytes:
-    """Encode one payload; a result over max_bytes is replaced by a size Cut marker."""
+           max_repr: int = DEFAULT_MAX_REPR, redaction: Redaction | None = None) -> bytes:
+    """Encode one payload; a result over max_bytes is replaced by a size Cut marker.
+
+    A dataclass instance (of no tagged type) is encoded as the dict of its fields. With
+    `redaction`, secret-named keys' values become REDACTED and secret values are scrubbed
+    from every string.
+    """
     out = bytearray()
     path: list = []
     try:
-        _encode(out, obj, 0, path, max_depth, max_bytes, max_repr)
+        _encode(out, obj, 0, path, max_depth, max_bytes, max_repr, redaction)
     except _TooBig:
         out = bytearray((T_CUT, CUT_SIZE))
         _text(out, type_name(obj))
     return bytes(out)
 
 
-def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr):
+def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr, red):
     if obj is None:
         out.append(T_NONE)
     elif obj is False:
@@ -115,7 +182,7 @@ def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr):
         out += _DOUBLE.pack(obj)
     elif isinstance(obj, str):
         out.append(T_STR)
-        _text(out, obj)
+        _text(out, scrub(obj, red.secrets) if red is not None and red.secrets else obj)
     elif isinstance(obj, bytes):
         out.append(T_BYTES)
         _varint(out, len(obj))
@@ -128,27 +195,57 @@ def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr):
         else:
             path.append(obj)
             if isinstance(obj, dict):
-                items = list(obj.items())
-                out.append(T_DICT)
-                _varint(out, len(items))
-                for k, v in items:
-                    _encode(out, k, depth + 1, path, max_depth, max_bytes, max_repr)
-                    _encode(out, v, depth + 1, path, max_depth, max_bytes, max_repr)
+                _pairs(out, list(obj.items()), depth, path, max_depth, max_bytes, max_repr, red)
             else:
                 items = list(obj)
                 out.append(T_LIST if isinstance(obj, list) else T_TUPLE)
                 _varint(out, len(items))
                 for item in items:
-                    _encode(out, item, depth + 1, path, max_depth, max_bytes, max_repr)
+                    _encode(out, item, depth + 1, path, max_depth, max_bytes, max_repr, red)
             path.pop()
     else:
-        name, text, truncated = opaque_parts(obj, max_repr)
-        out.append(T_OPAQUE)
-        out.append(1 if truncated else 0)
-        _text(out, name)
-        _text(out, text)
+        names = dataclass_fields(type(obj))
+        values = None
+        if names is not None:
+            if depth >= max_depth or any(p is obj for p in path):
+                out.append(T_CUT)
+                out.append(CUT_DEPTH if depth >= max_depth else CUT_CYCLE)
+                _text(out, type_name(obj))
+                names = ()
+            else:
+                try:
+                    values = [getattr(obj, name) for name in names]
+                except Exception:  # noqa: BLE001 - an unset field: recorded as other type
+                    names = None
+        if values is not None:
+            path.append(obj)
+            _pairs(out, list(zip(names, values)), depth, path, max_depth, max_bytes, max_repr,
+                   red)
+            path.pop()
+        elif names is None:
+            name, text, truncated = opaque_parts(obj, max_repr,
+                                                 red.secrets if red is not None else ())
+            out.append(T_OPAQUE)
+            out.append(1 if truncated else 0)
+            _text(out, name)
+            _text(out, text)
     if len(out) > max_bytes:
         raise _TooBig
+
+
+def _pairs(out, items, depth, path, max_depth, max_bytes, max_repr, red):
+    """A dict's body: the count, then each key and value (REDACTED for secret-named keys)."""
+    out.append(T_DICT)
+    _varint(out, len(items))
+    for k, v in items:
+        _encode(out, k, depth + 1, path, max_depth, max_bytes, max_repr, red)
+        if red is not None and isinstance(k, str) and key_is_secret(k, red):
+            out.append(T_STR)
+            _text(out, REDACTED)
+            if len(out) > max_bytes:
+                raise _TooBig
+        else:
+            _encode(out, v, depth + 1, path, max_depth, max_bytes, max_repr, red)
 
 
 def decode(data) -> object:

@@ -2,9 +2,10 @@
 
 Kept apart from `session` because generated code needs a little more than the core's
 span calls: a return value handed back unchanged, one `error_occurred` per exception
-(at the innermost span it leaves), generators closed early ending normally, payloads
-turned into plain data, and secrets removed before anything is encoded. With no tracer
-started every hook returns after one check.
+(at the innermost span it leaves), generators closed early ending normally, and the
+redaction rules. Payloads are handed to the encoder as they are: it records dataclasses
+as the dicts of their fields and removes secrets while it encodes (`payload.Redaction`,
+configured here). With no tracer started every hook returns after one call into the core.
 """
 from __future__ import annotations
 
@@ -13,23 +14,33 @@ import os
 import re
 
 from . import session as _s
-from .payload import type_name
+from .payload import REDACTED, Redaction, dataclass_fields, scrub, type_name
 
 ERROR_SITE = 0  # the build's site table reserves id 0 for error_occurred
-REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(
     r"(?i)^(.*[_-])?(api[_-]?key|authorization|password|passwd|secret|token|cookie|credentials?)$")
 _SECRET_ENV = re.compile(r"(?i)(key|secret|token|passw|credential|auth)")
 _PRIMITIVE = (str, int, float, bool, type(None), bytes)
-_LEAVES = frozenset(_PRIMITIVE)
-_key_is_secret: dict = {}
+_key_is_secret: dict = {}  # the encoders' verdict cache: key -> is it secret-named
 _secret_values: tuple[str, ...] = ()
 MISS = object()  # what `answer` returns when no replay answers the call
 _replayer = None
 
 
+def _secret_key(key: str) -> bool:
+    """The rule behind `_key_is_secret`, asked once per key (by the encoder, on a miss)."""
+    return _SECRET_KEY.search(key) is not None
+
+
+def _rules() -> Redaction:
+    return Redaction(_key_is_secret, _secret_key, _secret_values)
+
+
 def configure_redaction(patterns=(), environ=None) -> None:
-    """Collect the values to scrub: env vars whose names look secret, and extra patterns."""
+    """Collect the values to scrub: env vars whose names look secret, and extra patterns.
+
+    The rules apply to tracers started afterwards, and to the running one from now on.
+    """
     global _secret_values, _SECRET_KEY
     environ = os.environ if environ is None else environ
     values = [v for k, v in environ.items() if _SECRET_ENV.search(k) and len(v) >= 6]
@@ -37,47 +48,38 @@ def configure_redaction(patterns=(), environ=None) -> None:
     if patterns:
         _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]), re.I)
     _key_is_secret.clear()
+    rules = _s.default_redaction = _rules()
+    tracer = _s._tracer
+    if tracer is not None:
+        tracer.recorder.redact(rules)
+
+
+_s.default_redaction = _rules()  # key names are redacted even before configure_redaction
 
 
 def plain(value, depth: int = 0):
-    """Plain, secret-free data for the encoder: dataclasses become dicts, secrets vanish."""
+    """Plain, secret-free data: dataclasses become dicts, secrets vanish.
+
+    Payloads no longer go through here (the encoder applies the same rules as it
+    encodes); it serves values outside payloads, such as the trace header's argv.
+    """
     kind = type(value)
     if kind is str:
-        return _scrub(value) if _secret_values else value
+        return scrub(value, _secret_values) if _secret_values else value
     if kind in _PRIMITIVE or depth > 32:
         return value
     if kind is dict:
-        out = {}
-        for key, item in value.items():
-            secret = _key_is_secret.get(key)
-            if secret is None:
-                secret = _key_is_secret[key] = type(key) is str and bool(_SECRET_KEY.search(key))
-            if secret:
-                out[key] = REDACTED
-            elif type(item) in _LEAVES and not (_secret_values and type(item) is str):
-                out[key] = item
-            else:
-                out[key] = plain(item, depth + 1)
-        return out
+        return {key: REDACTED if type(key) is str and _secret_key(key) else plain(item, depth + 1)
+                for key, item in value.items()}
     if kind in (list, tuple):
-        return [item if type(item) in _LEAVES and not (_secret_values and type(item) is str)
-                else plain(item, depth + 1) for item in value]
+        return [plain(item, depth + 1) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth)
     return value
 
 
-def _scrub(text: str) -> str:
-    for secret in _secret_values:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
 def enter(site, payload=None):
-    if _s._tracer is None:
-        return None
-    return _s.enter(site, None if payload is None else plain(payload))
+    return _s.enter(site, payload)
 
 
 def exit(token, value):  # noqa: A001 - named after the span edge it closes
@@ -87,9 +89,9 @@ def exit(token, value):  # noqa: A001 - named after the span edge it closes
 
 
 def exit_value(token, value):
+    """Close the span recording a dataclass return as its fields, anything else as output."""
     if token is not None:
-        data = plain(value)
-        _s.exit(token, data if type(data) is dict and dataclasses.is_dataclass(value) else {"output": data})
+        _s.exit(token, value if dataclass_fields(type(value)) is not None else {"output": value})
     return value
 
 
@@ -100,13 +102,13 @@ def fail(token, exc: BaseException) -> None:
         _s.exit(token, None)
         return
     if getattr(exc, "_n3__reported", False):
-        _s._fail_end(token, {"type": _type(exc), "message": plain(_message(exc))})
+        _s._fail_end(token, {"type": _type(exc), "message": _message(exc)})
         return
     try:
         exc._n3__reported = True
     except AttributeError:
         pass
-    payload = plain(_s.error_payload(exc))
+    payload = _s.error_payload(exc)
     payload["type"] = _type(exc)
     _s.instant(ERROR_SITE, payload)
     _s._fail_end(token, payload)
@@ -125,8 +127,7 @@ def answer(token, payload):
 
 
 def instant(site, payload=None) -> None:
-    if _s._tracer is not None:
-        _s.instant(site, None if payload is None else plain(payload))
+    _s.instant(site, payload)
 
 
 def _type(exc: BaseException) -> str:

@@ -27,7 +27,7 @@ class Recorder:
 
     def __init__(self, chunk_events, chunk_payload, slots, policy, *, mask=b"",
                  reserved_mask=b"\x01" * 256, max_depth=32, max_bytes=256 * 1024,
-                 max_repr=200, clock=None, on_seal=None, on_full=None):
+                 max_repr=200, clock=None, on_seal=None, on_full=None, redaction=None):
         if chunk_events < 1 or slots < 2 or chunk_payload < max_bytes + 300:
             raise ValueError("need chunk_events >= 1, slots >= 2, chunk_payload >= max_bytes + 300")
         self.chunk_events, self.chunk_payload, self.slots = chunk_events, chunk_payload, slots
@@ -36,6 +36,7 @@ class Recorder:
         self.max_depth, self.max_bytes, self.max_repr = max_depth, max_bytes, max_repr
         self.clock = clock if clock is not None else time.monotonic_ns
         self.on_seal, self.on_full = on_seal, on_full
+        self.redaction = redaction
         self._records = bytearray(slots * chunk_events * RECORD.size)
         self._payload = bytearray(slots * chunk_payload)
         self._state = [FREE] * slots
@@ -51,6 +52,10 @@ class Recorder:
         self._pending_drops = 0
         self.events = self.dropped = self.discarded = self.payload_bytes = self.chunks = 0
 
+    def redact(self, redaction) -> None:
+        """Apply a payload.Redaction (or None: no redaction) to the payloads encoded from now on."""
+        self.redaction = redaction
+
     def enabled(self, site: int) -> bool:
         if site > MAX_SITE or site < 0:
             return False
@@ -65,7 +70,7 @@ class Recorder:
         if not self.enabled(site):
             return False
         data = b"" if payload is None else encode(payload, self.max_depth, self.max_bytes,
-                                                  self.max_repr)
+                                                  self.max_repr, self.redaction)
         plen = len(data)
         ts = self.clock()
         for _ in range(MAX_ATTEMPTS):

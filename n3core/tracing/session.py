@@ -27,6 +27,9 @@ __all__ = ["start", "stop", "enter", "exit", "fail", "instant", "flush", "dump",
 
 _tracer: "Tracer | None" = None
 _start_lock = threading.Lock()
+# The payload.Redaction a new tracer's encoder applies (None: none). `probes` sets it when
+# an instrumented build loads, and `probes.configure_redaction` updates it.
+default_redaction = None
 
 
 def _bind(ring) -> None:
@@ -84,7 +87,7 @@ class Tracer:
     """One tracing session: the recorder, the file it drains to, and the exit hooks."""
 
     def __init__(self, path, sites, config, *, metadata=None, run_id=None, clock=None,
-                 wall_clock=None, core=None):
+                 wall_clock=None, core=None, redaction=None):
         self.config = TraceConfig.from_mapping(config)
         self.sites = coerce_sites(sites) + list(RESERVED_SITES)
         self.run_id = run_id or uuid.uuid4().hex
@@ -106,7 +109,8 @@ class Tracer:
             max_depth=self.config.max_depth, max_bytes=self.config.max_payload,
             max_repr=self.config.max_repr, clock=clock,
             on_seal=(self.drain if policy == 0 else self._wake_writer if policy == 1 else None),
-            on_full=self.drain if policy == 0 else None)
+            on_full=self.drain if policy == 0 else None,
+            redaction=redaction if redaction is not None else default_redaction)
         self._wlock = threading.RLock()
         self._fd = -1
         self.chunks_written = self.events_written = self.payload_written = 0
@@ -292,7 +296,8 @@ def start(path=None, sites=(), config=None, **options) -> Tracer:
 
     path: the trace file (None: `<output_dir>/trace-<utc>-<run>.n3t`); sites: Site rows or
     dicts; config: TraceConfig or dict. Keyword options: metadata, run_id, clock (a
-    monotonic-ns callable, for tests), wall_clock, core ("c" or "python").
+    monotonic-ns callable, for tests), wall_clock, core ("c" or "python"), redaction (a
+    payload.Redaction; by default `default_redaction`, which `probes` configures).
     """
     global _tracer
     with _start_lock:
