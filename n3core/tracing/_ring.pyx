@@ -54,6 +54,8 @@ cdef extern from "Python.h":
     PyObject* PyDict_GetItem(object d, object key)
     int PyDict_SetItem(object d, object key, object value) except -1
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    bint PyUnicode_IS_COMPACT_ASCII(object o)
+    void* PyUnicode_DATA(object o)
     int PyUnicode_Contains(object container, object element) except -1
     object PyUnicode_Replace(object s, object substr, object replstr, Py_ssize_t maxcount)
     PyObject* Py_True
@@ -184,6 +186,8 @@ cdef int _text(Enc* e, object s) except -1:
     cdef Py_ssize_t n
     cdef const char* p
     cdef bytes raw
+    if PyUnicode_IS_COMPACT_ASCII(s):  # its characters are its UTF-8 bytes
+        return _raw(e, <const char*>PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s))
     try:
         p = PyUnicode_AsUTF8AndSize(s, &n)
     except UnicodeEncodeError:
@@ -892,6 +896,19 @@ def exit(Frame token, payload=None):
 
 def fail_end(Frame token, payload):
     _finish(token, 2, payload)
+
+
+def exit_value(Frame token, value):
+    """exit() recording a dataclass return as its fields, anything else as {"output": value}."""
+    cdef PyObject* hit
+    if token is None or token.done:
+        return
+    if _recorder is None or token.gen != _generation:
+        _finish(token, 1, None)
+        return
+    hit = PyDict_GetItem(_fields, type(value))
+    names = <object>hit if hit != NULL else _dataclass_fields(type(value))
+    _finish(token, 1, value if names is not None else {"output": value})
 
 
 def instant(uint32_t site, payload=None):

@@ -14,7 +14,7 @@ import os
 import re
 
 from . import session as _s
-from .payload import REDACTED, Redaction, dataclass_fields, scrub, type_name
+from .payload import REDACTED, Redaction, scrub, type_name
 
 ERROR_SITE = 0  # the build's site table reserves id 0 for error_occurred
 _SECRET_KEY = re.compile(
@@ -91,7 +91,7 @@ def exit(token, value):  # noqa: A001 - named after the span edge it closes
 def exit_value(token, value):
     """Close the span recording a dataclass return as its fields, anything else as output."""
     if token is not None:
-        _s.exit(token, value if dataclass_fields(type(value)) is not None else {"output": value})
+        _s._exit_value(token, value)
     return value
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 
 from .format import CHUNK, CHUNK_MAGIC, MAX_DELTA, MAX_SITE, RECORD, RESERVED_BASE, chunk_crc
-from .payload import encode
+from .payload import dataclass_fields, encode
 
 POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
 KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = 0, 1, 2, 3
@@ -269,6 +269,16 @@ def exit(token, payload=None):  # noqa: A001 - the name the instrumentation pass
 
 def fail_end(token, payload):
     _finish(token, KIND_ERROR_END, payload)
+
+
+def exit_value(token, value):
+    """exit() recording a dataclass return as its fields, anything else as {"output": value}."""
+    if token is None or token.done:
+        return
+    if _recorder is None or token.gen != _generation:
+        _finish(token, KIND_END, None)
+        return
+    _finish(token, KIND_END, value if dataclass_fields(type(value)) is not None else {"output": value})
 
 
 def instant(site, payload=None):

@@ -34,9 +34,10 @@ default_redaction = None
 
 def _bind(ring) -> None:
     """Point the module-level fast functions at one core's implementation."""
-    global enter, exit, instant, _fail_end, _ring  # noqa: A001
+    global enter, exit, instant, _fail_end, _exit_value, _ring  # noqa: A001
     _ring = ring
     enter, exit, instant, _fail_end = ring.enter, ring.exit, ring.instant, ring.fail_end
+    _exit_value = ring.exit_value
 
 
 _bind(_core.ring)
