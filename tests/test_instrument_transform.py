@@ -47,6 +47,16 @@ def raises(message):
     raise ValueError(message)
 
 
+def tricky_returns(x):
+    if x == 0:
+        return "zero" if x == 0 else "other"
+    if x == 1:
+        return x, x + 1
+    if x == 2:
+        return lambda: "called"
+    return not x
+
+
 def no_return(log):
     log.append("ran")
 
@@ -127,7 +137,7 @@ def factory():
 '''
 
 TARGETS = [
-    "early", "finally_return", "raises", "no_return", "decorated", "gen", "delegating",
+    "tricky_returns", "early", "finally_return", "raises", "no_return", "decorated", "gen", "delegating",
     "coro", "agen", "Base.hello", "Thing.method", "Thing.hello", "Thing.build",
     "Thing.static", "Thing.__private", "Thing.call_private", "outer", "outer.<locals>.inner",
     "Outer.Inner.deep", "factory", "factory.<locals>.Local.value",
@@ -152,6 +162,7 @@ def exercise(m):
             out[key] = f"{type(exc).__name__}: {exc}"
 
     log = []
+    record("tricky", lambda: [m.tricky_returns(0), m.tricky_returns(1), m.tricky_returns(2)(), m.tricky_returns(3)])
     record("early-neg", lambda: m.early(-1))
     record("early-3", lambda: m.early(3))
     record("early-none", lambda: m.early(50))

@@ -2,14 +2,15 @@
 
 For a span tracepoint the function body becomes::
 
-    _n3__t = _n3__enter(SITE, {"arg": arg})
+    _n3__t = _n3__enter(SITE, {"arg": arg}) if _n3__session._tracer is not None else None
     try:
-        <body, each `return X` now `return _n3__exit(_n3__t, X)`>
+        <body, each `return X` now `return X if _n3__t is None else _n3__exit(_n3__t, X)`>
     except BaseException as _n3__e:
         _n3__fail(_n3__t, _n3__e)
         raise
     else:
-        _n3__exit(_n3__t, None)
+        if _n3__t is not None:
+            _n3__exit(_n3__t, None)
 
 Wrapping the body in place, rather than wrapping the function from outside, keeps
 generators, async generators, methods, `super()`, decorators and signatures exactly as
@@ -73,7 +74,6 @@ def _call(hook: str, *args: cst.BaseExpression) -> cst.Call:
 
 
 def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
-    """The captured arguments, built only while a tracer runs (so tracing off costs no dict)."""
     if not args:
         return cst.Name("None")
     elements = []
@@ -82,10 +82,14 @@ def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
         elements.append(cst.DictElement(
             cst.SimpleString(repr(key.strip())), cst.parse_expression(expr.strip() or key.strip())
         ))
+    return cst.Dict(elements)
+
+
+def _when_tracing(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`expr if a tracer runs else None`: with tracing off no call is made, no dict is built."""
     return cst.IfExp(
         test=cst.parse_expression(f"{PREFIX}session._tracer is not None"),
-        body=cst.Dict(elements),
-        orelse=cst.Name("None"),
+        body=expr, orelse=cst.Name("None"),
     )
 
 
@@ -135,7 +139,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         docstring, statements = statements[:1], statements[1:]
     site = cst.parse_expression(point.site)
     if point.kind == "instant":
-        probe = cst.SimpleStatementLine([cst.Expr(_call("instant", site, _payload(point.args)))])
+        probe = cst.SimpleStatementLine([cst.Expr(_when_tracing(_call("instant", site, _payload(point.args))))])
         return func.with_changes(body=body.with_changes(body=[*docstring, probe, *statements]))
 
     is_async_gen = func.asynchronous is not None and _contains_yield(statements)
@@ -146,7 +150,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
     prologue = []
     if point.boundary:  # the payload is built once: recorded, and offered to a replay
         prologue = [
-            cst.parse_statement(f"{PREFIX}p = {cst.Module([]).code_for_node(payload)}"),
+            cst.parse_statement(f"{PREFIX}p = {cst.Module([]).code_for_node(_when_tracing(payload))}"),
             cst.parse_statement(f"{PREFIX}a = {PREFIX}answer({PREFIX}t, {PREFIX}p)"),
             cst.parse_statement(
                 f"if {PREFIX}a is not {PREFIX}MISS:\n    return {PREFIX}exit_value({PREFIX}t, {PREFIX}a)\n"
@@ -154,7 +158,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         ]
         payload = _name("p")
     enter = cst.SimpleStatementLine([cst.Assign(
-        [cst.AssignTarget(token)], _call("enter", site, payload)
+        [cst.AssignTarget(token)], _when_tracing(_call("enter", site, payload))
     )])
     handler = cst.ExceptHandler(
         body=cst.IndentedBlock([
@@ -165,7 +169,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         name=cst.AsName(_name("e")),
     )
     orelse = cst.Else(cst.IndentedBlock([
-        cst.SimpleStatementLine([cst.Expr(_call("exit", token, cst.Name("None")))])
+        cst.parse_statement(f"if {PREFIX}t is not None:\n    {PREFIX}exit({PREFIX}t, None)\n")
     ]))
     if prologue:
         inner = inner.with_changes(body=[*prologue[1:], *inner.body])
@@ -224,7 +228,13 @@ class _Returns(_OwnScope):
         if self.async_generator:  # `return` takes no value there: close, then return.
             return cst.FlattenSentinel([cst.Expr(_call("exit", token, cst.Name("None"))), updated])
         value = updated.value if updated.value is not None else cst.Name("None")
-        return updated.with_changes(value=_call(self.hook, token, value))
+        if not value.lpar:  # `return a, b` or `return x if c else y` must stay one operand
+            value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        # Only one branch runs, so the value is computed exactly once either way.
+        return updated.with_changes(value=cst.IfExp(
+            test=cst.Comparison(token, [cst.ComparisonTarget(cst.Is(), cst.Name("None"))]),
+            body=value, orelse=_call(self.hook, token, value),
+        ))
 
 
 def _add_import(module: cst.Module, hooks_module: str, prelude=()) -> cst.Module:
