@@ -38,24 +38,30 @@ class OptionalBuildExt(build_ext):
 def extensions():
     if os.environ.get("N3TRACE_NO_EXTENSION"):
         return []
-    sources = sorted(glob.glob("n3core/tracing/*.pyx"))
-    if not sources:
+    # Each group is translated on its own, so a Cython error in one core (the tracing
+    # core, the analysis core) leaves the other built; each has its pure-Python twin.
+    groups = [sorted(glob.glob("n3core/tracing/*.pyx")), sorted(glob.glob("analyzer/*.pyx"))]
+    groups = [g for g in groups if g]
+    if not groups:
         return []
     try:
         from Cython.Build import cythonize
     except ImportError:
         sys.stderr.write("WARNING: Cython is not installed; building without the C core.\n")
         return []
-    try:
-        return cythonize(
-            sources,
-            language_level=3,
-            compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
-            quiet=True,
-        )
-    except Exception as exc:  # noqa: BLE001 - a Cython error must not stop the install
-        OptionalBuildExt._warn(exc)
-        return []
+    found = []
+    for sources in groups:
+        try:
+            found += cythonize(
+                sources,
+                language_level=3,
+                compiler_directives={"boundscheck": False, "wraparound": False,
+                                     "cdivision": True},
+                quiet=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - a Cython error must not stop the install
+            OptionalBuildExt._warn(exc)
+    return found
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

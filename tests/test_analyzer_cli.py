@@ -8,6 +8,9 @@ from rich.console import Console
 
 from analyzer import cli
 from support.trace_factory import research_run
+from support.trace_factory import analyzer_core  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("analyzer_core")
 
 
 def run_cli(argv, capsys=None, color=False):

@@ -1,9 +1,13 @@
 """The critical path on trees whose answer is known by construction."""
-from analyzer.analysis import Analysis
+import analyzer.analysis as analysis
 from analyzer.model import END, START, ListBatch, RunInfo, SiteInfo
 from analyzer.sources import open_source
 from analyzer.analysis import analyze
 from support.trace_factory import sequential_steps
+import pytest
+from support.trace_factory import analyzer_core  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("analyzer_core")
 
 SITES = {i: SiteInfo(i, "chain_step", "chain", f"s{i}") for i in range(1, 10)}
 
@@ -13,7 +17,7 @@ def run(events):
     batch = ListBatch()
     for ts, site, kind, span, parent in events:
         batch.append(ts, site, kind, span, parent, 1, None)
-    a = Analysis(RunInfo("mem", "test", "", "", {}, dict(SITES)), ["performance"])
+    a = analysis.Analysis(RunInfo("mem", "test", "", "", {}, dict(SITES)), ["performance"])
     a.feed(batch)
     from analyzer.model import Health
     return a.result(Health(events=len(batch), complete=True))["performance"]["critical_path"]

@@ -10,6 +10,9 @@ from analyzer import cli
 from analyzer.analysis import analyze
 from analyzer.sources import open_source
 from support.trace_factory import research_run
+from support.trace_factory import analyzer_core  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("analyzer_core")
 
 
 @pytest.fixture

@@ -1,7 +1,11 @@
 """The operations tables group by what an operation is (event type, component, name), not
 by the tracepoint (site) that emitted it: two sites for one operation make one row."""
-from analyzer.analysis import Analysis
+import analyzer.analysis as analysis
 from analyzer.model import END, ERROR_END, INSTANT, START, Health, ListBatch, RunInfo, SiteInfo
+import pytest
+from support.trace_factory import analyzer_core  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("analyzer_core")
 
 # Memory.add and Memory.read both emit memory_operation for memory "research_notes";
 # two tool_call sites (two call sites in the source) call the same tool "search".
@@ -19,7 +23,7 @@ def analyse(events):
     batch = ListBatch()
     for ts, site, kind, span, parent in events:
         batch.append(ts, site, kind, span, parent, 1, None)
-    a = Analysis(RunInfo("mem", "test", "", "", {}, dict(SITES)))
+    a = analysis.Analysis(RunInfo("mem", "test", "", "", {}, dict(SITES)))
     a.feed(batch)
     return a.result(Health(events=len(batch), complete=True))
 

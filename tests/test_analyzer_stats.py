@@ -8,6 +8,9 @@ from analyzer.analysis import analyze
 from analyzer.costs import PriceTable
 from analyzer.sources import open_source
 from support.trace_factory import US, research_run
+from support.trace_factory import analyzer_core  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.usefixtures("analyzer_core")
 
 
 def rank(values, pct):

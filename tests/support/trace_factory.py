@@ -13,6 +13,8 @@ import json
 import random
 from dataclasses import dataclass, field
 
+import pytest
+
 WALL0 = 1_700_000_000_000_000_000
 US = 1_000
 MS = 1_000_000
@@ -218,3 +220,18 @@ def sequential_steps(n: int, dur_us: int = 10) -> Script:
     s.wait(US)
     s.exit(c)
     return s
+
+
+@pytest.fixture(params=["c", "python"])
+def analyzer_core(request, monkeypatch):
+    """Run a test once per analysis core: the compiled one (when built) and the Python twin.
+
+    `analyzer.analysis.Analysis` (and so `analyze` and the CLI) use that core for the test,
+    and N3ANALYZE_CORE is set for any child process."""
+    from analyzer import analysis, passcore
+
+    if request.param not in passcore.available():
+        pytest.skip(f"the {request.param} analysis core is not built on this machine")
+    monkeypatch.setattr(analysis, "Analysis", analysis.analysis_class(request.param))
+    monkeypatch.setenv(passcore.CORE_ENV, request.param)
+    return request.param

@@ -1,0 +1,760 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled core of the analysis pass: the twin of `pypass.py`, with the same result.
+
+It walks a batch's columns through their C buffers (`array.array` data pointers) in the
+same phases as the twin (file the starts and count the instants, run the payload handlers,
+time the repeated tool calls, count the failed spans, pair the ends), so that every dict,
+heap and list ends up with the same contents in the same order. The state stays in the
+Python objects the result code reads (`open`, `children`, `durations`, the token tables);
+what is compiled is the per-event and per-span work: the pairing, the critical-path
+bookkeeping (`Children`), llm usage and prices, the tool-call fingerprints. Rare events
+(errors, prompt ends, rss samples) go to the shared handlers of `passbase.PassBase`.
+"""
+from cpython.array cimport array, resize_smart
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
+
+import heapq
+from array import array as _array
+
+from .costs import PriceTable
+from .critical_path import KEEP as _PY_KEEP, NODE_CAP as _PY_NODE_CAP
+from .passbase import KEYS, MAX_ANCESTORS, MAX_SEEN_PER_SCOPE, SLOW_K, PassBase, fingerprint
+from .stats import ms
+
+IS_COMPILED = True
+
+cdef Py_ssize_t KEEP = _PY_KEEP
+cdef Py_ssize_t NODE_CAP = _PY_NODE_CAP
+cdef Py_ssize_t C_SLOW_K = SLOW_K
+cdef Py_ssize_t C_MAX_ANCESTORS = MAX_ANCESTORS
+cdef Py_ssize_t C_MAX_SEEN = MAX_SEEN_PER_SCOPE
+cdef object _KEYS = KEYS
+cdef dict _EMPTY = {}
+cdef object _heappush = heapq.heappush
+cdef object _heappushpop = heapq.heappushpop
+cdef object _fingerprint = fingerprint
+cdef tuple _FREE = (0.0, 0.0)
+cdef object _UNSEEN = object()
+
+# handler ids (low bits of an action) and how an event is picked (high bits)
+cdef enum:
+    H_LLM_START = 1
+    H_LLM_END = 2
+    H_ERROR = 3
+    H_TOOL_START = 4
+    H_PROMPT_END = 5
+    H_SCOPE_END = 6
+    A_ALWAYS = 0x40
+    A_COND = 0x80
+    R_PROMPT = 3
+    R_AGENT = 4
+    R_CHAIN = 5
+    TABLE_MAX = 65536
+
+cdef dict _HANDLERS = {"_llm_start": H_LLM_START, "_llm_end": H_LLM_END, "_error": H_ERROR,
+                       "_tool_start": H_TOOL_START, "_prompt_end": H_PROMPT_END,
+                       "_scope_end": H_SCOPE_END, None: 0}
+cdef dict _ROLE_CODES = {"llm": 1, "tool": 2, "prompt": 3, "agent": 4, "chain": 5, "turn": 6,
+                         "error": 7, "marker": 8}
+
+
+# -- open children per span: a C hash map (uint32 span -> count) ------------------------
+
+cdef struct Counts:
+    uint64_t* keys      # span + 1; 0 = empty slot
+    int64_t* vals
+    size_t cap
+    size_t n
+    int shift
+
+
+cdef int _counts_init(Counts* m, size_t cap) except -1:
+    cdef int bits = 0
+    while (<size_t>1 << bits) < cap:
+        bits += 1
+    m.cap = <size_t>1 << bits
+    m.shift = 64 - bits
+    m.n = 0
+    m.keys = <uint64_t*>calloc(m.cap, sizeof(uint64_t))
+    m.vals = <int64_t*>calloc(m.cap, sizeof(int64_t))
+    if m.keys == NULL or m.vals == NULL:
+        free(m.keys)
+        free(m.vals)
+        m.keys = NULL
+        m.vals = NULL
+        raise MemoryError()
+    return 0
+
+
+cdef inline size_t _slot(Counts* m, uint64_t key) nogil:
+    cdef size_t mask = m.cap - 1
+    cdef size_t i = <size_t>((key * <uint64_t>11400714819323198485ULL) >> m.shift) & mask
+    while m.keys[i] != 0 and m.keys[i] != key:
+        i = (i + 1) & mask
+    return i
+
+
+cdef int _counts_add(Counts* m, uint32_t span) except -1:
+    cdef uint64_t key = <uint64_t>span + 1
+    cdef size_t i = _slot(m, key)
+    cdef Counts bigger
+    cdef size_t j
+    if m.keys[i] == key:
+        m.vals[i] += 1
+        return 0
+    if (m.n + 1) * 2 > m.cap:
+        _counts_init(&bigger, m.cap * 2)
+        for j in range(m.cap):
+            if m.keys[j]:
+                i = _slot(&bigger, m.keys[j])
+                bigger.keys[i] = m.keys[j]
+                bigger.vals[i] = m.vals[j]
+        bigger.n = m.n
+        free(m.keys)
+        free(m.vals)
+        m[0] = bigger
+        i = _slot(m, key)
+    m.keys[i] = key
+    m.vals[i] = 1
+    m.n += 1
+    return 0
+
+
+cdef int64_t _counts_take(Counts* m, uint32_t span) nogil:
+    """Count one child of `span` closed: the count left, -1 when there was none."""
+    cdef uint64_t key = <uint64_t>span + 1
+    cdef size_t mask = m.cap - 1
+    cdef size_t i = _slot(m, key), j, h
+    if m.keys[i] == 0:
+        return -1
+    if m.vals[i] > 1:
+        m.vals[i] -= 1
+        return m.vals[i]
+    # delete with a backward shift so probe chains stay unbroken
+    m.n -= 1
+    j = i
+    while True:
+        j = (j + 1) & mask
+        if m.keys[j] == 0:
+            break
+        h = <size_t>((m.keys[j] * <uint64_t>11400714819323198485ULL) >> m.shift) & mask
+        if (j > i and (h <= i or h > j)) or (j < i and (h <= i and h > j)):
+            m.keys[i] = m.keys[j]
+            m.vals[i] = m.vals[j]
+            i = j
+    m.keys[i] = 0
+    m.vals[i] = 0
+    return 0
+
+
+# -- the critical path (the twin of critical_path.Children / fold) ----------------------
+
+cdef int _fold(tuple node, dict summary) except -1:
+    """Add a node and everything under it to per-site totals."""
+    cdef list stack = [node]
+    cdef tuple nd
+    cdef list row
+    cdef object summ, kids, site, self_ns, s, c, v
+    while stack:
+        nd = <tuple>stack.pop()
+        site = nd[2]
+        kids = nd[4]
+        summ = nd[5]
+        self_ns = nd[6]
+        row = summary.get(site)
+        if row is None:
+            summary[site] = [1, self_ns]
+        else:
+            row[0] += 1
+            row[1] += self_ns
+        if summ:
+            for s, (c, v) in (<dict>summ).items():
+                row = summary.get(s)
+                if row is None:
+                    summary[s] = [c, v]
+                else:
+                    row[0] += c
+                    row[1] += v
+        if kids:
+            stack.extend(kids)
+    return 0
+
+
+cdef class Children:
+    """The closed children of one open parent: a final prefix, then an unsettled tail."""
+
+    cdef public list kids
+    cdef public Py_ssize_t fixed
+    cdef public object summary
+    cdef public object covered
+    cdef public Py_ssize_t folded
+    cdef public Py_ssize_t size
+
+    def __cinit__(self):
+        self.kids = []
+        self.fixed = 0
+        self.summary = None
+        self.covered = 0
+        self.folded = 0
+        self.size = 0
+
+    cpdef settle(self, int64_t now):
+        """Make the tail final: keep only the children the backward walk picks."""
+        cdef list kids = self.kids
+        cdef Py_ssize_t fixed = self.fixed, n = len(kids), i
+        cdef tuple k
+        cdef list chosen
+        cdef int64_t t, a, b
+        if n - fixed == 1 and (fixed == 0 or <int64_t>(<tuple>kids[fixed - 1])[1]
+                               <= <int64_t>(<tuple>kids[fixed])[0]):
+            k = <tuple>kids[fixed]
+            b = k[1]
+            if b <= now:
+                self.size += <Py_ssize_t>k[7]
+            else:
+                del kids[fixed:]
+        else:
+            chosen = []
+            t = now
+            for i in range(n - 1, fixed - 1, -1):
+                k = <tuple>kids[i]
+                b = k[1]
+                if b <= t:
+                    chosen.append(k)
+                    t = k[0]
+            chosen.reverse()
+            del kids[fixed:]
+            kids.extend(chosen)
+            for k in chosen:
+                self.size += <Py_ssize_t>k[7]
+        self.fixed = len(kids)
+        if self.fixed > KEEP:
+            self._fold_from(KEEP)
+
+    cpdef _fold_from(self, Py_ssize_t index):
+        cdef dict summary = self.summary if self.summary is not None else {}
+        cdef tuple k
+        for k in self.kids[index:self.fixed]:
+            _fold(k, summary)
+            self.covered += k[1] - k[0]
+            self.folded += 1
+            self.size -= <Py_ssize_t>k[7]
+        del self.kids[index:self.fixed]
+        self.fixed = index
+        self.summary = summary
+
+    cpdef tuple close(self, object start, object end, object site, object span):
+        """The node of the parent once it ends: its chain, summary and self time."""
+        self.settle(end)
+        cdef object kids = self.kids
+        cdef object covered = self.covered
+        cdef tuple k
+        for k in self.kids:
+            covered += k[1] - k[0]
+        cdef Py_ssize_t size = self.size + 1
+        if size > NODE_CAP:
+            self._fold_from(0)
+            kids, size = None, 1
+        return (start, end, site, span, kids or None, self.summary,
+                max(0, end - start - covered), size)
+
+
+# -- tokens -----------------------------------------------------------------------------
+
+cdef class Tokens:
+    cdef public Py_ssize_t calls, unpriced
+    cdef public object prompt, completion, total, ns
+    cdef public double cost
+    cdef public set models
+
+    def __cinit__(self):
+        self.calls = self.unpriced = 0
+        self.prompt = self.completion = self.total = self.ns = 0
+        self.cost = 0.0
+        self.models = set()
+
+    cdef inline void _add(self, object p, object c, object t, object cost, object model,
+                          object dur) except *:
+        self.calls += 1
+        self.prompt += p
+        self.completion += c
+        self.total += t
+        self.ns += dur
+        if cost is None:
+            self.unpriced += 1
+        else:
+            self.cost += <double>cost
+        if model:
+            self.models.add(model)
+
+    def add(self, p, c, t, cost, model, dur):
+        self._add(p, c, t, cost, model, dur)
+
+    def to_json(self, name: str) -> dict:
+        return {"name": name, "models": sorted(self.models), "calls": self.calls,
+                "prompt_tokens": self.prompt, "completion_tokens": self.completion,
+                "total_tokens": self.total, "cost_usd": round(self.cost, 6),
+                "unpriced_calls": self.unpriced, "llm_ms": ms(self.ns)}
+
+
+cdef inline object _int(object value):
+    if (isinstance(value, int) or isinstance(value, float)) and not isinstance(value, bool):
+        return int(value)
+    return 0
+
+
+cdef array _col(object values, str code):
+    if isinstance(values, array) and (<array>values).typecode == code:
+        return <array>values
+    return _array(code, values)
+
+
+# -- the pass ---------------------------------------------------------------------------
+
+cdef class _CPass:
+    """The compiled half of `Pass`: typed state and the per-event work."""
+
+    cdef public dict open, children, durations, llm_info, by_llm, by_agent, by_chain
+    cdef public dict by_prompt_acc, tool_seen, tool_repeated, roles, _names
+    cdef public object open_children, failed, instants, prices, info, total
+    cdef public object first_ts, last_ts
+    cdef public list slow
+    cdef public set repeated_spans, errored_spans, _rss_sites
+    cdef public long long base, orphans
+    cdef public bint _errors_on
+    cdef Counts _oc          # span -> open children
+    cdef uint8_t* _has_dur   # site -> has its durations array, for sites < _tsize
+    cdef dict _prices_seen   # model -> PriceTable.lookup (None: ask the table every time)
+    cdef uint8_t* _act       # (site << 2 | kind) -> action, for sites < _tsize
+    cdef uint8_t* _role      # site -> role code (bit 7: rss is looked for)
+    cdef Py_ssize_t _tsize
+    cdef bint _payloads
+
+    def __dealloc__(self):
+        free(self._act)
+        free(self._role)
+        free(self._has_dur)
+        free(self._oc.keys)
+        free(self._oc.vals)
+
+    def _setup(self):
+        """Build the C tables from the dispatch PassBase decided; called once by __init__."""
+        always, cond = self._always, self._cond
+        sids = list(self.roles)
+        self._tsize = min(max(sids) + 1, TABLE_MAX) if sids else 1
+        self._act = <uint8_t*>calloc(self._tsize * 4, 1)
+        self._role = <uint8_t*>calloc(self._tsize, 1)
+        self._has_dur = <uint8_t*>calloc(self._tsize, 1)
+        if self._act == NULL or self._role == NULL or self._has_dur == NULL:
+            raise MemoryError()
+        _counts_init(&self._oc, 16)   # grows as needed (doubling)
+        for code, h in always.items():
+            if code >> 2 < self._tsize:
+                self._act[code] = A_ALWAYS | <uint8_t>_HANDLERS[h]
+        for code, h in cond.items():
+            if code >> 2 < self._tsize:
+                self._act[code] = A_COND | <uint8_t>_HANDLERS[h]
+        for sid, role in self.roles.items():
+            if sid < self._tsize:
+                self._role[sid] = <uint8_t>_ROLE_CODES.get(role, 0)
+        for sid in self._rss_sites:
+            if sid < self._tsize:
+                self._role[sid] |= 0x80
+        self._payloads = bool(always or cond)
+        self.open_children = None   # kept in the C map _oc
+        # only a PriceTable's lookup is known to be a pure function of the model
+        self._prices_seen = {} if type(self.prices) is PriceTable else None
+
+    cdef inline int _action(self, uint32_t s, int k) except -1:
+        cdef object h
+        if s < self._tsize:
+            return self._act[(s << 2) | k]
+        code = (s << 2) | k
+        h = self._always.get(code, False)
+        if h is not False:
+            return A_ALWAYS | <int>_HANDLERS[h]
+        h = self._cond.get(code, False)
+        if h is not False:
+            return A_COND | <int>_HANDLERS[h]
+        return 0
+
+    cdef inline int _role_of(self, object s) except -1:
+        cdef long long v = s
+        if 0 <= v < self._tsize:
+            return self._role[v] & 0x7F
+        return _ROLE_CODES.get(self.roles.get(s), 0)
+
+    cdef inline bint _rss_at(self, uint32_t s) except -1:
+        if s < self._tsize:
+            return self._role[s] & 0x80
+        return s in self._rss_sites
+
+    cdef inline object _nm(self, object s):
+        name = self._names.get(s)
+        if name is None:
+            name = self._name(s)
+        return name
+
+    def feed(self, batch):
+        cdef Py_ssize_t n = len(batch)
+        if n == 0:
+            return
+        cdef array a_ts = _col(batch.ts, "q")
+        cdef array a_site = _col(batch.site, "I")
+        cdef array a_kind = _col(batch.kind, "B")
+        cdef array a_span = _col(batch.span, "I")
+        cdef array a_par = _col(batch.parent, "I")
+        cdef long long* ts = a_ts.data.as_longlongs
+        cdef unsigned int* site = a_site.data.as_uints
+        cdef unsigned char* kind = a_kind.data.as_uchars
+        cdef unsigned int* span = a_span.data.as_uints
+        cdef unsigned int* parent = a_par.data.as_uints
+        if self.first_ts is None:
+            self.first_ts = ts[0]
+        self.last_ts = ts[n - 1]
+        cdef long long base = self.base
+        self.base += n
+        cdef Py_ssize_t i, nend = 0, nerr = 0
+        cdef unsigned char k
+        cdef dict open_ = self.open, inst = <dict>self.instants
+        cdef object cnt, s
+        # starts and instants
+        for i in range(n):
+            k = kind[i]
+            if k == 0:
+                open_[span[i]] = (ts[i], parent[i], site[i])
+                _counts_add(&self._oc, parent[i])
+            elif k == 3:
+                s = site[i]
+                cnt = inst.get(s)
+                inst[s] = 1 if cnt is None else cnt + 1
+            else:
+                nend += 1
+                if k == 2:
+                    nerr += 1
+        if self._payloads:
+            self._payload_events(batch, n, ts, site, kind, span, parent)
+        if self.repeated_spans:
+            self._repeated_ends(n, ts, site, kind, span)
+        if nerr:
+            for i in range(n):
+                if kind[i] == 2:
+                    self._error_end(batch, i, base + i)
+        if nend:
+            self._ends(n, base, ts, site, kind, span, nend)
+
+    cdef int _payload_events(self, batch, Py_ssize_t n, long long* ts, unsigned int* site,
+                             unsigned char* kind, unsigned int* span,
+                             unsigned int* parent) except -1:
+        cdef object lengths = getattr(batch, "lengths", None)
+        cdef array a_len = None
+        cdef unsigned int* plen = NULL
+        if lengths is not None:
+            a_len = _col(lengths, "I")
+            plen = a_len.data.as_uints
+        cdef object get = batch.payload_get
+        cdef Py_ssize_t i
+        cdef int k, a, h
+        cdef uint32_t s
+        cdef bint has
+        cdef dict data
+        cdef object rss
+        for i in range(n):
+            s = site[i]
+            k = kind[i]
+            if k > 3:
+                k = 1
+            a = self._action(s, k)
+            if a == 0:
+                continue
+            has = plen == NULL or plen[i] != 0
+            if not has and not (a & A_ALWAYS):
+                continue
+            data = get(i, _KEYS) if has else _EMPTY
+            if has and "rss" in data and self._rss_at(s):
+                rss = data["rss"]
+                if isinstance(rss, int) and not isinstance(rss, bool):
+                    self._rss(ts[i], rss, self.roles.get(s, ""), s, k, span[i])
+            h = a & 0x0F
+            if h == H_LLM_END:
+                self._llm_end(ts[i], s, span[i], data)
+            elif h == H_TOOL_START:
+                self._tool_start(s, span[i], parent[i], data)
+            elif h == H_LLM_START:
+                if data:
+                    self.llm_info[span[i]] = (data.get("model"), data.get("provider"))
+            elif h == H_SCOPE_END:
+                if self.tool_seen:
+                    self.tool_seen.pop(span[i], None)
+            elif h == H_ERROR:
+                self._error(batch, i, data)
+            elif h == H_PROMPT_END:
+                self._prompt_end(batch, i, data)
+        return 0
+
+    cdef int _repeated_ends(self, Py_ssize_t n, long long* ts, unsigned int* site,
+                            unsigned char* kind, unsigned int* span) except -1:
+        """The time of repeated tool calls that end in this batch (their starts are filed)."""
+        cdef set repeated = self.repeated_spans
+        cdef Py_ssize_t i
+        cdef unsigned char k
+        cdef object sp, rec
+        cdef list row
+        for i in range(n):
+            k = kind[i]
+            if k == 0 or k == 3:
+                continue
+            sp = span[i]
+            if sp in repeated:
+                repeated.discard(sp)
+                rec = self.open.get(sp)
+                if rec:
+                    # a span id reused by another site (a damaged trace) has no tool row
+                    row = self.tool_repeated.get(self._nm(site[i]))
+                    if row is not None:
+                        row[1] += ts[i] - (<tuple>rec)[0]
+        return 0
+
+    cdef int _ends(self, Py_ssize_t n, long long base, long long* ts, unsigned int* site,
+                   unsigned char* kind, unsigned int* span, Py_ssize_t nend) except -1:
+        """Pair the ends of one batch with their starts: durations, slow spans, the path."""
+        cdef dict open_ = self.open, durations = self.durations, children = self.children
+        cdef dict failed = <dict>self.failed
+        cdef list slow = self.slow
+        cdef Py_ssize_t* idx = <Py_ssize_t*>malloc(nend * sizeof(Py_ssize_t))
+        cdef long long* st = <long long*>malloc(nend * sizeof(long long))
+        cdef unsigned int* par = <unsigned int*>malloc(nend * sizeof(unsigned int))
+        if idx == NULL or st == NULL or par == NULL:
+            free(idx)
+            free(st)
+            free(par)
+            raise MemoryError()
+        cdef Py_ssize_t i, j, m = 0, f, nk
+        cdef unsigned char k
+        cdef object rec, s_o, sp_o, par_o, node, cnt, item
+        cdef bint fresh = False
+        cdef long long d, t, slow_min
+        cdef unsigned int s, last_site = 0
+        cdef array arr = None
+        cdef Py_ssize_t alen
+        cdef Children mine, pc
+        cdef list kids
+        cdef set here
+        try:
+            for i in range(n):
+                k = kind[i]
+                if k == 0 or k == 3:
+                    continue
+                rec = open_.pop(span[i], None)
+                if rec is None:
+                    self.orphans += 1
+                    continue
+                idx[m] = i
+                st[m] = (<tuple>rec)[0]
+                par[m] = (<tuple>rec)[1]
+                m += 1
+                if not fresh:
+                    s = site[i]
+                    if s >= self._tsize or not self._has_dur[s]:
+                        if s in durations:
+                            if s < self._tsize:
+                                self._has_dur[s] = 1
+                        else:
+                            fresh = True
+            if m == 0:
+                return 0
+            if fresh:
+                # as the twin does: new sites get their arrays in the order of a set of them
+                here = set()
+                for j in range(m):
+                    here.add(site[idx[j]])
+                for s_o in here:
+                    if s_o not in durations:
+                        durations[s_o] = _array("q")
+            slow_min = slow[0][0] if len(slow) >= C_SLOW_K else -1
+            for j in range(m):
+                i = idx[j]
+                t = ts[i]
+                s = site[i]
+                d = t - st[j]
+                if arr is None or s != last_site:
+                    arr = <array>durations[s]
+                    last_site = s
+                alen = len(arr)
+                resize_smart(arr, alen + 1)
+                arr.data.as_longlongs[alen] = d
+                k = kind[i]
+                s_o = s
+                if k != 1:
+                    cnt = failed.get(s_o)
+                    failed[s_o] = 1 if cnt is None else cnt + 1
+                if d > slow_min:
+                    item = (d, base + i, span[i], s_o, st[j])
+                    if len(slow) < C_SLOW_K:
+                        _heappush(slow, item)
+                    else:
+                        _heappushpop(slow, item)
+                    slow_min = slow[0][0] if len(slow) >= C_SLOW_K else -1
+                # the critical path
+                sp_o = span[i]
+                rec = children.pop(sp_o, None)
+                if rec is None:
+                    node = (st[j], t, s_o, sp_o, None, None, d, 1)
+                else:
+                    node = (<Children>rec).close(st[j], t, s_o, sp_o)
+                par_o = par[j]
+                rec = children.get(par_o)
+                if rec is None:
+                    pc = Children.__new__(Children)
+                    children[par_o] = pc
+                else:
+                    pc = <Children>rec
+                kids = pc.kids
+                kids.append(node)
+                if _counts_take(&self._oc, par[j]) > 0:
+                    continue
+                f = pc.fixed
+                nk = len(kids)
+                if nk - f == 1 and (f == 0 or <long long>(<tuple>kids[f - 1])[1] <= st[j]):
+                    pc.fixed = f + 1
+                    pc.size += <Py_ssize_t>(<tuple>node)[7]
+                    if f >= KEEP:
+                        pc._fold_from(KEEP)
+                else:
+                    pc.settle(t)
+        finally:
+            free(idx)
+            free(st)
+            free(par)
+        return 0
+
+    cdef int _llm_end(self, long long ts, uint32_t s, uint32_t sp, dict data) except -1:
+        cdef object sp_o = sp
+        cdef object model, provider, rec, p, c, t, cost, usage, dur, name, tokens, asp, arec
+        cdef object aname, key
+        cdef tuple info = self.llm_info.pop(sp_o, None)
+        if info is None:
+            model = provider = None
+        else:
+            model, provider = info
+        model = model or data.get("model")
+        rec = self.open.get(sp_o)
+        dur = ts - (<tuple>rec)[0] if rec else 0
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            p = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
+            c = _int(usage.get("completion_tokens", usage.get("output_tokens")))
+            t = _int(usage.get("total_tokens")) or p + c
+        else:
+            p = c = t = 0
+        if p or c or t:
+            # PriceTable.cost without a Python call per llm call: the price of a model
+            # cannot change during a pass, so it is looked up once per (model, mock)
+            price = (_FREE if provider == "mock"
+                     else self._prices_seen.get(model, _UNSEEN) if self._prices_seen is not None
+                     else _UNSEEN)
+            if price is _UNSEEN:
+                price = self.prices.lookup(model, provider)
+                if self._prices_seen is not None:
+                    self._prices_seen[model] = price
+            if price is None:
+                cost = self.prices.cost(model, provider, p, c)   # notes the unpriced model
+            else:
+                cost = (p * (<tuple>price)[0] + c * (<tuple>price)[1]) / 1000.0
+        else:
+            cost = 0.0
+        if cost is None:
+            est = data.get("cost_estimate")
+            if isinstance(est, (int, float)):
+                cost = float(est)
+        name = self._nm(s)
+        tokens = self.by_llm.get(name)
+        if tokens is None:
+            tokens = self.by_llm[name] = Tokens.__new__(Tokens)
+        (<Tokens>tokens)._add(p, c, t, cost, model, dur)
+        (<Tokens>self.total)._add(p, c, t, cost, model, dur)
+        if not rec:
+            return 0
+        cdef set seen = None
+        cdef int role
+        cdef Py_ssize_t _
+        cdef dict open_ = self.open, table
+        cdef list acc
+        asp = (<tuple>rec)[1]
+        for _ in range(C_MAX_ANCESTORS):
+            arec = open_.get(asp)
+            if arec is None:
+                break
+            asite = (<tuple>arec)[2]
+            role = self._role_of(asite)
+            if role == R_AGENT or role == R_CHAIN:
+                aname = self._nm(asite)
+                key = (role, aname)
+                if seen is None:
+                    seen = set()
+                if key not in seen:
+                    seen.add(key)
+                    table = self.by_agent if role == R_AGENT else self.by_chain
+                    tokens = table.get(aname)
+                    if tokens is None:
+                        tokens = table[aname] = Tokens.__new__(Tokens)
+                    (<Tokens>tokens)._add(p, c, t, cost, model, dur)
+            elif role == R_PROMPT and self._errors_on:
+                acc = self.by_prompt_acc.get(asp)
+                if acc is None:
+                    acc = self.by_prompt_acc[asp] = [0, 0, 0.0, 0, 0.0, 0, 0]
+                acc[0] += 1
+                acc[1] += t
+                acc[2] += cost or 0.0
+                acc[3] = t
+                acc[4] = cost or 0.0
+                acc[5] += dur
+                acc[6] = dur
+            asp = (<tuple>arec)[1]
+        return 0
+
+    cdef int _tool_start(self, uint32_t s, uint32_t sp, uint32_t parent, dict data) except -1:
+        cdef object scope = 0, asp = parent, arec, sid = s, args
+        cdef dict open_ = self.open
+        cdef Py_ssize_t _
+        cdef int role
+        cdef list row
+        cdef set seen
+        for _ in range(C_MAX_ANCESTORS):
+            arec = open_.get(asp)
+            if arec is None:
+                break
+            role = self._role_of((<tuple>arec)[2])
+            if role == R_AGENT or role == R_CHAIN:
+                scope = asp
+                break
+            asp = (<tuple>arec)[1]
+        name = self._nm(sid)
+        row = self.tool_repeated.get(name)
+        if row is None:
+            row = self.tool_repeated[name] = [0, 0, 0]
+        row[2] += 1
+        args = data.get("arguments")
+        key = (sid, "None" if args is None else _fingerprint(args))
+        seen = self.tool_seen.get(scope)
+        if seen is None:
+            seen = self.tool_seen[scope] = set()
+        if key in seen:
+            row[0] += 1
+            self.repeated_spans.add(sp)
+        elif len(seen) < C_MAX_SEEN:
+            seen.add(key)
+        return 0
+
+
+class Pass(PassBase, _CPass):
+    """The analysis pass, one batch at a time, compiled."""
+
+    Tokens = Tokens
+    Children = Children
+    core = "c"
+
+    def __init__(self, *args, **kwargs):
+        PassBase.__init__(self, *args, **kwargs)
+        self._setup()

@@ -1,0 +1,247 @@
+"""The compiled analysis core and its Python twin give the same analysis, byte for byte in
+JSON, on generated traces: failures, retries, repeated tools, rss, damage, odd batches."""
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from analyzer import analysis, passcore
+from analyzer.model import END, ERROR_END, INSTANT, START, Health, ListBatch, RunInfo, SiteInfo
+from analyzer.sources import open_source
+from support.trace_factory import MS, SITES, US, Script, research_run, sequential_steps
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+needs_both = pytest.mark.skipif(set(passcore.available()) != {"c", "python"},
+                                reason="the compiled analysis core is not built")
+MARKER = dict(id=10, event_type="performance_marker", component="python", name="checkpoint",
+              file="app.py", line=5, column=1)
+FAR = dict(id=70_000, event_type="llm_call", component="llm", name="far", file="app.ai",
+           line=40, column=1)
+
+
+def both(path, **kw):
+    docs = []
+    for core in ("c", "python"):
+        with open_source(path) as source:
+            docs.append(json.dumps(analysis.analyze(source, core=core, **kw)))
+    return docs
+
+
+def random_run(seed: int, spans: int = 600) -> Script:
+    """Nested chains, agents, turns, prompts, llm and tool calls with random payloads:
+    failures, retried prompts, repeated tool arguments, rss samples, errors, markers."""
+    rng = random.Random(seed)
+    s = Script()
+    budget = [spans]
+    models = ["gpt-4o", "gpt-4o-mini", "no-such-model", None]
+    args = [{"q": "same"}, {"b": 1, "a": [1, 2]}, None, "text", {"q": "other"}, 3]
+
+    def start_payload(site):
+        if site in (4, 8):
+            return {"provider": rng.choice(["openai", "mock", None]), "model": rng.choice(models)}
+        if site == 5:
+            return {"arguments": rng.choice(args)} if rng.random() < 0.9 else None
+        if site == 3:
+            return {"rss": rng.randint(40, 90) * MS}
+        return None
+
+    def end_payload(site):
+        if site in (4, 8):
+            usage = {"prompt_tokens": rng.randint(0, 900), "completion_tokens": rng.randint(0, 90)}
+            if rng.random() < 0.3:
+                usage = {"input_tokens": rng.randint(1, 50), "output_tokens": 7.0}
+            out = {"usage": usage} if rng.random() < 0.9 else {}
+            if rng.random() < 0.3:
+                out["cost_estimate"] = rng.choice([0.002, 1, "x"])
+            return out
+        if site == 6:
+            return {"attempts": rng.choice([1, 2, 3, True, "2"])}
+        if site in (3, 2) and rng.random() < 0.7:
+            return {"rss": rng.randint(40, 90) * MS}
+        return None
+
+    def body(depth):
+        for _ in range(rng.randint(1, 4)):
+            if budget[0] <= 0:
+                return
+            budget[0] -= 1
+            s.wait(rng.randint(0, 40) * US)
+            r = rng.random()
+            if r < 0.05:
+                s.instant(7, {"type": rng.choice(["TimeoutError", None]), "message": "m" * 3})
+                continue
+            if r < 0.08:
+                s.instant(10, {"rss": rng.randint(40, 90) * MS})
+                continue
+            site = rng.choice([1, 2, 3, 6, 9] if depth < 4 else [4, 5, 8])
+            if depth >= 4 or rng.random() < 0.4:
+                site = rng.choice([4, 5, 8])
+            key = s.enter(site, start_payload(site))
+            if site in (1, 2, 3, 6, 9):
+                body(depth + 1)
+            s.wait(rng.randint(1, 500) * US)
+            if rng.random() < 0.1:
+                s.exit(key, RuntimeError("boom"), failed=True)
+            else:
+                s.exit(key, end_payload(site))
+
+    root = s.enter(1)
+    while budget[0] > 0:
+        body(0)
+    s.wait(US)
+    s.exit(root)
+    return s
+
+
+@needs_both
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_runs_give_the_same_json(tmp_path, seed):
+    path = random_run(seed).to_n3t(tmp_path / "r.n3t", sites=SITES + [MARKER],
+                                   config={"chunk_events": 97})
+    c, py = both(path)
+    assert c == py
+    doc = json.loads(c)
+    assert doc["summary"]["spans"] > 500 and doc["errors"]["failed_spans"] > 0
+    assert doc["memory"]["samples"] > 0 and doc["tokens"]["by_llm"]
+
+
+@needs_both
+@pytest.mark.parametrize("sections", [["performance"], ["errors"], ["memory"], ["summary"],
+                                      ["errors", "memory"]])
+def test_sections_give_the_same_json(tmp_path, sections):
+    path = random_run(5, 300).to_n3t(tmp_path / "r.n3t", sites=SITES + [MARKER],
+                                     config={"chunk_events": 50})
+    c, py = both(path, sections=sections)
+    assert c == py
+
+
+@needs_both
+@pytest.mark.parametrize("fmt", ["n3t", "jsonl"])
+def test_research_run_gives_the_same_json(tmp_path, fmt):
+    path = getattr(research_run(turns=12), f"to_{fmt}")(tmp_path / f"run.{fmt}")
+    c, py = both(path)
+    assert c == py
+    assert json.loads(c)["errors"]["retries"]["tools"][0]["repeated"] == 1
+
+
+@needs_both
+def test_folded_critical_path_gives_the_same_json(tmp_path):
+    path = sequential_steps(2500).to_n3t(tmp_path / "seq.n3t", config={"chunk_events": 300})
+    c, py = both(path)
+    assert c == py and json.loads(c)["performance"]["critical_path"]["truncated"] is True
+
+
+@needs_both
+@pytest.mark.parametrize("keep", [0.3, 0.55, 0.8])
+def test_damaged_trace_gives_the_same_json(tmp_path, keep):
+    path = random_run(6).to_n3t(tmp_path / "r.n3t", sites=SITES + [MARKER],
+                                config={"chunk_events": 64})
+    data = open(path, "rb").read()
+    cut = tmp_path / "cut.n3t"
+    cut.write_bytes(data[:int(len(data) * keep)])
+    c, py = both(str(cut))
+    assert c == py
+    doc = json.loads(c)
+    assert doc["trace"]["damaged"] and doc["trace"]["open_spans"] > 0
+
+
+def odd_batches(seed: int):
+    """Overlapping siblings, ends with no start, reused span ids, reserved kinds, sites past
+    the compiled core's table and sites missing from the table, in batches of any size."""
+    rng = random.Random(seed)
+    sites = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, FAR["id"], 123]
+    events, open_, nxt, ts = [], [], 1, 0
+    for _ in range(3000):
+        ts += rng.randint(0, 5000)
+        r = rng.random()
+        if r < 0.45 or not open_:
+            site = rng.choice(sites)
+            parent = rng.choice(open_)[0] if open_ and rng.random() < 0.9 else 0
+            span = nxt if rng.random() < 0.97 else max(1, nxt - 3)
+            nxt += 1
+            payload = rng.choice([None, {"model": "gpt-4o", "provider": "openai"},
+                                  {"arguments": {"q": rng.randint(0, 3)}}, {"rss": ts}])
+            events.append((ts, site, START, span, parent, payload))
+            open_.append((span, site, parent))
+        elif r < 0.9:
+            span, site, parent = open_.pop(rng.randrange(len(open_)))
+            kind = rng.choice([END, END, END, ERROR_END, 5])
+            payload = rng.choice([None, {"usage": {"prompt_tokens": 10, "total_tokens": 30}},
+                                  {"error": {"type": "KeyError", "message": "k"}},
+                                  {"attempts": 2, "rss": ts}])
+            events.append((ts, site, kind, span, parent, payload))
+        elif r < 0.95:
+            events.append((ts, rng.choice(sites), rng.choice([END, ERROR_END]),
+                           rng.randint(10_000, 20_000), 0, None))
+        else:
+            parent = open_[-1][0] if open_ else 0
+            events.append((ts, rng.choice([7, 10, 2]), INSTANT, 0, parent,
+                           rng.choice([None, {"type": "E", "rss": ts}, {"rss": True}])))
+    batches, i = [], 0
+    while i < len(events):
+        size = rng.choice([1, 2, 7, 64, 500])
+        batch = ListBatch()
+        for ev in events[i:i + size]:
+            batch.append(ev[0], ev[1], ev[2], ev[3], ev[4], 1, ev[5])
+        batches.append(batch)
+        i += size
+    return batches
+
+
+@needs_both
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_odd_batches_give_the_same_json(seed):
+    table = {s["id"]: SiteInfo(s["id"], s["event_type"], s["component"], s["name"], s["file"],
+                               s["line"], s["column"]) for s in SITES + [MARKER, FAR]}
+    docs = []
+    for core in ("c", "python"):
+        a = analysis.analysis_class(core)(RunInfo("odd", "test", "", "", {}, dict(table)))
+        n = 0
+        for batch in odd_batches(seed):
+            a.feed(batch)
+            n += len(batch)
+        docs.append(json.dumps(a.result(Health(events=n, complete=True))))
+    assert docs[0] == docs[1]
+    doc = json.loads(docs[0])
+    assert doc["trace"]["unpaired_ends"] > 0 and doc["errors"]["failed_spans"] > 0
+
+
+def run_python(code, env):
+    full = {k: v for k, v in os.environ.items() if k != passcore.CORE_ENV}
+    full.update(PYTHONPATH=ROOT, **env)
+    return subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
+                          text=True, env=full, cwd=ROOT, timeout=60)
+
+
+def test_the_env_var_forces_a_core():
+    code = "from analyzer import passcore, analysis; print(passcore.CORE_NAME, analysis.Analysis.core)"
+    proc = run_python(code, {"N3ANALYZE_CORE": "python"})
+    assert proc.returncode == 0 and proc.stdout.split() == ["python", "python"]
+    assert "CoreFallbackWarning" not in proc.stderr
+    proc = run_python(code, {"N3ANALYZE_CORE": "fortran"})
+    assert proc.returncode != 0 and "not an analysis core" in proc.stderr
+
+
+def test_a_missing_compiled_core_falls_back_once_and_says_so():
+    code = ("import sys; sys.modules['analyzer._pass'] = None\n"
+            "from analyzer import passcore, analysis\n"
+            "import analyzer.passcore\n"
+            "print(passcore.CORE_NAME, analysis.Analysis.core)")
+    proc = run_python(code, {})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["python", "python"]
+    assert proc.stderr.count("CoreFallbackWarning") == 1
+    assert "compiled analysis core is unavailable" in proc.stderr
+    proc = run_python("import sys; sys.modules['analyzer._pass'] = None\n"
+                      "import analyzer.passcore", {"N3ANALYZE_CORE": "c"})
+    assert proc.returncode != 0 and "N3ANALYZE_CORE=c" in proc.stderr
+
+
+@needs_both
+def test_the_compiled_core_is_the_default_when_built():
+    assert passcore.CORE_NAME == "c" or os.environ.get(passcore.CORE_ENV) == "python"
+    assert analysis.analysis_class("c").core == "c"
+    assert analysis.analysis_class("python").core == "python"
