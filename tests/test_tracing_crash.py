@@ -167,3 +167,40 @@ def test_forced_python_core_is_silent():
     result = run_python("from n3core.tracing import core; print(core.CORE_NAME)",
                         env={"N3TRACE_CORE": "python"})
     assert result.stdout.strip() == "python" and "unavailable" not in result.stderr
+
+
+def test_sigterm_in_the_middle_of_a_chunk_write_waits_for_it(tmp_path, monkeypatch):
+    """A handler that runs between two bytecodes of a write must not interleave chunks."""
+    from n3core.tracing import session as sess
+
+    path = tmp_path / "mid-write.n3t"
+    tracer = sess.start(str(path), [{"id": 1, "event_type": "x"}],
+                        {"install_hooks": False, "chunk_events": 64, "buffer_size": 256})
+    handled = []
+    tracer._hooks["sigterm"] = lambda signum, frame: handled.append(signum)
+    real_write = sess._write_all
+    state = {"armed": True}
+
+    def write_in_two_halves(fd, data):
+        if state["armed"] and len(data) > 64:
+            state["armed"] = False
+            half = len(data) // 2
+            real_write(fd, bytes(data)[:half])
+            tracer._on_sigterm(15, None)      # what the interpreter would do here
+            assert handled == [], "the handler waits for the write under way"
+            real_write(fd, bytes(data)[half:])
+        else:
+            real_write(fd, data)
+
+    monkeypatch.setattr(sess, "_write_all", write_in_two_halves)
+    try:
+        for i in range(1000):
+            sess.instant(1, {"i": i})
+        tracer.flush()
+    finally:
+        sess.stop()
+    assert handled == [15] and not state["armed"]
+    with open_trace(path) as trace:
+        values = [e.payload["i"] for e in trace.events()]
+    assert trace.report.complete and not trace.report.damaged
+    assert values == list(range(1000))

@@ -899,16 +899,24 @@ def fail_end(Frame token, payload):
 
 
 def exit_value(Frame token, value):
-    """exit() recording a dataclass return as its fields, anything else as {"output": value}."""
+    """exit() recording a dataclass return as its fields, anything else as {"output": value};
+    returns `value`, so generated code can close a span inside its `return`."""
     cdef PyObject* hit
     if token is None or token.done:
-        return
+        return value
     if _recorder is None or token.gen != _generation:
         _finish(token, 1, None)
-        return
+        return value
     hit = PyDict_GetItem(_fields, type(value))
     names = <object>hit if hit != NULL else _dataclass_fields(type(value))
     _finish(token, 1, value if names is not None else {"output": value})
+    return value
+
+
+def exit_returning(Frame token, value):
+    """exit() without a payload that returns `value` (a `return` whose value is not captured)."""
+    _finish(token, 1, None)
+    return value
 
 
 def instant(uint32_t site, payload=None):

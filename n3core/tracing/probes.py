@@ -90,9 +90,7 @@ def exit(token, value):  # noqa: A001 - named after the span edge it closes
 
 def exit_value(token, value):
     """Close the span recording a dataclass return as its fields, anything else as output."""
-    if token is not None:
-        _s._exit_value(token, value)
-    return value
+    return _s.exit_value(token, value)
 
 
 def fail(token, exc: BaseException) -> None:

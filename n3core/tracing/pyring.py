@@ -272,13 +272,21 @@ def fail_end(token, payload):
 
 
 def exit_value(token, value):
-    """exit() recording a dataclass return as its fields, anything else as {"output": value}."""
+    """exit() recording a dataclass return as its fields, anything else as {"output": value};
+    returns `value`, so generated code can close a span inside its `return`."""
     if token is None or token.done:
-        return
+        return value
     if _recorder is None or token.gen != _generation:
         _finish(token, KIND_END, None)
-        return
+        return value
     _finish(token, KIND_END, value if dataclass_fields(type(value)) is not None else {"output": value})
+    return value
+
+
+def exit_returning(token, value):
+    """exit() without a payload that returns `value` (a `return` whose value is not captured)."""
+    _finish(token, KIND_END, None)
+    return value
 
 
 def instant(site, payload=None):

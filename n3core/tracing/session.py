@@ -8,6 +8,7 @@ functions, so a call is one C call; with no tracer started each returns at once.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -34,10 +35,10 @@ default_redaction = None
 
 def _bind(ring) -> None:
     """Point the module-level fast functions at one core's implementation."""
-    global enter, exit, instant, _fail_end, _exit_value, _ring  # noqa: A001
+    global enter, exit, instant, _fail_end, exit_value, exit_returning, _ring  # noqa: A001
     _ring = ring
     enter, exit, instant, _fail_end = ring.enter, ring.exit, ring.instant, ring.fail_end
-    _exit_value = ring.exit_value
+    exit_value, exit_returning = ring.exit_value, ring.exit_returning
 
 
 _bind(_core.ring)
@@ -113,6 +114,8 @@ class Tracer:
             on_full=self.drain if policy == 0 else None,
             redaction=redaction if redaction is not None else default_redaction)
         self._wlock = threading.RLock()
+        self._busy = 0  # file writes in progress on the main thread (see _writing)
+        self._pending_signal = None
         self._fd = -1
         self.chunks_written = self.events_written = self.payload_written = 0
         self._stopped = False
@@ -130,9 +133,33 @@ class Tracer:
         return os.path.join(self.config.output_dir, f"trace-{stamp}-{self.run_id[:8]}.n3t")
 
     # -- draining --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writing(self):
+        """Hold the write lock, and hold back SIGTERM until the file is consistent again.
+
+        A Python signal handler runs between two bytecodes of the main thread, possibly in
+        the middle of writing a chunk; flushing from there would put later chunks after a
+        half-written one. So a SIGTERM that arrives while a write is under way is handled
+        when the outermost write finishes.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            with self._wlock:  # handlers run on the main thread, which just waits for the lock
+                yield
+            return
+        with self._wlock:
+            self._busy += 1
+            try:
+                yield
+            finally:
+                self._busy -= 1
+        if self._busy == 0 and self._pending_signal is not None:
+            signum, frame = self._pending_signal
+            self._pending_signal = None
+            self._on_sigterm(signum, frame)
+
     def drain(self) -> None:
         """Write every sealed chunk to the file, oldest first (block: in the caller)."""
-        with self._wlock:
+        with self._writing():
             if self._fd < 0:
                 return
             for _ in range(1 << 20):
@@ -184,14 +211,14 @@ class Tracer:
         if self.config.policy == "flight-recorder":
             self.dump()
             return
-        with self._wlock:
+        with self._writing():
             self.recorder.seal()
             self.drain()
 
     def dump(self, path=None) -> str:
         """Write the flight recorder's ring (header, chunks, trailer) atomically to `path`."""
         target = os.fspath(path) if path is not None else self.path
-        with self._wlock:
+        with self._writing():
             self.recorder.seal()
             chunks = self.recorder.peek()
             os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
@@ -227,7 +254,7 @@ class Tracer:
         if self.config.policy == "flight-recorder":
             self.dump()
         else:
-            with self._wlock:
+            with self._writing():
                 self.recorder.seal()
                 self.drain()
                 _write_all(self._fd, encode_trailer(
@@ -280,6 +307,9 @@ class Tracer:
         self._hooks.get("threading", threading.__excepthook__)(args)
 
     def _on_sigterm(self, signum, frame) -> None:
+        if self._busy:
+            self._pending_signal = (signum, frame)
+            return
         previous = self._hooks.get("sigterm")
         if callable(previous):
             self.flush()

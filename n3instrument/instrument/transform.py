@@ -2,15 +2,15 @@
 
 For a span tracepoint the function body becomes::
 
-    _n3__t = _n3__enter(SITE, {"arg": arg}) if _n3__session._tracer is not None else None
+    _n3__t = _n3__session.enter(SITE, {"arg": arg}) if _n3__session._tracer is not None else None
     try:
-        <body, each `return X` now `return X if _n3__t is None else _n3__exit(_n3__t, X)`>
+        <body, each `return X` now `return (X) if _n3__t is None else _n3__session.exit_value(_n3__t, (X))`>
     except BaseException as _n3__e:
         _n3__fail(_n3__t, _n3__e)
         raise
     else:
         if _n3__t is not None:
-            _n3__exit(_n3__t, None)
+            _n3__session.exit(_n3__t, None)
 
 Wrapping the body in place, rather than wrapping the function from outside, keeps
 generators, async generators, methods, `super()`, decorators and signatures exactly as
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 PREFIX = "_n3__"
-HOOKS = ("enter", "exit", "exit_value", "fail", "instant", "answer", "MISS")
+HOOKS = ("fail", "answer", "MISS")  # from probes; spans open and close through `session`
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,12 @@ def _name(suffix: str) -> cst.Name:
 
 def _call(hook: str, *args: cst.BaseExpression) -> cst.Call:
     return cst.Call(_name(hook), [cst.Arg(a) for a in args])
+
+
+def _core(function: str, *args: cst.BaseExpression) -> cst.Call:
+    """A call straight into the running core, looked up on `session` at each call because
+    `session.start` binds these names to the core it chose."""
+    return cst.Call(cst.Attribute(_name("session"), cst.Name(function)), [cst.Arg(a) for a in args])
 
 
 def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
@@ -139,7 +145,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         docstring, statements = statements[:1], statements[1:]
     site = cst.parse_expression(point.site)
     if point.kind == "instant":
-        probe = cst.SimpleStatementLine([cst.Expr(_when_tracing(_call("instant", site, _payload(point.args))))])
+        probe = cst.SimpleStatementLine([cst.Expr(_when_tracing(_core("instant", site, _payload(point.args))))])
         return func.with_changes(body=body.with_changes(body=[*docstring, probe, *statements]))
 
     is_async_gen = func.asynchronous is not None and _contains_yield(statements)
@@ -153,12 +159,12 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
             cst.parse_statement(f"{PREFIX}p = {cst.Module([]).code_for_node(_when_tracing(payload))}"),
             cst.parse_statement(f"{PREFIX}a = {PREFIX}answer({PREFIX}t, {PREFIX}p)"),
             cst.parse_statement(
-                f"if {PREFIX}a is not {PREFIX}MISS:\n    return {PREFIX}exit_value({PREFIX}t, {PREFIX}a)\n"
+                f"if {PREFIX}a is not {PREFIX}MISS:\n    return {PREFIX}session.exit_value({PREFIX}t, {PREFIX}a)\n"
             ),
         ]
         payload = _name("p")
     enter = cst.SimpleStatementLine([cst.Assign(
-        [cst.AssignTarget(token)], _when_tracing(_call("enter", site, payload))
+        [cst.AssignTarget(token)], _when_tracing(_core("enter", site, payload))
     )])
     handler = cst.ExceptHandler(
         body=cst.IndentedBlock([
@@ -169,7 +175,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         name=cst.AsName(_name("e")),
     )
     orelse = cst.Else(cst.IndentedBlock([
-        cst.parse_statement(f"if {PREFIX}t is not None:\n    {PREFIX}exit({PREFIX}t, None)\n")
+        cst.parse_statement(f"if {PREFIX}t is not None:\n    {PREFIX}session.exit({PREFIX}t, None)\n")
     ]))
     if prologue:
         inner = inner.with_changes(body=[*prologue[1:], *inner.body])
@@ -220,20 +226,20 @@ class _Returns(_OwnScope):
 
     def __init__(self, capture: bool, async_generator: bool):
         super().__init__()
-        self.hook = "exit_value" if capture else "exit"
+        self.hook = "exit_value" if capture else "exit_returning"
         self.async_generator = async_generator
 
     def leave_Return(self, original: cst.Return, updated: cst.Return):
         token = _name("t")
         if self.async_generator:  # `return` takes no value there: close, then return.
-            return cst.FlattenSentinel([cst.Expr(_call("exit", token, cst.Name("None"))), updated])
+            return cst.FlattenSentinel([cst.Expr(_core("exit", token, cst.Name("None"))), updated])
         value = updated.value if updated.value is not None else cst.Name("None")
         if not value.lpar:  # `return a, b` or `return x if c else y` must stay one operand
             value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         # Only one branch runs, so the value is computed exactly once either way.
         return updated.with_changes(value=cst.IfExp(
             test=cst.Comparison(token, [cst.ComparisonTarget(cst.Is(), cst.Name("None"))]),
-            body=value, orelse=_call(self.hook, token, value),
+            body=value, orelse=_core(self.hook, token, value),
         ))
 
 

@@ -16,7 +16,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .sites import Site
-from .transform import PREFIX, Point, _call, _add_import, instrument_source
+from .transform import PREFIX, Point, _add_import, _call, _core, instrument_source
 
 USER_NAMES = ("span", "marker")
 
@@ -142,7 +142,7 @@ class _UserCalls(cst.CSTTransformer):
         key = self._key(original)
         if key in self.markers:
             name = _literal_name(original) or "marker"
-            return _call("instant", cst.Integer(str(self.markers[key])), _fields(original, name))
+            return _core("instant", cst.Integer(str(self.markers[key])), _fields(original, name))
         return updated
 
     def leave_Decorator(self, original: cst.Decorator, updated: cst.Decorator):
@@ -164,7 +164,7 @@ class _UserCalls(cst.CSTTransformer):
         call = original.items[0].item
         enter = cst.SimpleStatementLine([cst.Assign(
             [cst.AssignTarget(token)],
-            _call("enter", cst.Integer(str(self.blocks[key])), _fields(call, _literal_name(call) or "span")),
+            _core("enter", cst.Integer(str(self.blocks[key])), _fields(call, _literal_name(call) or "span")),
         )])
         handler = cst.ExceptHandler(
             body=cst.IndentedBlock([
@@ -176,7 +176,7 @@ class _UserCalls(cst.CSTTransformer):
         )
         # `finally` rather than `else`: a return or break inside the block must close it too.
         closing = cst.Finally(cst.IndentedBlock([
-            cst.SimpleStatementLine([cst.Expr(_call("exit", token, cst.Name("None")))])
+            cst.SimpleStatementLine([cst.Expr(_core("exit", token, cst.Name("None")))])
         ]))
         inner = cst.Try(body=updated.body, handlers=[handler], finalbody=closing)
         return cst.FlattenSentinel([enter, inner])
