@@ -32,14 +32,31 @@ def _bytes(value) -> str:
     return str(value)
 
 
+NUMERIC = ("ms", "count", "tokens", "usd", "rate", "calls", "failed", "#", "rss", "bytes",
+           "runs", "retried", "prompt", "completion", "total")
+
+
+def _plural(count: int, word: str) -> str:
+    """'1 error', '2 errors', '1,200 tokens'."""
+    return f"{_num(count)} {word if count == 1 else word + 's'}"
+
+
 def _table(console, title: str, columns) -> Table:
+    """Numbers are right-aligned and never wrapped; text columns wrap at spaces (a word too
+    long for its column ends in an ellipsis) when the console is too narrow, so a long name
+    does not push the numbers off the edge. The table is at least as wide as its title, so
+    the title stays on one line."""
     table = Table(title=title, box=_box(console), title_justify="left",
-                  show_edge=not is_plain(console), pad_edge=False)
+                  show_edge=not is_plain(console), pad_edge=False, min_width=len(title))
     for col in columns:
-        justify = "right" if col.endswith(("ms", "count", "tokens", "usd", "rate", "calls",
-                                           "failed", "#", "rss", "bytes")) else "left"
-        table.add_column(col, justify=justify, no_wrap=True)
+        numeric = col.endswith(NUMERIC)
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric)
     return table
+
+
+def format_label(fmt: str, version) -> str:
+    """'n3t 1.0', or just 'jsonl' for a format without a version."""
+    return f"{fmt} {version}" if version else fmt
 
 
 def warnings(console, doc: dict) -> None:
@@ -49,18 +66,22 @@ def warnings(console, doc: dict) -> None:
 
 def header(console, doc: dict) -> None:
     t, s = doc["trace"], doc["summary"]
-    console.print(Text(f"trace {t['path']} ({t['format']} {t['format_version']})".rstrip(),
+    console.print(Text(f"trace {t['path']} ({format_label(t['format'], t['format_version'])})",
                        style="bold"))
     console.print(f"run {t.get('run_id') or '-'}: {_num(s['duration_ms'])} ms, "
-                  f"{_num(s['events'])} events, {_num(s['spans'])} spans, "
-                  f"{_num(s['errors'])} errors, {_num(s['failed_spans'])} failed spans, "
-                  f"{_num(s['llm_calls'])} llm calls, {_num(s['total_tokens'])} tokens, "
+                  f"{_plural(s['events'], 'event')}, {_plural(s['spans'], 'span')}, "
+                  f"{_plural(s['errors'], 'error')}, "
+                  f"{_plural(s['failed_spans'], 'failed span')}, "
+                  f"{_plural(s['llm_calls'], 'llm call')}, "
+                  f"{_plural(s['total_tokens'], 'token')}, "
                   f"${s['cost_usd']:.4f}")
     warnings(console, doc)
 
 
 def analysis(console, doc: dict) -> None:
     header(console, doc)
+    if not any(k in doc for k in ("performance", "tokens", "errors", "memory")):
+        return  # the warnings just printed under the header would follow immediately again
     if "performance" in doc:
         performance(console, doc["performance"])
     if "tokens" in doc:
@@ -109,11 +130,11 @@ def performance(console, perf: dict) -> None:
 def tokens(console, tok: dict) -> None:
     table = _table(console, f"Tokens and cost (prices: {tok['prices']['source']}, "
                             f"{tok['prices']['unit']})",
-                   ["scope", "name", "model", "calls", "prompt tokens", "completion tokens",
-                    "total tokens", "cost usd"])
+                   ["scope", "name", "model", "calls", "prompt", "completion", "total",
+                    "cost usd"])
     for scope in ("llm", "agent", "chain"):
         for r in tok[f"by_{scope}"]:
-            table.add_row(scope, r["name"], ",".join(r["models"]) or "-", _num(r["calls"]),
+            table.add_row(scope, r["name"], ", ".join(r["models"]) or "-", _num(r["calls"]),
                           _num(r["prompt_tokens"]), _num(r["completion_tokens"]),
                           _num(r["total_tokens"]), f"{r['cost_usd']:.4f}")
     t = tok["total"]
@@ -126,7 +147,8 @@ def tokens(console, tok: dict) -> None:
 
 
 def errors(console, err: dict) -> None:
-    console.print(Text(f"Errors: {err['total']} ({err['failed_spans']} failed spans)", style="bold"))
+    console.print(Text(f"Errors: {err['total']} ({_plural(err['failed_spans'], 'failed span')})",
+                       style="bold"))
     if err["by_type"]:
         table = _table(console, "Errors by type", ["type", "count"])
         for r in err["by_type"]:
@@ -152,11 +174,11 @@ def errors(console, err: dict) -> None:
                                                                "extra tokens"])
         for r in prompts:
             table.add_row("prompt", r["name"], _num(r["executions"]), _num(r["retried"]),
-                          f"{r['extra_attempts']} attempts", _num(r["extra_ms"]),
+                          _plural(r["extra_attempts"], "attempt"), _num(r["extra_ms"]),
                           _num(r["extra_tokens"]))
         for r in tools:
             table.add_row("tool", r["name"], _num(r["calls"]), _num(r["repeated"]),
-                          "repeated calls", _num(r["extra_ms"]), "-")
+                          _plural(r["repeated"], "repeated call"), _num(r["extra_ms"]), "-")
         console.print(table)
     for s in err["samples"]:
         where = f" at {s['location']}" if s.get("location") else ""

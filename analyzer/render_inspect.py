@@ -7,7 +7,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from rich.tree import Tree
 
-from .render import _num, _table
+from .render import _num, _table, format_label
 
 
 def render(console, doc: dict) -> None:
@@ -25,7 +25,8 @@ def render(console, doc: dict) -> None:
 
 
 def _overview(console, doc):
-    console.print(Text(f"trace {doc['path']} ({doc['format']} {doc['format_version']})", style="bold"))
+    console.print(Text(f"trace {doc['path']} ({format_label(doc['format'], doc['format_version'])})",
+                       style="bold"))
     console.print(f"run {doc['run_id'] or '-'}: {_num(doc['events'])} events over "
                   f"{_num(doc['duration_ms'])} ms; " +
                   ", ".join(f"{k} {v}" for k, v in doc["by_kind"].items()))
@@ -43,7 +44,7 @@ def _event(console, doc):
     console.print(f"span {doc['span']}  parent {doc['parent']}  task {doc['task']}  "
                   f"ts {doc['ts_ns']}")
     console.print(Syntax(json.dumps(doc["payload"], indent=2, default=str), "json",
-                         theme="ansi_dark", background_color="default"))
+                         theme="ansi_dark", background_color="default", word_wrap=True))
     if doc.get("source"):
         for row in doc["source"]:
             mark = ">" if row["current"] else " "
@@ -55,13 +56,15 @@ def _spans(console, doc):
     table = _table(console, "Spans", ["span", "event type", "component", "at ms", "duration ms",
                                       "status", "source"])
     for r in doc["spans"]:
-        status = r["status"]
-        if r.get("error"):
-            status += f": {r['error'].get('type')}: {r['error'].get('message')}"
         table.add_row(str(r["span"]), r["event_type"], f"{r['component']}:{r['name']}",
-                      _num(r["start_offset_ms"]), _num(r["duration_ms"]), status,
+                      _num(r["start_offset_ms"]), _num(r["duration_ms"]), r["status"],
                       r["location"] or "")
     console.print(table)
+    # Under the table, not in it: a long error message in a cell squeezes the other columns.
+    for r in doc["spans"]:
+        if r.get("error"):
+            console.print(f"span {r['span']}: {r['error'].get('type')}: "
+                          f"{r['error'].get('message')} ({r['component']}:{r['name']})")
     for e in doc["errors"]:
         console.print(f"event #{e['event']}: {e['type']}: {e['message']} "
                       f"({e['component']}:{e['name']}, in span {e['parent']})")

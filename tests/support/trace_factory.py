@@ -85,7 +85,7 @@ class Script:
                 if NAMES[site] == (event_type, name) and e is not None]
 
     # -- writers ---------------------------------------------------------------------
-    def to_n3t(self, path, sites=SITES, config=None, core=None) -> str:
+    def to_n3t(self, path, sites=SITES, config=None, core=None, metadata=None) -> str:
         import n3core.tracing.session as session
 
         clock_now = [0]
@@ -94,6 +94,8 @@ class Script:
                    "run_id": "0123456789abcdef0123456789abcdef"}
         if core:
             options["core"] = core
+        if metadata:  # replaces the header's pid, argv and python (see FIXED_METADATA)
+            options["metadata"] = metadata
         cfg = {"install_hooks": False}
         cfg.update(config or {})
         session.start(str(path), sites, cfg, **options)
@@ -207,6 +209,55 @@ def research_run(turns: int = 6, seed: int = 7) -> Script:
     s.exit(p, {"output": {"summary": "x"}, "attempts": 2})
     s.wait(30 * US)
     s.exit(chain, {"output": "all done"})
+    return s
+
+
+# Header metadata that does not depend on the process writing the trace: with it a trace
+# file's bytes (and so its size) are the same on every run.
+FIXED_METADATA = {"pid": 4242, "argv": ["app.ai"], "python": "3.11.0"}
+
+# SITES plus the output validation of the `summarize` prompt (Prompt.validate).
+VALIDATION_SITES = SITES + [
+    dict(id=10, event_type="validation", component="prompt", name="summarize", file="app.ai",
+         line=17, column=5),
+]
+
+
+def validation_retry_run() -> Script:
+    """A chain step running the `summarize` prompt whose first reply fails output validation
+    and is retried once, recorded the way the runtime records it: llm call, failed
+    validation span (OutputValidationError), llm call, validation that passes, and the prompt
+    ending with its output (the runtime records no `attempts` key). Write it with
+    `to_n3t(path, sites=VALIDATION_SITES)`."""
+    from n3core.runtime.errors import OutputValidationError
+
+    s = Script()
+    chain = s.enter(1, {"input": {"topic": "tides"}})
+    s.wait(40 * US)
+    step = s.enter(9, {"step": 0})
+    s.wait(10 * US)
+    p = s.enter(6, {"input": {"text": "tides are caused by the moon"}})
+    s.wait(5 * US)
+    s.span(8, 1_200 * US, {"provider": "openai", "model": "gpt-4o-mini"},
+           {"text": "Tides come from the moon.",
+            "usage": {"prompt_tokens": 120, "completion_tokens": 15, "total_tokens": 135}})
+    v = s.enter(10, {"text": "Tides come from the moon."})
+    s.wait(20 * US)
+    s.exit(v, OutputValidationError("the reply is not JSON", kind="prompt", name="summarize"),
+           failed=True)
+    s.wait(5 * US)
+    s.span(8, 1_500 * US, {"provider": "openai", "model": "gpt-4o-mini"},
+           {"text": '{"summary": "the moon"}',
+            "usage": {"prompt_tokens": 170, "completion_tokens": 12, "total_tokens": 182}})
+    v = s.enter(10, {"text": '{"summary": "the moon"}'})
+    s.wait(15 * US)
+    s.exit(v, {"summary": "the moon"})
+    s.wait(5 * US)
+    s.exit(p, {"summary": "the moon"})
+    s.wait(10 * US)
+    s.exit(step, {"output": {"summary": "the moon"}})
+    s.wait(20 * US)
+    s.exit(chain, {"output": {"summary": "the moon"}})
     return s
 
 
