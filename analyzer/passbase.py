@@ -153,6 +153,8 @@ class PassBase:
         row = self.prompt_runs.setdefault(name, [0, 0, 0, 0, 0, 0.0])
         row[0] += 1
         attempts = data.get("attempts")
+        if not isinstance(attempts, int) and acc:
+            attempts = acc[0]  # the runtime records no count: one llm call per attempt
         if isinstance(attempts, int) and attempts > 1:
             row[1] += 1
             row[2] += attempts - 1
