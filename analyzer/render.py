@@ -75,6 +75,9 @@ def header(console, doc: dict) -> None:
                   f"{_plural(s['llm_calls'], 'llm call')}, "
                   f"{_plural(s['total_tokens'], 'token')}, "
                   f"${s['cost_usd']:.4f}")
+    if t.get("open_spans"):
+        console.print(f"{_plural(t['open_spans'], 'span')} still open where the trace ends "
+                      "(the run was cut short, or the trace is damaged)")
     warnings(console, doc)
 
 
