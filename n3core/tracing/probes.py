@@ -107,7 +107,12 @@ def fail(token, exc: BaseException) -> None:
     except AttributeError:
         pass
     payload = _s.error_payload(exc)
-    payload["type"] = _type(exc)
+    payload.update(type=_type(exc), message=_message(exc))
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):  # the runtime's own errors carry a code and a hint
+        payload["code"] = code
+        if isinstance(getattr(exc, "hint", None), str):
+            payload["hint"] = exc.hint
     _s.instant(ERROR_SITE, payload)
     _s._fail_end(token, payload)
 
@@ -135,6 +140,11 @@ def _type(exc: BaseException) -> str:
 
 
 def _message(exc: BaseException) -> str:
+    """The message alone: a runtime error's `message`, not the paragraph its str() prints
+    (type, component and location are recorded apart, by the payload and the site)."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and getattr(exc, "code", None):
+        return message
     try:
         return str(exc)
     except Exception:  # noqa: BLE001
