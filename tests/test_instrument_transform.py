@@ -4,6 +4,7 @@ A zoo of constructs is loaded twice, plain and instrumented, and called the same
 the instrumented copy must return the same values and raise the same errors, and the
 trace must hold one well-nested span per call, failed where the call failed.
 """
+import ast
 import asyncio
 import types
 
@@ -17,6 +18,7 @@ ZOO = '''
 """A zoo of function shapes."""
 from __future__ import annotations
 
+import asyncio
 import functools
 
 
@@ -81,6 +83,11 @@ async def coro(x):
     return x + 1
 
 
+async def coro_calls_method(thing, x):
+    await asyncio.sleep(0)
+    return thing.method(x)
+
+
 async def agen(n):
     for i in range(n):
         yield i
@@ -138,7 +145,7 @@ def factory():
 
 TARGETS = [
     "tricky_returns", "early", "finally_return", "raises", "no_return", "decorated", "gen", "delegating",
-    "coro", "agen", "Base.hello", "Thing.method", "Thing.hello", "Thing.build",
+    "coro", "coro_calls_method", "agen", "Base.hello", "Thing.method", "Thing.hello", "Thing.build",
     "Thing.static", "Thing.__private", "Thing.call_private", "outer", "outer.<locals>.inner",
     "Outer.Inner.deep", "factory", "factory.<locals>.Local.value",
 ]
@@ -174,6 +181,7 @@ def exercise(m):
     record("gen-early-close", lambda: next(iter(m.gen(5))))
     record("delegating", lambda: list(m.delegating(2)))
     record("coro", lambda: asyncio.run(m.coro(1)))
+    record("coro calls method", lambda: asyncio.run(m.coro_calls_method(m.Thing(), 4)))
 
     async def consume():
         return [i async for i in m.agen(3)]
@@ -245,14 +253,35 @@ def test_every_call_is_one_closed_well_nested_span(traced):
     calls = [names[ev.site] for ev in opened.values()]
     # gen is entered by gen, gen-early-close and delegating (through yield from).
     assert calls.count("gen") == 3
-    assert calls.count("Thing.method") == 2  # directly and through Thing.build
+    # directly, through Thing.build and from the coroutine coro_calls_method
+    assert calls.count("Thing.method") == 3
     by_span = opened
     inner = next(ev for ev in opened.values() if names[ev.site] == "outer.<locals>.inner")
     assert names[by_span[inner.parent].site] == "outer"
     local = next(ev for ev in opened.values() if names[ev.site] == "factory.<locals>.Local.value")
     assert names[by_span[local.parent].site] == "factory"
     via_build = [ev for ev in opened.values() if names[ev.site] == "Thing.method" and ev.parent]
-    assert [names[by_span[ev.parent].site] for ev in via_build] == ["Thing.build"]
+    assert sorted(names[by_span[ev.parent].site] for ev in via_build) == [
+        "Thing.build", "coro_calls_method"]
+    # a sync method's span (enter_sync) nests under the async span that called it
+    from_coro = next(ev for ev in via_build if names[by_span[ev.parent].site] == "coro_calls_method")
+    assert from_coro.task == by_span[from_coro.parent].task
+
+
+def test_plain_functions_open_their_span_without_the_context_variable():
+    code = instrumented_zoo()
+    module = ast.parse(code)
+    openers = {}
+    for node in ast.walk(module):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for call in ast.walk(node):
+                if (isinstance(call, ast.Attribute) and call.attr.startswith("enter")
+                        and getattr(call.value, "id", "") == "_n3__session"):
+                    openers.setdefault(node.name, call.attr)
+    assert openers["early"] == openers["method"] == openers["inner"] == "enter_sync"
+    assert openers["value"] == openers["static"] == "enter_sync"
+    assert openers["gen"] == openers["delegating"] == "enter"  # generators
+    assert openers["coro"] == openers["coro_calls_method"] == openers["agen"] == "enter"
 
 
 def test_return_values_are_captured(traced):

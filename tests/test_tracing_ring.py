@@ -209,3 +209,283 @@ def test_compiled_clock_tracks_monotonic_and_never_goes_back():
     late = [(ts, lo, hi) for ts, (lo, hi) in zip(stamps, bounds)
             if not lo - slack <= ts <= hi + slack]
     assert not late, late[:5]
+
+
+# ---- sync spans (enter_sync): parents kept on the context's frame, not in the variable ----
+
+def _read(path):
+    with open_trace(path) as trace:
+        return list(trace.events())
+
+
+def _named(events):
+    """Check every start has one end, and give each event's name and its parent's name
+    (payload "n"; "ROOT" for a parent of 0) with the task check: a child runs in its
+    parent's task unless it is the first span of a new task."""
+    starts = {e.span: e for e in events if e.kind == Kind.start}
+    ended = [e.span for e in events if e.kind in (Kind.end, Kind.error_end)]
+    assert sorted(ended) == sorted(starts), "every span opened once and closed once"
+    pairs = []
+    for e in events:
+        if e.kind in (Kind.start, Kind.instant):
+            parent = starts[e.parent].payload["n"] if e.parent else "ROOT"
+            pairs.append((e.payload["n"], parent))
+    return starts, pairs
+
+
+def test_sync_spans_nest_inside_async_spans_inside_tasks_on_threads(tmp_path, tracing_core):
+    path = tmp_path / "sync-async.n3t"
+    session.start(path, SITES, {"chunk_events": 64}, core=tracing_core)
+    barrier = threading.Barrier(8)
+
+    async def task(i):
+        a = session.enter(1, {"n": "task"})
+        await asyncio.sleep(0)
+        s = session.enter_sync(2, {"n": "sync"})
+        inner = session.enter_sync(2, {"n": "inner"})
+        session.instant(3, {"n": "in-inner"})
+        session.exit(inner)
+        session.instant(3, {"n": "in-sync"})
+        session.exit(s)
+        await asyncio.sleep(0.001 * (i % 3))
+        s = session.enter_sync(2, {"n": "sync"})
+        session.exit(s)
+        session.instant(3, {"n": "in-task"})
+        session.exit(a)
+
+    async def main():
+        root = session.enter(1, {"n": "main"})
+        s = session.enter_sync(2, {"n": "main-sync"})
+        session.exit(s)
+        await asyncio.gather(*(task(i) for i in range(6)))
+        session.exit(root)
+
+    def work():
+        barrier.wait(10)
+        for _ in range(3):
+            asyncio.run(main())
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    session.stop()
+    events = _read(path)
+    starts, pairs = _named(events)
+    expected = {"main": "ROOT", "main-sync": "main", "task": "main", "sync": "task",
+                "inner": "sync", "in-inner": "inner", "in-sync": "sync", "in-task": "task"}
+    assert all(expected[name] == parent for name, parent in pairs), \
+        collections.Counter(p for p in pairs if expected[p[0]] != p[1])
+    counts = collections.Counter(name for name, _ in pairs)
+    assert counts["task"] == 8 * 3 * 6 and counts["sync"] == 2 * counts["task"]
+    assert counts["inner"] == counts["in-inner"] == counts["in-task"] == counts["task"]
+    for e in starts.values():  # a sync span runs in its parent's task
+        if e.payload["n"] in ("sync", "inner", "main-sync"):
+            assert starts[e.parent].task == e.task
+        if e.payload["n"] == "task":
+            assert starts[e.parent].task != e.task
+    assert len({e.task for e in starts.values()}) == 8 * 3 * 7
+
+
+def test_spans_and_instants_inside_sync_spans(tmp_path, tracing_core):
+    path = tmp_path / "sync-plain.n3t"
+    session.start(path, SITES, {}, core=tracing_core)
+    s = session.enter_sync(1, {"n": "sync"})
+    session.instant(3, {"n": "i-sync"})
+    a = session.enter(2, {"n": "async-in-sync"})
+    session.instant(3, {"n": "i-async"})
+    t = session.enter_sync(1, {"n": "sync-in-async"})
+    session.instant(3, {"n": "i-sync-in-async"})
+    session.exit(t)
+    session.exit(a)
+    session.instant(3, {"n": "i-sync-again"})
+    session.exit(s)
+    session.instant(3, {"n": "i-top"})
+    session.stop()
+    _, pairs = _named(_read(path))
+    assert pairs == [("sync", "ROOT"), ("i-sync", "sync"), ("async-in-sync", "sync"),
+                     ("i-async", "async-in-sync"), ("sync-in-async", "async-in-sync"),
+                     ("i-sync-in-async", "sync-in-async"), ("i-sync-again", "sync"),
+                     ("i-top", "ROOT")]
+
+
+def test_a_task_created_inside_a_sync_span_is_a_child_of_the_enclosing_open_span(
+        tmp_path, tracing_core):
+    """Documented: the task first runs after the sync span closed, so its parent is the
+    nearest enclosing span still open."""
+    path = tmp_path / "sync-task.n3t"
+    session.start(path, SITES, {}, core=tracing_core)
+
+    async def child():
+        session.instant(3, {"n": "child-first"})
+        c = session.enter(2, {"n": "child"})
+        s = session.enter_sync(1, {"n": "child-sync"})
+        session.exit(s)
+        session.exit(c)
+
+    async def main():
+        a = session.enter(1, {"n": "outer"})
+        s = session.enter_sync(1, {"n": "sync"})
+        task = asyncio.get_running_loop().create_task(child())
+        session.exit(s)
+        await task
+        session.exit(a)
+
+    asyncio.run(main())
+    session.stop()
+    starts, pairs = _named(_read(path))
+    assert pairs == [("outer", "ROOT"), ("sync", "outer"), ("child-first", "outer"),
+                     ("child", "outer"), ("child-sync", "child")]
+    outer = next(e for e in starts.values() if e.payload["n"] == "outer")
+    child_span = next(e for e in starts.values() if e.payload["n"] == "child")
+    assert child_span.task != outer.task
+
+
+def test_generators_consumed_across_sync_spans(tmp_path, tracing_core):
+    path = tmp_path / "sync-gen.n3t"
+    session.start(path, SITES, {}, core=tracing_core)
+
+    def gen():
+        g = session.enter(2, {"n": "gen"})
+        try:
+            for i in range(3):
+                s = session.enter_sync(1, {"n": f"gen-sync-{i}"})
+                session.exit(s)
+                yield i
+        finally:
+            session.exit(g)
+
+    c1 = session.enter_sync(1, {"n": "consumer-1"})
+    it = gen()
+    assert next(it) == 0
+    session.instant(3, {"n": "i-c1"})
+    session.exit(c1)
+    session.instant(3, {"n": "i-between"})
+    c2 = session.enter_sync(1, {"n": "consumer-2"})
+    assert next(it) == 1
+    session.exit(c2)
+    assert list(it) == [2]
+    session.instant(3, {"n": "i-after"})
+    c3 = session.enter_sync(1, {"n": "consumer-3"})
+    session.exit(c3)
+    session.stop()
+    _, pairs = _named(_read(path))
+    # As when every span set the context variable: the generator's span encloses what
+    # its consumer does until the span around the first next() closes.
+    assert pairs == [("consumer-1", "ROOT"), ("gen", "consumer-1"), ("gen-sync-0", "gen"),
+                     ("i-c1", "gen"), ("i-between", "ROOT"), ("consumer-2", "ROOT"),
+                     ("gen-sync-1", "consumer-2"), ("gen-sync-2", "ROOT"),
+                     ("i-after", "ROOT"), ("consumer-3", "ROOT")]
+
+
+def test_exceptions_through_sync_spans(tmp_path, tracing_core):
+    path = tmp_path / "sync-fail.n3t"
+    session.start(path, SITES, {}, core=tracing_core)
+
+    def traced(name, body):
+        t = session.enter_sync(1, {"n": name})
+        try:
+            result = body()
+        except BaseException as exc:
+            session.fail(t, exc)
+            raise
+        session.exit(t)
+        return result
+
+    def boom():
+        session.instant(3, {"n": "before-boom"})
+        raise KeyError("k")
+
+    with pytest.raises(KeyError):
+        traced("outer", lambda: traced("middle", lambda: traced("inner", boom)))
+    session.instant(3, {"n": "after"})
+    assert traced("again", lambda: 5) == 5
+    session.stop()
+    events = _read(path)
+    _, pairs = _named(events)
+    assert pairs == [("outer", "ROOT"), ("middle", "outer"), ("inner", "middle"),
+                     ("before-boom", "inner"), ("after", "ROOT"), ("again", "ROOT")]
+    ends = [e for e in events if e.kind in (Kind.end, Kind.error_end)]
+    assert [e.kind for e in ends] == [Kind.error_end] * 3 + [Kind.end]
+    assert all(e.payload["type"] == "KeyError" for e in ends[:3])
+
+
+def test_sync_spans_closed_out_of_order_or_after_their_holder(tmp_path, tracing_core):
+    path = tmp_path / "sync-stale.n3t"
+    session.start(path, SITES, {}, core=tracing_core)
+    # an inner sync span left open: closing the outer one takes it off too
+    outer = session.enter_sync(1, {"n": "outer"})
+    leaked = session.enter_sync(1, {"n": "leaked"})
+    session.exit(outer)
+    session.instant(3, {"n": "i-1"})
+    session.exit(leaked)  # still ends, changes nothing
+    session.instant(3, {"n": "i-2"})
+    # the async span holding a sync span closes first
+    a = session.enter(2, {"n": "holder"})
+    s = session.enter_sync(1, {"n": "held"})
+    session.exit(a)
+    session.instant(3, {"n": "i-3"})
+    t = session.enter_sync(1, {"n": "next"})
+    session.exit(t)
+    session.exit(s)
+    session.instant(3, {"n": "i-4"})
+    session.exit(s)  # a second exit is ignored
+    session.stop()
+    _, pairs = _named(_read(path))
+    assert pairs == [("outer", "ROOT"), ("leaked", "outer"), ("i-1", "ROOT"),
+                     ("i-2", "ROOT"), ("holder", "ROOT"), ("held", "holder"),
+                     ("i-3", "ROOT"), ("next", "ROOT"), ("i-4", "ROOT")]
+
+
+def test_sync_span_from_a_previous_tracer_is_left_out(tmp_path, tracing_core):
+    first, second = tmp_path / "first.n3t", tmp_path / "second.n3t"
+    session.start(first, SITES, {}, core=tracing_core)
+    old = session.enter_sync(1, {"n": "old"})
+    session.stop()
+    session.start(second, SITES, {}, core=tracing_core)
+    session.instant(3, {"n": "i-new"})
+    new = session.enter_sync(1, {"n": "new"})
+    session.exit(old)  # from the previous tracer: not written, the new chain intact
+    session.instant(3, {"n": "i-in-new"})
+    session.exit(new)
+    session.instant(3, {"n": "i-end"})
+    session.stop()
+    _, pairs = _named(_read(second))
+    assert pairs == [("i-new", "ROOT"), ("new", "ROOT"), ("i-in-new", "new"), ("i-end", "ROOT")]
+    assert [e.kind for e in _read(first)] == [Kind.start]
+
+
+def test_sync_spans_write_the_same_bytes_in_both_cores(tmp_path):
+    if "c" not in core.available():
+        pytest.skip("the compiled tracing core is not built on this machine")
+    outputs = []
+    for name in ("c", "python"):
+        path = tmp_path / f"same-{name}.n3t"
+        session.start(path, SITES, {}, core=name, clock=fake_clock(), wall_clock=lambda: 0,
+                      run_id="r", metadata={"argv": [], "pid": 0, "python": "x"})
+
+        async def child(i):
+            s = session.enter_sync(2, {"i": i})
+            inner = session.enter_sync(2)
+            session.instant(3)
+            session.exit(inner)
+            session.instant(3)
+            session.exit(s)
+            await asyncio.sleep(0)
+            a = session.enter(1)
+            session.exit(session.enter_sync(2))
+            session.exit(a)
+
+        async def main():
+            a = session.enter(1)
+            s = session.enter_sync(2)
+            tasks = [asyncio.get_running_loop().create_task(child(i)) for i in range(3)]
+            session.exit(s)
+            await asyncio.gather(*tasks)
+            session.exit(a)
+
+        asyncio.run(main())
+        session.stop()
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1]

@@ -3,7 +3,8 @@
 
 `pyring.py` is its twin and the reference for every decision that shows in the file;
 keep the two in step. Nothing here allocates a Python object for an event without a
-payload; a span costs one Frame (from a free list) and one context-variable update.
+payload; a span costs one Frame (from a free list), plus one context-variable update
+when it is opened with enter() rather than enter_sync().
 """
 cimport cython
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -34,6 +35,7 @@ cdef extern from "Python.h":
     object PyContextVar_Set(object var, object value)
     int PyContextVar_Reset(object var, object token)
     void PyErr_Clear()
+    void _decref_raw "Py_DECREF"(PyObject* o)
     const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except? NULL
     bint PyLong_Check(object o)
     bint PyFloat_Check(object o)
@@ -806,13 +808,22 @@ cdef object _current = contextvars.ContextVar("n3trace_span", default=None)
 @cython.final
 @cython.freelist(256)
 cdef class Frame:
-    """The open span in one context; enter() returns it as the token exit() takes back."""
+    """An open span; enter()/enter_sync() return it as the token exit() takes back.
+
+    The context variable holds the context's frame: its root, or the innermost span
+    opened by enter(). Spans opened by enter_sync() (plain functions, which cannot switch
+    tasks while they run) are not set in the variable: they are pushed on that frame's
+    `sync_top`, remembering the frame that holds them and the previous top.
+    """
 
     cdef readonly uint32_t site, span, parent, task
     cdef void* ctx
     cdef uint64_t gen
     cdef object cvtok
-    cdef bint done
+    cdef bint done, root
+    cdef Frame sync_top  # a context's frame: its innermost open sync span (None: none)
+    cdef Frame holder    # a sync span: the context's frame it was pushed on
+    cdef Frame prev      # a sync span: holder.sync_top before it was pushed
 
 
 def install(Recorder recorder):
@@ -833,7 +844,10 @@ def active():
 
 
 cdef Frame _top():
-    """The innermost frame of this context, creating the context's root frame if needed."""
+    """This context's frame (root or innermost enter() span), creating its root if needed.
+
+    The innermost open span is `frame.sync_top` when a sync span is open, else the frame.
+    """
     global _next_task
     cdef PyObject* raw = NULL
     cdef Frame frame = None, root
@@ -847,17 +861,20 @@ cdef Frame _top():
     if frame is not None and frame.gen == _generation and frame.ctx == ctx:
         return frame
     root = Frame.__new__(Frame)
-    root.span = frame.span if frame is not None and frame.gen == _generation else 0
+    if frame is not None and frame.gen == _generation:
+        root.span = frame.sync_top.span if frame.sync_top is not None else frame.span
     _next_task += 1
     root.task = _next_task
     root.gen = _generation
-    root.done = True
+    root.done = root.root = True
     PyContextVar_Set(_current, root)
     root.ctx = PyThreadState_Get().context
     return root
 
 
 def enter(uint32_t site, payload=None):
+    """Open a span that may outlive a task switch (coroutines, generators): the span is
+    set in the context variable, so tasks created inside it see it as their parent."""
     global _next_span
     cdef Recorder rec = _recorder
     if rec is None or not rec._enabled(site):
@@ -867,7 +884,7 @@ def enter(uint32_t site, payload=None):
     _next_span += 1
     frame.span = _next_span
     frame.site = site
-    frame.parent = top.span
+    frame.parent = top.sync_top.span if top.sync_top is not None else top.span
     frame.task = top.task
     frame.ctx = top.ctx
     frame.gen = top.gen
@@ -876,20 +893,72 @@ def enter(uint32_t site, payload=None):
     return frame
 
 
+def enter_sync(uint32_t site, payload=None):
+    """Open a span around a plain synchronous call, which opens and closes within one
+    synchronous stretch of one context: pushed on the context frame's `sync_top` instead
+    of setting the context variable."""
+    global _next_span
+    cdef Recorder rec = _recorder
+    if rec is None or not rec._enabled(site):
+        return None
+    cdef Frame top = _top()
+    cdef Frame frame = Frame.__new__(Frame)
+    _next_span += 1
+    frame.span = _next_span
+    frame.site = site
+    frame.parent = top.sync_top.span if top.sync_top is not None else top.span
+    frame.task = top.task
+    frame.ctx = top.ctx
+    frame.gen = top.gen
+    rec._emit(site, 0, frame.span, frame.parent, frame.task, payload)
+    frame.holder = top
+    frame.prev = top.sync_top
+    top.sync_top = frame
+    return frame
+
+
+cdef void _pop(Frame frame) noexcept:
+    """Take a closing sync span off its holder's stack, with whatever was left open above
+    it (nothing when an enclosing sync span already closed and took it off), and leave the
+    context variable as the span found it, as a reset would: a generator started inside
+    the span and still suspended no longer encloses what follows."""
+    cdef Frame holder = frame.holder
+    cdef Frame walk = holder.sync_top
+    cdef PyObject* raw = NULL
+    while walk is not None:
+        if walk is frame:
+            holder.sync_top = frame.prev
+            break
+        walk = walk.prev
+    frame.holder = None
+    frame.prev = None
+    if (holder.gen == _generation and (holder.root or not holder.done) and
+            holder.ctx == PyThreadState_Get().context):
+        if PyContextVar_Get(_current, NULL, &raw) < 0:
+            PyErr_Clear()
+            return
+        if raw != NULL:
+            _decref_raw(raw)  # only compared below: the variable still holds it
+        if raw != <PyObject*>holder:
+            PyContextVar_Set(_current, holder)
+
+
 cdef int _finish(Frame frame, uint32_t kind, object payload) except -1:
     if frame is None or frame.done:
         return 0
     frame.done = True
     cdef Recorder rec = _recorder
-    if rec is not None and frame.gen == _generation:
-        rec._emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
-    if frame.cvtok is not None:
-        if PyContextVar_Reset(_current, frame.cvtok) < 0:
-            PyErr_Clear()
-        frame.cvtok = None
+    try:
+        if rec is not None and frame.gen == _generation:
+            rec._emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
+    finally:
+        if frame.holder is not None:
+            _pop(frame)
+        elif frame.cvtok is not None:
+            if PyContextVar_Reset(_current, frame.cvtok) < 0:
+                PyErr_Clear()
+            frame.cvtok = None
     return 0
-
-
 def exit(Frame token, payload=None):
     _finish(token, 1, payload)
 
@@ -924,4 +993,5 @@ def instant(uint32_t site, payload=None):
     if rec is None or not rec._enabled(site):
         return
     cdef Frame top = _top()
-    rec._emit(site, 3, 0, top.span, top.task, payload)
+    rec._emit(site, 3, 0, top.sync_top.span if top.sync_top is not None else top.span,
+              top.task, payload)

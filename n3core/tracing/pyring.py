@@ -186,9 +186,20 @@ _current = contextvars.ContextVar("n3trace_span", default=None)
 
 
 class Frame:
-    """The open span in one context; enter() returns it as the token exit() takes back."""
+    """An open span; enter()/enter_sync() return it as the token exit() takes back.
 
-    __slots__ = ("site", "span", "parent", "task", "owner", "gen", "cvtok", "done")
+    The context variable holds the context's frame: its root, or the innermost span
+    opened by enter(). Spans opened by enter_sync() (plain functions, which cannot switch
+    tasks while they run) are not set in the variable: they are pushed on that frame's
+    `sync_top`, remembering the frame that holds them (`holder`) and the previous top.
+    """
+
+    __slots__ = ("site", "span", "parent", "task", "owner", "gen", "cvtok", "done", "root",
+                 "sync_top", "holder", "prev")
+
+    def __init__(self):
+        self.root = False
+        self.sync_top = self.holder = self.prev = None
 
 
 def install(recorder) -> None:
@@ -214,8 +225,15 @@ def _owner():
     return (threading.get_ident(), asyncio.current_task(loop) if loop is not None else None)
 
 
+def _innermost(frame):
+    return frame.sync_top if frame.sync_top is not None else frame
+
+
 def _top():
-    """The innermost frame of this context, creating the context's root frame if needed."""
+    """This context's frame (root or innermost enter() span), creating its root if needed.
+
+    The innermost open span is `frame.sync_top` when a sync span is open, else the frame.
+    """
     global _next_task
     frame = _current.get()
     owner = _owner()
@@ -223,31 +241,70 @@ def _top():
         return frame
     root = Frame()
     root.site = 0
-    root.span = frame.span if frame is not None and frame.gen == _generation else 0
+    root.span = _innermost(frame).span if frame is not None and frame.gen == _generation else 0
     root.parent = 0
     with _lock:
         _next_task += 1
         root.task = _next_task
-    root.owner, root.gen, root.cvtok, root.done = owner, _generation, None, True
+    root.owner, root.gen, root.cvtok, root.done, root.root = owner, _generation, None, True, True
     _current.set(root)
     return root
 
 
-def enter(site, payload=None):
+def _open(site):
     global _next_span
-    rec = _recorder
-    if rec is None or not rec.enabled(site):
-        return None
     top = _top()
     frame = Frame()
     with _lock:
         _next_span += 1
         frame.span = _next_span
-    frame.site, frame.parent, frame.task = site, top.span, top.task
-    frame.owner, frame.gen, frame.done = top.owner, top.gen, False
+    frame.site, frame.parent, frame.task = site, _innermost(top).span, top.task
+    frame.owner, frame.gen, frame.done, frame.cvtok = top.owner, top.gen, False, None
+    return top, frame
+
+
+def enter(site, payload=None):
+    """Open a span that may outlive a task switch (coroutines, generators): the span is
+    set in the context variable, so tasks created inside it see it as their parent."""
+    rec = _recorder
+    if rec is None or not rec.enabled(site):
+        return None
+    _, frame = _open(site)
     rec.emit(site, KIND_START, frame.span, frame.parent, frame.task, payload)
     frame.cvtok = _current.set(frame)
     return frame
+
+
+def enter_sync(site, payload=None):
+    """Open a span around a plain synchronous call, which opens and closes within one
+    synchronous stretch of one context: pushed on the context frame's `sync_top` instead
+    of setting the context variable."""
+    rec = _recorder
+    if rec is None or not rec.enabled(site):
+        return None
+    top, frame = _open(site)
+    rec.emit(site, KIND_START, frame.span, frame.parent, frame.task, payload)
+    frame.holder, frame.prev = top, top.sync_top
+    top.sync_top = frame
+    return frame
+
+
+def _pop(frame):
+    """Take a closing sync span off its holder's stack, with whatever was left open above
+    it (nothing when an enclosing sync span already closed and took it off), and leave the
+    context variable as the span found it, as a reset would: a generator started inside
+    the span and still suspended no longer encloses what follows."""
+    holder = frame.holder
+    walk = holder.sync_top
+    while walk is not None:
+        if walk is frame:
+            holder.sync_top = frame.prev
+            break
+        walk = walk.prev
+    frame.holder = frame.prev = None
+    if (holder.gen == _generation and (holder.root or not holder.done) and
+            holder.owner == _owner() and _current.get() is not holder):
+        _current.set(holder)
 
 
 def _finish(frame, kind, payload):
@@ -255,14 +312,18 @@ def _finish(frame, kind, payload):
         return
     frame.done = True
     rec = _recorder
-    if rec is not None and frame.gen == _generation:
-        rec.emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
     try:
-        _current.reset(frame.cvtok)
-    except (ValueError, RuntimeError):
-        pass
-
-
+        if rec is not None and frame.gen == _generation:
+            rec.emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
+    finally:
+        if frame.holder is not None:
+            _pop(frame)
+        elif frame.cvtok is not None:
+            try:
+                _current.reset(frame.cvtok)
+            except (ValueError, RuntimeError):
+                pass
+            frame.cvtok = None
 def exit(token, payload=None):  # noqa: A001 - the name the instrumentation pass calls
     _finish(token, KIND_END, payload)
 
@@ -294,4 +355,4 @@ def instant(site, payload=None):
     if rec is None or not rec.enabled(site):
         return
     top = _top()
-    rec.emit(site, KIND_INSTANT, 0, top.span, top.task, payload)
+    rec.emit(site, KIND_INSTANT, 0, _innermost(top).span, top.task, payload)

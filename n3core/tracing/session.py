@@ -1,8 +1,9 @@
 """The layer injected tracepoints call: start a tracer, open and close spans, flush.
 
 Generated code is expected to `import n3core.tracing.session as _n3t` once and call
-`_n3t.enter(SITE, payload)` / `_n3t.exit(token, payload)` / `_n3t.fail(token, exc)` /
-`_n3t.instant(SITE, payload)`. Those names are bound straight to the core's compiled
+`_n3t.enter(SITE, payload)` (or `_n3t.enter_sync(SITE, payload)` around a plain
+synchronous function: no context-variable update) / `_n3t.exit(token, payload)` /
+`_n3t.fail(token, exc)` / `_n3t.instant(SITE, payload)`. Those names are bound straight to the core's compiled
 functions, so a call is one C call; with no tracer started each returns at once.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .errors import TraceStateError
 from .format import (CHUNK, RESERVED_SITES, SITE_MEMORY, encode_header, encode_trailer)
 from .payload import type_name
 
-__all__ = ["start", "stop", "enter", "exit", "fail", "instant", "flush", "dump", "active",
+__all__ = ["start", "stop", "enter", "enter_sync", "exit", "fail", "instant", "flush", "dump", "active",
            "tracing", "Tracer"]
 
 _tracer: "Tracer | None" = None
@@ -35,9 +36,10 @@ default_redaction = None
 
 def _bind(ring) -> None:
     """Point the module-level fast functions at one core's implementation."""
-    global enter, exit, instant, _fail_end, exit_value, exit_returning, _ring  # noqa: A001
+    global enter, enter_sync, exit, instant, _fail_end, exit_value, exit_returning, _ring  # noqa: A001
     _ring = ring
-    enter, exit, instant, _fail_end = ring.enter, ring.exit, ring.instant, ring.fail_end
+    enter, enter_sync, exit, instant = ring.enter, ring.enter_sync, ring.exit, ring.instant
+    _fail_end = ring.fail_end
     exit_value, exit_returning = ring.exit_value, ring.exit_returning
 
 

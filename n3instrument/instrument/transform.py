@@ -2,7 +2,7 @@
 
 For a span tracepoint the function body becomes::
 
-    _n3__t = _n3__session.enter(SITE, {"arg": arg}) if _n3__session._tracer is not None else None
+    _n3__t = _n3__session.enter_sync(SITE, {"arg": arg}) if _n3__session._tracer is not None else None
     try:
         <body, each `return X` now `return (X) if _n3__t is None else _n3__session.exit_value(_n3__t, (X))`>
     except BaseException as _n3__e:
@@ -12,6 +12,8 @@ For a span tracepoint the function body becomes::
         if _n3__t is not None:
             _n3__session.exit(_n3__t, None)
 
+A plain function opens its span with `enter_sync` (no context-variable update: it cannot
+switch tasks while it runs); a coroutine, generator or async generator with `enter`.
 Wrapping the body in place, rather than wrapping the function from outside, keeps
 generators, async generators, methods, `super()`, decorators and signatures exactly as
 they were: a generator's span covers its consumer's iteration, and an early return or a
@@ -148,7 +150,12 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         probe = cst.SimpleStatementLine([cst.Expr(_when_tracing(_core("instant", site, _payload(point.args))))])
         return func.with_changes(body=body.with_changes(body=[*docstring, probe, *statements]))
 
-    is_async_gen = func.asynchronous is not None and _contains_yield(statements)
+    is_generator = _contains_yield(statements)
+    is_async_gen = func.asynchronous is not None and is_generator
+    # A plain function cannot switch tasks while it runs, so its span needs no
+    # context-variable update; coroutines, generators and async generators can be
+    # suspended inside their span and keep `enter`.
+    opener = "enter_sync" if func.asynchronous is None and not is_generator else "enter"
     returns = _Returns(point.capture_return, is_async_gen)
     inner = cst.IndentedBlock([s.visit(returns) for s in statements] or [cst.SimpleStatementLine([cst.Pass()])])
     token = _name("t")
@@ -164,7 +171,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         ]
         payload = _name("p")
     enter = cst.SimpleStatementLine([cst.Assign(
-        [cst.AssignTarget(token)], _when_tracing(_core("enter", site, payload))
+        [cst.AssignTarget(token)], _when_tracing(_core(opener, site, payload))
     )])
     handler = cst.ExceptHandler(
         body=cst.IndentedBlock([
