@@ -18,6 +18,7 @@ from n3core.tracing.payload import Cut, Opaque, decode
 from n3core.tracing.payload import encode as py_encode
 
 from support.tracing_cores import AVAILABLE, tracing_core  # noqa: F401
+from support.payload_values import BadRepr, cycle_dict, cycle_list, deep
 
 needs_c = pytest.mark.skipif("c" not in AVAILABLE, reason="compiled core not built")
 
@@ -33,34 +34,9 @@ def reader(name):
     return core.reader_module(name)
 
 
-class BadRepr:
-    def __repr__(self):
-        raise RuntimeError("no")
-
-
 class HashableList(list):
     def __hash__(self):
         return 7
-
-
-def _cycle_list():
-    x = [1]
-    x.append(x)
-    return x
-
-
-def _cycle_dict():
-    d = {"k": 1}
-    d["self"] = d
-    return d
-
-
-def _deep(n):
-    top = cur = []
-    for _ in range(n):
-        cur.append([])
-        cur = cur[0]
-    return top
 
 
 # (value, what the decoders must give back) for values that round-trip unchanged.
@@ -101,8 +77,8 @@ def test_float_bits_survive(tracing_core):
 
 def test_markers_and_opaque_values(tracing_core):
     cases = [
-        (_cycle_list(), {}, [1, Cut("cycle", "list")]),
-        (_cycle_dict(), {}, {"k": 1, "self": Cut("cycle", "dict")}),
+        (cycle_list(), {}, [1, Cut("cycle", "list")]),
+        (cycle_dict(), {}, {"k": 1, "self": Cut("cycle", "dict")}),
         ("x" * 5000, {"max_bytes": 100}, Cut("size", "str")),
         ({"a": [b"y" * 60] * 3}, {"max_bytes": 100}, Cut("size", "dict")),
         (range(3), {}, Opaque("range", "range(0, 3)", False)),
@@ -120,7 +96,7 @@ def test_markers_and_opaque_values(tracing_core):
 
 def test_depth_marker(tracing_core):
     for enc in encoders():
-        for value in _both(enc(_deep(100), max_depth=5), tracing_core):
+        for value in _both(enc(deep(100), max_depth=5), tracing_core):
             for _ in range(5):
                 value = value[0]
             assert value == Cut("depth", "list")
@@ -138,7 +114,7 @@ def test_truncated_repr_and_failing_repr(tracing_core):
 
 def test_nesting_deeper_than_the_compiled_limit(tracing_core):
     # max_depth 400 is allowed by the encoder; both decoders must agree on the result.
-    data = py_encode(_deep(300), max_depth=400)
+    data = py_encode(deep(300), max_depth=400)
     via_python, via_reader = _both(data, tracing_core)
     for value in (via_python, via_reader):
         for _ in range(300):
@@ -202,7 +178,7 @@ GET_CASES = [
      ("usage", "output", "absent"),
      {"usage": {"prompt_tokens": 9, "total_tokens": 10},
       "output": (1, b"q", 2.5, None, {"n": [True]})}),
-    ({"skip": [range(2), _cycle_list(), -2**70, 1.0], "rss": 123456789}, ("rss",),
+    ({"skip": [range(2), cycle_list(), -2**70, 1.0], "rss": 123456789}, ("rss",),
      {"rss": 123456789}),
     ({1: "one", "1": "str one"}, (1,), {1: "one"}),
     ({"a": 1}, ("b",), {}),

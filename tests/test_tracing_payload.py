@@ -11,35 +11,11 @@ from n3core.tracing.payload import Cut, Opaque, decode
 from n3core.tracing.payload import encode as py_encode
 
 from support.tracing_cores import AVAILABLE, tracing_core  # noqa: F401
+from support.payload_values import BadRepr, cycle_dict, cycle_list, deep
 
 
 def encoder(name):
     return core.ring_module(name).encode if name == "c" else py_encode
-
-
-class BadRepr:
-    def __repr__(self):
-        raise RuntimeError("no")
-
-
-def _cycle_list():
-    x = [1]
-    x.append(x)
-    return x
-
-
-def _cycle_dict():
-    d = {"k": 1}
-    d["self"] = d
-    return d
-
-
-def _deep(n):
-    top = cur = []
-    for _ in range(n):
-        cur.append([])
-        cur = cur[0]
-    return top
 
 
 ROUND_TRIP = [
@@ -64,8 +40,8 @@ def test_nan_round_trips(tracing_core):
 
 def test_cycles_become_markers(tracing_core):
     enc = encoder(tracing_core)
-    assert decode(enc(_cycle_list())) == [1, Cut("cycle", "list")]
-    assert decode(enc(_cycle_dict())) == {"k": 1, "self": Cut("cycle", "dict")}
+    assert decode(enc(cycle_list())) == [1, Cut("cycle", "list")]
+    assert decode(enc(cycle_dict())) == {"k": 1, "self": Cut("cycle", "dict")}
 
 
 def test_shared_but_acyclic_values_are_encoded_twice(tracing_core):
@@ -74,7 +50,7 @@ def test_shared_but_acyclic_values_are_encoded_twice(tracing_core):
 
 
 def test_depth_is_cut(tracing_core):
-    value = decode(encoder(tracing_core)(_deep(100), max_depth=5))
+    value = decode(encoder(tracing_core)(deep(100), max_depth=5))
     for _ in range(5):
         value = value[0]
     assert value == Cut("depth", "list")
@@ -112,7 +88,7 @@ def test_subclasses_encode_as_their_base(tracing_core):
 @pytest.mark.skipif("c" not in AVAILABLE, reason="compiled core not built")
 def test_both_encoders_write_identical_bytes():
     c_encode = core.ring_module("c").encode
-    values = ROUND_TRIP + [_cycle_list(), _cycle_dict(), _deep(60), range(4), BadRepr(),
+    values = ROUND_TRIP + [cycle_list(), cycle_dict(), deep(60), range(4), BadRepr(),
                            "z" * 300_000, [b"q" * 100] * 5000, float("nan")]
     for value in values:
         assert c_encode(value) == py_encode(value), repr(value)[:60]

@@ -872,13 +872,9 @@ cdef Frame _top():
     return root
 
 
-def enter(uint32_t site, payload=None):
-    """Open a span that may outlive a task switch (coroutines, generators): the span is
-    set in the context variable, so tasks created inside it see it as their parent."""
+cdef inline Frame _open(Recorder rec, uint32_t site, object payload):
+    """A new span's frame, child of the innermost open span of this context, emitted."""
     global _next_span
-    cdef Recorder rec = _recorder
-    if rec is None or not rec._enabled(site):
-        return None
     cdef Frame top = _top()
     cdef Frame frame = Frame.__new__(Frame)
     _next_span += 1
@@ -888,7 +884,19 @@ def enter(uint32_t site, payload=None):
     frame.task = top.task
     frame.ctx = top.ctx
     frame.gen = top.gen
+    frame.holder = top
     rec._emit(site, 0, frame.span, frame.parent, frame.task, payload)
+    return frame
+
+
+def enter(uint32_t site, payload=None):
+    """Open a span that may outlive a task switch (coroutines, generators): the span is
+    set in the context variable, so tasks created inside it see it as their parent."""
+    cdef Recorder rec = _recorder
+    if rec is None or not rec._enabled(site):
+        return None
+    cdef Frame frame = _open(rec, site, payload)
+    frame.holder = None
     frame.cvtok = PyContextVar_Set(_current, frame)
     return frame
 
@@ -897,21 +905,11 @@ def enter_sync(uint32_t site, payload=None):
     """Open a span around a plain synchronous call, which opens and closes within one
     synchronous stretch of one context: pushed on the context frame's `sync_top` instead
     of setting the context variable."""
-    global _next_span
     cdef Recorder rec = _recorder
     if rec is None or not rec._enabled(site):
         return None
-    cdef Frame top = _top()
-    cdef Frame frame = Frame.__new__(Frame)
-    _next_span += 1
-    frame.span = _next_span
-    frame.site = site
-    frame.parent = top.sync_top.span if top.sync_top is not None else top.span
-    frame.task = top.task
-    frame.ctx = top.ctx
-    frame.gen = top.gen
-    rec._emit(site, 0, frame.span, frame.parent, frame.task, payload)
-    frame.holder = top
+    cdef Frame frame = _open(rec, site, payload)
+    cdef Frame top = frame.holder
     frame.prev = top.sync_top
     top.sync_top = frame
     return frame
