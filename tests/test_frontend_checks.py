@@ -10,6 +10,7 @@ from n3core.runtime.schema import Key
 from n3instrument.frontend import check_file
 from n3instrument.frontend.checks import check
 from n3instrument.frontend.parser import parse
+from support.positions import at
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,14 +21,6 @@ memory notes { type: "buffer" }
 prompt ask { model: fast, template: "Q: {{q}}", variables: ["q"] }
 agent helper { llm: fast, tools: [search], memory: notes }
 '''
-
-
-def at(source: str, needle: str, nth: int = 1) -> tuple[int, int]:
-    index = -1
-    for _ in range(nth):
-        index = source.index(needle, index + 1)
-    line = source.count("\n", 0, index) + 1
-    return line, index - (source.rfind("\n", 0, index) + 1) + 1
 
 
 def diagnose(extra: str, base: str = BASE):

@@ -16,17 +16,9 @@ from n3instrument.frontend.nodes import (
     Boolean, EnvCall, ListValue, Null, Number, ObjectValue, Reference, String,
 )
 from n3instrument.frontend.parser import parse
+from support.positions import at
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def at(source: str, needle: str, nth: int = 1) -> tuple[int, int]:
-    """1-based (line, column) of the nth occurrence of `needle` in `source`."""
-    index = -1
-    for _ in range(nth):
-        index = source.index(needle, index + 1)
-    line = source.count("\n", 0, index) + 1
-    return line, index - (source.rfind("\n", 0, index) + 1) + 1
 
 
 def syntax_error(source: str):

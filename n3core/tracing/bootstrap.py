@@ -46,7 +46,7 @@ def start_from_build(program_file: str):
     metadata = {
         "program": manifest.get("source"), "source_path": manifest.get("source_path"),
         "compiler": manifest.get("compiler"), "sites_sha256": manifest.get("sites_sha256"),
-        "argv": [_scrub(arg) for arg in sys.argv], "pid": os.getpid(),
+        "argv": [probes.scrub_text(arg) for arg in sys.argv], "pid": os.getpid(),
         "capture_performance": settings.capture_performance,
     }
     try:
@@ -93,10 +93,6 @@ def load_user_modules(build: Path, modules: dict) -> None:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
-
-
-def _scrub(arg: str) -> str:
-    return probes.plain(arg)
 
 
 def point_latest(out_dir: Path, trace: Path) -> None:

@@ -9,18 +9,16 @@ configured here). With no tracer started every hook returns after one call into 
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 
 from . import session as _s
-from .payload import REDACTED, Redaction, scrub, type_name
+from .payload import Redaction, scrub, type_name
 
 ERROR_SITE = 0  # the build's site table reserves id 0 for error_occurred
 _SECRET_KEY = re.compile(
     r"(?i)^(.*[_-])?(api[_-]?key|authorization|password|passwd|secret|token|cookie|credentials?)$")
 _SECRET_ENV = re.compile(r"(?i)(key|secret|token|passw|credential|auth)")
-_PRIMITIVE = (str, int, float, bool, type(None), bytes)
 _key_is_secret: dict = {}  # the encoders' verdict cache: key -> is it secret-named
 _secret_values: tuple[str, ...] = ()
 MISS = object()  # what `answer` returns when no replay answers the call
@@ -57,25 +55,10 @@ def configure_redaction(patterns=(), environ=None) -> None:
 _s.default_redaction = _rules()  # key names are redacted even before configure_redaction
 
 
-def plain(value, depth: int = 0):
-    """Plain, secret-free data: dataclasses become dicts, secrets vanish.
-
-    Payloads no longer go through here (the encoder applies the same rules as it
-    encodes); it serves values outside payloads, such as the trace header's argv.
-    """
-    kind = type(value)
-    if kind is str:
-        return scrub(value, _secret_values) if _secret_values else value
-    if kind in _PRIMITIVE or depth > 32:
-        return value
-    if kind is dict:
-        return {key: REDACTED if type(key) is str and _secret_key(key) else plain(item, depth + 1)
-                for key, item in value.items()}
-    if kind in (list, tuple):
-        return [plain(item, depth + 1) for item in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, depth)
-    return value
+def scrub_text(text: str) -> str:
+    """`text` with the secret values removed, for strings written outside payloads (the
+    trace header's argv); payloads are scrubbed by the encoder itself."""
+    return scrub(text, _secret_values) if _secret_values else text
 
 
 def enter(site, payload=None):

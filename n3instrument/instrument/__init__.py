@@ -6,6 +6,7 @@ def instrument_program(program, program_py: str, main_py: str, profile_path=None
                        user_modules=()):
     """Files an instrumented build adds or replaces, and what its manifest records."""
     import os
+    import sys
 
     from ..errors import UsageError
     from .build_pass import HOOKS_MODULE, instrument_build
@@ -29,8 +30,6 @@ def instrument_program(program, program_py: str, main_py: str, profile_path=None
         result.files[loaded[module]] = user.code
     result.files["sites.json"] = result.plan.to_json()
     for warning in result.warnings:
-        import sys
-
         sys.stderr.write(f"warning: {warning}\n")
     info = {
         "flags": {"instrument": True, "filters": list(filters)},
