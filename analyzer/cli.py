@@ -1,7 +1,7 @@
 """The `n3analyze` command: analyze, inspect and export traces.
 
-`main()` turns the analyzer's own errors and the tracing core's TraceError into exit codes
-(2: bad usage or bad input, 1: failed); anything else is a bug and keeps its traceback.
+`main()` turns the toolchain's own errors (the analyzer's, the tracing core's) into exit
+codes (2: bad usage or bad input, 1: failed); anything else is a bug and keeps its traceback.
 The click group is importable (`analyzer.cli.cli`) and `register(group)` mounts the same
 commands elsewhere, e.g. under `namel3ss debug`.
 """
@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .errors import AnalyzerError
+from n3core.errors import run_main
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -137,11 +137,12 @@ def register(group: click.Group, names=("analyze", "inspect", "export")) -> None
 
 def main(argv=None, *, console=None, err_console=None) -> int:
     """Run the CLI; returns the exit code instead of exiting, for tests and embedding."""
-    from n3core.tracing.errors import TraceError
+    return run_main(lambda: _main(argv, {"console": console, "err_console": err_console}))
 
-    obj = {"console": console, "err_console": err_console}
+
+def _main(argv, obj):
     try:
-        rv = cli.main(args=argv, prog_name="n3analyze", standalone_mode=False, obj=obj)
+        return cli.main(args=argv, prog_name="n3analyze", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -150,15 +151,8 @@ def main(argv=None, *, console=None, err_console=None) -> int:
     except click.Abort:
         click.echo("aborted", err=True)
         return 1
-    except AnalyzerError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return exc.exit_code
-    except TraceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
     except BrokenPipeError:
         return 0
-    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

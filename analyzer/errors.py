@@ -1,11 +1,13 @@
-"""The analyzer's own errors; `cli.main` turns these (and TraceError) into exit codes."""
+"""The analyzer's own errors; exit 2 (bad input) unless a class says otherwise."""
 from __future__ import annotations
 
+from n3core.errors import FAILED, USAGE, ToolchainError
 
-class AnalyzerError(Exception):
+
+class AnalyzerError(ToolchainError):
     """Base of every error the analyzer reports as a message instead of a traceback."""
 
-    exit_code = 2
+    exit_code = USAGE
 
 
 class TraceNotFoundError(AnalyzerError):
@@ -31,4 +33,4 @@ class PriceFileError(AnalyzerError):
 class OutputError(AnalyzerError):
     """An export could not be written."""
 
-    exit_code = 1
+    exit_code = FAILED

@@ -9,22 +9,10 @@ from __future__ import annotations
 
 from n3core.corechoice import CoreChoice
 
-from .errors import AnalyzerError
-
 CORE_ENV = "N3ANALYZE_CORE"
-
-
-class CoreFallbackWarning(RuntimeWarning):
-    """The compiled analysis core is missing, so the slower pure-Python twin is in use."""
-
-
-class CoreUnavailableError(AnalyzerError):
-    """A core was asked for by name and cannot be imported."""
-
 
 _CHOICE = CoreChoice(
     "analysis core", CORE_ENV, {"c": ("analyzer._pass",), "python": ("analyzer.pypass",)},
-    CoreUnavailableError, CoreFallbackWarning,
     "n3analyze: the compiled analysis core is unavailable; using the pure-Python core, which "
     "gives the same results several times slower",
 )

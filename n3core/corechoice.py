@@ -12,14 +12,25 @@ import importlib
 import os
 import warnings
 
+from .errors import USAGE, ToolchainError
+
+
+class CoreUnavailableError(ToolchainError):
+    """A core forced by name (an environment variable or an argument) cannot be imported."""
+
+    exit_code = USAGE
+
+
+class CoreFallbackWarning(RuntimeWarning):
+    """A compiled core is missing, so its slower pure-Python twin is in use."""
+
 
 class CoreChoice:
     """The cores of one component: `modules` maps "c" and "python" to module names."""
 
-    def __init__(self, what: str, env: str, modules: dict, unavailable: type, warning: type,
-                 fallback_note: str):
+    def __init__(self, what: str, env: str, modules: dict, fallback_note: str):
         self.what, self.env, self.modules = what, env, modules
-        self.unavailable, self.warning, self.fallback_note = unavailable, warning, fallback_note
+        self.fallback_note = fallback_note
         self.import_error: str | None = None
 
     def load(self, name: str) -> tuple:
@@ -30,14 +41,14 @@ class CoreChoice:
         """(core name, its modules), following the environment variable when it is set."""
         forced = os.environ.get(self.env, "").strip().lower()
         if forced and forced not in self.modules:
-            raise self.unavailable(
+            raise CoreUnavailableError(
                 f"{self.env}={forced!r} (environment) is not "
                 f"{'an' if self.what[0] in 'aeiou' else 'a'} {self.what}; use 'c' or 'python'")
         if forced:
             try:
                 return forced, self.load(forced)
             except ImportError as exc:
-                raise self.unavailable(
+                raise CoreUnavailableError(
                     f"{self.env}={forced} asks for the {forced} {self.what}, which cannot be "
                     f"imported: {exc}. Rebuild it with `python setup.py build_ext --inplace` "
                     f"or unset {self.env}.") from exc
@@ -45,15 +56,15 @@ class CoreChoice:
             return "c", self.load("c")
         except ImportError as exc:
             self.import_error = str(exc)
-        warnings.warn(f"{self.fallback_note} ({self.import_error})", self.warning, stacklevel=4)
+        warnings.warn(f"{self.fallback_note} ({self.import_error})", CoreFallbackWarning, stacklevel=4)
         return "python", self.load("python")
 
     def module(self, name: str, index: int = 0):
-        """Module `index` of core `name`, or the component's own error if it is unavailable."""
+        """Module `index` of core `name`, or CoreUnavailableError if it does not import."""
         try:
             return self.load(name)[index]
         except (KeyError, ImportError) as exc:
-            raise self.unavailable(f"{self.what} {name!r} is unavailable: {exc}") from exc
+            raise CoreUnavailableError(f"{self.what} {name!r} is unavailable: {exc}") from exc
 
     def available(self) -> list:
         """The cores that import on this machine, e.g. ['c', 'python']."""

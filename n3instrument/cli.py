@@ -2,8 +2,8 @@
 
 Heavy modules (lark, the runtime, rich) are imported inside the commands that need
 them, so `namel3ss --help` stays fast. `main()` turns the project's own errors into
-exit codes (1: the program or check failed, 2: bad usage or input); anything else is a
-bug and keeps its traceback.
+exit codes (1: the program or check failed, 2: bad usage or input), whichever package or
+runtime copy raised them; anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import sys
 
 import click
 
+from n3core.errors import run_main
+
 from . import __version__
-from .errors import BuildError, NamelessError
+from .errors import BuildError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -209,24 +211,14 @@ def _print_diagnostics(diagnostics) -> None:
         click.echo(render(diagnostic, sources[file]) + "\n", err=True)
 
 
-def _core_error(exc: Exception):
-    """(message, exit code) for errors the runtime or tracing core raise on purpose, else None.
-
-    An instrumented build runs on its own copy of the runtime, whose error classes are not
-    the installed ones, so runtime errors are recognised by the module that defines them.
-    """
-    module = type(exc).__module__
-    if module in ("n3core.runtime.errors", "_n3_runtime.errors") and hasattr(exc, "paragraph"):
-        return exc.paragraph(), 2 if type(exc).__name__ == "UsageError" else 1
-    if module == "n3core.tracing.errors" or module.startswith("analyzer."):
-        return f"error: {exc}", getattr(exc, "exit_code", 2)
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `namel3ss` script; returns the exit code."""
+    return run_main(lambda: _main(argv))
+
+
+def _main(argv):
     try:
-        rv = cli.main(args=argv, prog_name="namel3ss", standalone_mode=False)
+        return cli.main(args=argv, prog_name="namel3ss", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1
@@ -236,19 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as exc:
         _print_diagnostics(exc.diagnostics)
         return exc.exit_code
-    except NamelessError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return exc.exit_code
-    except Exception as exc:
-        reported = _core_error(exc)
-        if reported is None:
-            raise
-        text, code = reported
-        click.echo(text, err=True)
-        return code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

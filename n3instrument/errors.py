@@ -1,20 +1,20 @@
 """The build-time errors the `namel3ss` CLI turns into exit codes; anything else is a bug."""
 from __future__ import annotations
 
-
-class NamelessError(Exception):
-    """Base of every error the CLI reports as a message rather than a traceback."""
-
-    exit_code = 1
+from n3core.errors import USAGE, ToolchainError
 
 
-class UsageError(NamelessError):
+class CompilerError(ToolchainError):
+    """Base of the errors the compiler (check, build, instrument, run) reports; exit 1."""
+
+
+class UsageError(CompilerError):
     """The command was given something it cannot use (a missing file, a bad flag value)."""
 
-    exit_code = 2
+    exit_code = USAGE
 
 
-class BuildError(NamelessError):
+class BuildError(CompilerError):
     """The program has errors; `diagnostics` holds every one found."""
 
     def __init__(self, diagnostics):

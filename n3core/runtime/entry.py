@@ -2,17 +2,17 @@
 
 Exit codes: 0 the program ran, 1 the program failed, 2 bad usage or bad input. Failures
 print one paragraph (what, which component and where it is declared, how to fix it), never
-a traceback; set NAMEL3SS_TRACEBACK=1 to see one for an unexpected internal error.
+a traceback; an exception that is not an `N3Error` is a bug in the runtime and keeps its
+traceback.
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-from .errors import N3Error, UsageError
+from n3core.errors import FAILED, OK, USAGE, run_main
 
-OK, FAILED, USAGE = 0, 1, 2
+from .errors import N3Error, UsageError
 
 
 def _parser(prog: str | None):
@@ -31,15 +31,6 @@ def _parser(prog: str | None):
     parser.add_argument("--input", metavar="VALUE", help="the input (JSON, or text for an agent)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
-
-
-def format_error(exc: BaseException) -> str:
-    """The one paragraph a user sees for `exc`."""
-    if isinstance(exc, N3Error):
-        return exc.paragraph()
-    return (f"error[INTERNAL_ERROR]: the runtime failed unexpectedly "
-            f"({exc.__class__.__name__}: {exc}). Fix: this is a bug in the namel3ss runtime; "
-            "rerun with NAMEL3SS_TRACEBACK=1 and report the traceback.")
 
 
 def _usage(message: str, hint: str | None = None) -> UsageError:
@@ -97,6 +88,10 @@ def _print_result(result, as_json: bool) -> None:
 
 def main(app, argv: list[str] | None = None, prog: str | None = None) -> int:
     """Run `app` as the command line asks; returns the process exit code."""
+    return run_main(lambda: _main(app, argv, prog))
+
+
+def _main(app, argv, prog) -> int:
     parser = _parser(prog)
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -110,16 +105,9 @@ def main(app, argv: list[str] | None = None, prog: str | None = None) -> int:
     except N3Error as err:
         if args.json:
             print(json.dumps({"error": err.to_dict()}, ensure_ascii=False))
-        print(err.paragraph(), file=sys.stderr)
-        return USAGE if isinstance(err, UsageError) else FAILED
+        raise
     except KeyboardInterrupt:
         print("error[INTERRUPTED]: the run was interrupted.", file=sys.stderr)
-        return FAILED
-    except Exception as exc:
-        if os.environ.get("NAMEL3SS_TRACEBACK") == "1":
-            import traceback
-            traceback.print_exc()
-        print(format_error(exc), file=sys.stderr)
         return FAILED
     _print_result(result, args.json)
     return OK
@@ -133,9 +121,4 @@ def run_program(module: str = "program", argv: list[str] | None = None) -> int:
     """
     import importlib
 
-    try:
-        program = importlib.import_module(module)
-    except N3Error as err:
-        print(err.paragraph(), file=sys.stderr)
-        return FAILED
-    return main(program.app, argv)
+    return run_main(lambda: _main(importlib.import_module(module).app, argv, None))

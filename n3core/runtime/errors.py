@@ -6,8 +6,10 @@ declared in the `.ai` source, and what the user can do about it.
 """
 from __future__ import annotations
 
+from n3core.errors import USAGE, ToolchainError
 
-class N3Error(Exception):
+
+class N3Error(ToolchainError):
     """Base of every error the runtime reports to users."""
 
     code = "N3_ERROR"
@@ -48,6 +50,9 @@ class N3Error(Exception):
             text += f" Fix: {self.hint.rstrip('.')}."
         return text
 
+    def report(self) -> str:
+        return self.paragraph()
+
     def to_dict(self) -> dict:
         return {
             "code": self.code,
@@ -72,6 +77,7 @@ class UsageError(N3Error):
     """The program was asked to run something that does not exist or with bad input."""
 
     code = "USAGE_ERROR"
+    exit_code = USAGE
 
 
 class ProviderError(N3Error):

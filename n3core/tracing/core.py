@@ -7,20 +7,13 @@ imported is an error, not a silent fallback. An unforced fallback is announced o
 from __future__ import annotations
 
 from ..corechoice import CoreChoice
-from .errors import CoreUnavailableError
 
 CORE_ENV = "N3TRACE_CORE"
-
-
-class CoreFallbackWarning(RuntimeWarning):
-    """The compiled tracing core is missing, so the slower pure-Python twin is in use."""
-
 
 _CHOICE = CoreChoice(
     "tracing core", CORE_ENV,
     {"c": ("n3core.tracing._ring", "n3core.tracing._reader"),
      "python": ("n3core.tracing.pyring", "n3core.tracing.pyreader")},
-    CoreUnavailableError, CoreFallbackWarning,
     "n3trace: the compiled tracing core is unavailable; using the pure-Python core, which "
     "writes the same files but costs several times more per event",
 )

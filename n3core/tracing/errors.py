@@ -1,8 +1,13 @@
 """The tracing core's errors: one base class, so callers can catch everything we raise."""
+from __future__ import annotations
+
+from ..errors import USAGE, ToolchainError
 
 
-class TraceError(Exception):
+class TraceError(ToolchainError):
     """Base class of every error the tracing core raises on purpose."""
+
+    exit_code = USAGE
 
 
 class TraceFormatError(TraceError):
@@ -15,7 +20,3 @@ class TraceConfigError(TraceError):
 
 class TraceStateError(TraceError):
     """A session call came at the wrong time, e.g. starting a second tracer."""
-
-
-class CoreUnavailableError(TraceError):
-    """The core forced through N3TRACE_CORE cannot be imported."""

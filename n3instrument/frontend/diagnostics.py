@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from n3core.errors import ToolchainError
+
 from .nodes import Location
 
 SEVERITIES = ("error", "warning", "note")
@@ -115,7 +117,7 @@ def sort_key(diagnostic: Diagnostic) -> tuple:
     return (loc.file, loc.line, loc.column)
 
 
-class FrontendError(Exception):
+class FrontendError(ToolchainError):
     """The front end refused a file; `diagnostics` says why (never empty)."""
 
     def __init__(self, diagnostics: list[Diagnostic], source: str | None = None) -> None:
@@ -127,6 +129,8 @@ class FrontendError(Exception):
 
     def render(self) -> str:
         return render_all(self.diagnostics, self.source)
+
+    report = render
 
 
 # --- lark's parse errors, in the user's words -------------------------------------------

@@ -15,6 +15,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
 from lark.lexer import Lexer
 
+from n3core.errors import ToolchainError
 from n3core.runtime import schema
 
 from .diagnostics import Diagnostic, FrontendError, from_lark_error
@@ -25,7 +26,7 @@ from .nodes import (
 
 
 
-class Problem(Exception):
+class Problem(ToolchainError):
     """A syntax error found by a transformer callback, already in the user's words."""
 
     def __init__(self, message: str, loc: Location, hint: str | None = None) -> None:
