@@ -34,7 +34,7 @@ test: ext
 	$(PY) -m pytest -q
 
 test-quick: ext
-	$(PY) -m pytest -q -m "not frozen"
+	$(PY) -m pytest -q -m "not frozen and not slow"
 
 bench: ext
 	$(PY) -m pip install --quiet -e '.[dev,bench]'

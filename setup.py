@@ -1,8 +1,9 @@
-"""Build the optional Cython tracing core.
+"""Build the optional Cython cores (the tracing ring and reader, the analysis pass).
 
-The extension is optional, as in coverage.py: if compiling fails (no compiler, no headers)
-the install goes on without it and the pure-Python twin is used, which says so at run time.
-Set N3TRACE_NO_EXTENSION=1 to skip the build on purpose.
+The extensions are optional, as in coverage.py: if compiling fails (no compiler, no
+headers) the install goes on without them and the pure-Python twins are used, which say so
+at run time. The install itself says so once, however many extensions failed. Set
+N3TRACE_NO_EXTENSION=1 to skip the build on purpose.
 """
 import glob
 import os
@@ -11,28 +12,28 @@ import sys
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
+FALLBACK = ("WARNING: the compiled cores could not be built ({why}); the pure-Python cores "
+            "will be used (same results, slower). Install a C compiler and the Python headers "
+            "to get them.\n")
+
 
 class OptionalBuildExt(build_ext):
-    """Treat a failed compile as a warning so the pure-Python core still installs."""
+    """Treat failed compiles as one warning so the pure-Python cores still install."""
 
     def run(self):
+        self.failures = []
         try:
             super().run()
         except Exception as exc:  # noqa: BLE001 - any build failure falls back
-            self._warn(exc)
+            self.failures.append(exc)
+        if self.failures:
+            sys.stderr.write(FALLBACK.format(why=self.failures[0]))
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001
-            self._warn(exc)
-
-    @staticmethod
-    def _warn(exc):
-        sys.stderr.write(
-            f"WARNING: the Cython tracing core could not be built ({exc}); "
-            "the pure-Python core will be used.\n"
-        )
+            self.failures.append(exc)
 
 
 def extensions():
@@ -47,7 +48,7 @@ def extensions():
     try:
         from Cython.Build import cythonize
     except ImportError:
-        sys.stderr.write("WARNING: Cython is not installed; building without the C core.\n")
+        sys.stderr.write(FALLBACK.format(why="Cython is not installed"))
         return []
     found = []
     for sources in groups:
@@ -60,7 +61,7 @@ def extensions():
                 quiet=True,
             )
         except Exception as exc:  # noqa: BLE001 - a Cython error must not stop the install
-            OptionalBuildExt._warn(exc)
+            sys.stderr.write(FALLBACK.format(why=exc))
     return found
 
 

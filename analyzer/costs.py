@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import json
 import os
+from importlib import resources
+from pathlib import Path
 
 from .errors import PriceFileError
 
-_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "prices.json")
+
+def _builtin():
+    """The packaged table, read through importlib.resources so a zip or frozen app finds it."""
+    return resources.files(__package__).joinpath("data").joinpath("prices.json")
 
 
-def _load(path: str, what: str) -> dict:
+def _load(path, what: str) -> dict:
+    source = Path(path) if isinstance(path, (str, os.PathLike)) else path
     try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+        doc = json.loads(source.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PriceFileError(f"{what} {path} cannot be read ({exc.strerror or exc}). Check "
                              "the path given to --prices.") from exc
@@ -50,7 +55,7 @@ class PriceTable:
     """Looks up per-1k prices; remembers which models it could not price."""
 
     def __init__(self, override: str | None = None):
-        self.table = _load(_DATA, "the built-in price table")
+        self.table = _load(_builtin(), "the built-in price table")
         self.source = "built-in"
         if override:
             self.table.update(_load(override, "the price file"))
