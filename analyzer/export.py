@@ -29,12 +29,15 @@ class Exported:
         return "; ".join([line, *self.notes])
 
 
+def _open_note(still_open: int, marked: str) -> list:
+    if not still_open:
+        return []
+    return [f"{still_open} span(s) were still open when the trace ends and are ended at its "
+            f"last timestamp, marked {marked}"]
+
+
 def _otlp_notes(counts) -> list:
-    notes = []
-    if counts.still_open:
-        notes.append(f"{counts.still_open} span(s) were still open when the trace ends and "
-                     "are ended at its last timestamp, status UNSET, marked "
-                     "namel3ss.span.still_open")
+    notes = _open_note(counts.still_open, "namel3ss.span.still_open (status UNSET)")
     if counts.orphans:
         notes.append(f"{counts.orphans} span(s) have a parent the trace does not hold and "
                      "are exported as roots, marked namel3ss.span.parent_not_in_trace")
@@ -103,6 +106,9 @@ def _write(source, target, f, protobuf, max_spans) -> Exported:
         return Exported(counts.spans, "spans", requests, _otlp_notes(counts))
     if target == "perfetto":
         from .export_perfetto import write
-    else:
-        from .export_jsonl import write
+
+        count, still_open = write(source, f)
+        return Exported(count, notes=_open_note(still_open, "args.still_open"))
+    from .export_jsonl import write
+
     return Exported(write(source, f))

@@ -51,7 +51,8 @@ class _Writer:
         self.sep = ",\n"
 
 
-def write(source, f, first=None) -> int:
+def write(source, f, first=None) -> tuple[int, int]:
+    """Write the trace; returns (events written, spans still open at the end)."""
     info = source.info
     if first is None:
         first = earliest(info.path) or 0
@@ -97,7 +98,7 @@ def write(source, f, first=None) -> int:
         out.emit({"name": "thread_sort_index", "ph": "M", "pid": PID, "tid": task,
                   "args": {"sort_index": index}})
     f.write("\n]}\n")
-    return out.count
+    return out.count, len(open_)
 
 
 def _flow(out: _Writer, sp: int, ts: int, from_task, to_task) -> None:
