@@ -111,21 +111,40 @@ def inspect(ctx, trace, event, agent, chain, prompt, tool, errors_only, tree, li
 
 @cli.command()
 @click.argument("trace", type=click.Path())
-@click.option("--to", "target", type=click.Choice(["perfetto", "otlp", "jsonl"]), required=True)
-@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+@click.option("--to", "target", type=click.Choice(["perfetto", "otlp", "jsonl"]), required=True,
+              help="perfetto: Chrome Trace Event JSON for ui.perfetto.dev; otlp: OpenTelemetry "
+                   "spans (JSON Lines, or --protobuf); jsonl: the earlier debugger's format.")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
               help="The file to write ('-' for standard output).")
+@click.option("--protobuf", is_flag=True,
+              help="otlp: binary ExportTraceServiceRequest messages, each preceded by its "
+                   "length as a varint, instead of JSON Lines.")
+@click.option("--endpoint", metavar="URL",
+              help="otlp: send the spans to this OTLP/HTTP receiver (protobuf, gzip) instead "
+                   "of writing a file; a bare http://host:port gets /v1/traces.")
+@click.option("--max-spans", type=click.IntRange(1),
+              help="otlp: at most this many spans per request (default 5,000; requests also "
+                   "stay under 4 MiB).")
+@click.option("--retries", type=click.IntRange(0, 20),
+              help="otlp --endpoint: how often to retry a request the receiver refuses for now "
+                   "(429, 502-504) or cannot be reached, with exponential backoff (default 5).")
 @click.pass_context
-def export(ctx, trace, target, out) -> int:
+def export(ctx, trace, target, out, protobuf, endpoint, max_spans, retries) -> int:
     """Convert a trace for Perfetto, an OpenTelemetry backend, or the earlier debugger."""
-    from .export import export as run
+    from .export import check_options, export as run
     from .sources import open_source
 
+    check_options(target, out, protobuf, endpoint)
     with open_source(trace) as source:
-        count, health = run(source, target, out)
+        done = run(source, target, out, protobuf=protobuf, endpoint=endpoint,
+                   max_spans=max_spans, retries=retries)
+        health = source.health
     for line in health.warnings():
         click.echo(f"WARNING: {line}", err=True)
-    if out != "-":
-        click.echo(f"wrote {count} records to {out} ({target})", err=True)
+    if endpoint:
+        click.echo(done.summary(target, endpoint, "sent"), err=True)
+    elif out != "-":
+        click.echo(done.summary(target, out), err=True)
     return 0
 
 

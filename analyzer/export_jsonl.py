@@ -6,8 +6,8 @@ Each event is one line in file order; starts and ends share `event_id` and carry
 from __future__ import annotations
 
 import datetime as _dt
-import json
 
+from .export_json import dumps, plain
 from .model import END, ERROR_END, INSTANT, START
 
 
@@ -56,7 +56,6 @@ def write(source, f) -> int:
                              "error": error if k == ERROR_END else None})
                 if k == ERROR_END and line["error"] is None:
                     line["error"] = {"type": "Error", "message": ""}
-            f.write(json.dumps({k2: v for k2, v in line.items() if v is not None},
-                               default=str) + "\n")
+            f.write(dumps(plain({k2: v for k2, v in line.items() if v is not None})) + "\n")
             count += 1
     return count

@@ -1,43 +1,72 @@
-"""OTLP/JSON (an ExportTraceServiceRequest) with OpenTelemetry `gen_ai.*` attributes.
+"""OpenTelemetry spans (opentelemetry-proto messages) with `gen_ai.*` attributes.
 
-Ids are hex, as OTLP/JSON requires: the trace id comes from the run id, span ids from the
-trace's span numbers. Errors become status ERROR plus an `exception` span event. Written
-as a stream; only open spans and their pending events are held.
+Receivers key spans by id, so ids must not repeat across traces: the trace id is the run
+id (or a hash of it) and each span id a hash of the trace id and the span number, which
+re-exporting the same trace reproduces. Spans still open when the trace ends (a killed
+run) are exported ended at the trace's last timestamp, status UNSET, marked open; a
+parent the trace does not hold is dropped rather than left dangling. Only open spans and
+their pending events are held, so memory follows nesting, not trace length.
 """
 from __future__ import annotations
 
 import hashlib
-import json
+import math
+import os
 import re
+from dataclasses import dataclass
 
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.resource.v1 import resource_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from .export_json import dumps, plain
 from .model import END, ERROR_END, INSTANT, START
 
 KIND_INTERNAL, KIND_CLIENT = 1, 3
 STATUS_ERROR = 2
+OPEN_ATTRIBUTE = "namel3ss.span.still_open"
+ORPHAN_ATTRIBUTE = "namel3ss.span.parent_not_in_trace"
+SCOPE = "n3trace"
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-def trace_id(run_id: str) -> str:
+def trace_id(run_id: str, fallback: str = "namel3ss") -> bytes:
+    """The run id itself when it is already a 128-bit hex id, else its hash."""
     if re.fullmatch(r"[0-9a-f]{32}", run_id or "") and set(run_id) != {"0"}:
-        return run_id
-    return hashlib.sha256((run_id or "namel3ss").encode()).hexdigest()[:32]
+        return bytes.fromhex(run_id)
+    return hashlib.sha256((run_id or fallback).encode()).digest()[:16]
 
 
-def _value(v):
+def span_id(tid: bytes, number: int) -> bytes:
+    """A span id unique across traces and stable across re-exports of one trace."""
+    digest = hashlib.sha256(tid + number.to_bytes(16, "big", signed=True)).digest()[:8]
+    return digest if any(digest) else b"\x00" * 7 + b"\x01"
+
+
+def _value(v, out: common_pb2.AnyValue) -> None:
     if isinstance(v, bool):
-        return {"boolValue": v}
-    if isinstance(v, int):
-        return {"intValue": str(v)}
-    if isinstance(v, float):
-        return {"doubleValue": v}
-    if isinstance(v, (list, tuple)):
-        return {"arrayValue": {"values": [_value(x) for x in v]}}
-    if isinstance(v, str):
-        return {"stringValue": v}
-    return {"stringValue": json.dumps(v, default=str, sort_keys=True)}
+        out.bool_value = v
+    elif isinstance(v, int) and _INT64_MIN <= v <= _INT64_MAX:
+        out.int_value = v
+    elif isinstance(v, float) and math.isfinite(v):
+        out.double_value = v
+    elif isinstance(v, (list, tuple)) and all(
+            isinstance(x, (str, bool, int, float)) for x in v):
+        for x in v:
+            _value(x, out.array_value.values.add())
+    elif isinstance(v, str):
+        out.string_value = v
+    else:
+        p = plain(v)
+        out.string_value = p if isinstance(p, str) else dumps(p, sort_keys=True)
 
 
-def _attrs(d: dict) -> list:
-    return [{"key": k, "value": _value(v)} for k, v in d.items() if v is not None]
+def _attrs(d: dict, into) -> None:
+    for k, v in d.items():
+        if v is not None:
+            kv = into.add()
+            kv.key = k
+            _value(v, kv.value)
 
 
 def _d(p) -> dict:
@@ -55,7 +84,7 @@ def span_attributes(site, start, end) -> tuple[str, int, dict]:
     if et == "llm_call":
         params = _d(start.get("params"))
         usage = _d(end.get("usage"))
-        model = start.get("model")
+        model = _str(start.get("model"))
         provider = start.get("provider")
         finish = end.get("finish_reason")
         attrs.update({
@@ -81,77 +110,172 @@ def span_attributes(site, start, end) -> tuple[str, int, dict]:
 
 
 def _float(v):
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    return float(v) if ok and abs(v) < 1e308 and v == v else None
 
 
 def _int(v):
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    return int(v) if ok and v == v and _INT64_MIN <= v <= _INT64_MAX else None
 
 
 def _str(v):
-    return None if v is None else str(v)
+    if v is None:
+        return None
+    p = plain(v)
+    return p if isinstance(p, str) else dumps(p, sort_keys=True)
 
 
-def write(source, f) -> int:
-    info = source.info
-    tid = trace_id(info.run_id)
-    resource = _attrs({"service.name": info.metadata.get("app") or "namel3ss",
-                       "namel3ss.run_id": info.run_id or None})
-    f.write(json.dumps({"resourceSpans": [{"resource": {"attributes": resource},
-                                           "scopeSpans": [{"scope": {"name": "n3trace"},
-                                                           "spans": []}]}]})[:-6])
-    open_: dict = {}
-    count = 0
-    sep = ""
-    for batch in source.batches():
-        for i in range(len(batch)):
-            k = batch.kind[i]
-            sp = batch.span[i]
-            if k == START:
-                open_[sp] = [batch.ts[i], batch.parent[i], batch.site[i], batch.payload(i), []]
-            elif k == INSTANT:
-                site = info.site(batch.site[i])
-                p = _d(batch.payload(i))
-                if site.event_type == "error_occurred":
-                    ev = {"name": "exception", "timeUnixNano": str(batch.ts[i]),
-                          "attributes": _attrs({"exception.type": _str(p.get("type")),
-                                                "exception.message": _str(p.get("message")),
-                                                "exception.stacktrace": _str(p.get("stack"))})}
+def _exception_event(ts: int, p: dict) -> trace_pb2.Span.Event:
+    ev = trace_pb2.Span.Event(name="exception", time_unix_nano=ts)
+    _attrs({"exception.type": _str(p.get("type")), "exception.message": _str(p.get("message")),
+            "exception.stacktrace": _str(p.get("stack"))}, ev.attributes)
+    return ev
+
+
+@dataclass
+class Counts:
+    """What the span stream produced, for the export's summary line."""
+
+    spans: int = 0
+    still_open: int = 0
+    orphans: int = 0
+
+
+class OtlpSpans:
+    """The trace's spans as `trace_pb2.Span` messages, closed ones in closing order, then
+    the ones still open when the trace ends; `resource`, `scope` and `counts` beside."""
+
+    def __init__(self, source):
+        self.source = source
+        info = source.info
+        fallback = "file:" + os.path.realpath(info.path) if info.path else "namel3ss"
+        self.trace_id = trace_id(info.run_id, fallback)
+        self.resource = resource_pb2.Resource()
+        _attrs({"service.name": _str(info.metadata.get("app")) or "namel3ss",
+                "namel3ss.run_id": info.run_id or None}, self.resource.attributes)
+        self.scope = common_pb2.InstrumentationScope(name=SCOPE, version=_version())
+        self.counts = Counts()
+
+    def __iter__(self):
+        info = self.source.info
+        tid = self.trace_id
+        ids: dict = {}
+        seen: set = set()
+        open_: dict = {}
+        last_ts = 0
+
+        def sid(n):
+            found = ids.get(n)
+            if found is None:
+                found = ids[n] = span_id(tid, n)
+            return found
+
+        for batch in self.source.batches():
+            for i in range(len(batch)):
+                k, ts, sp = batch.kind[i], batch.ts[i], batch.span[i]
+                if ts > last_ts:
+                    last_ts = ts
+                if k == START:
+                    parent = batch.parent[i]
+                    seen.add(sp)
+                    if parent and parent not in seen:
+                        self.counts.orphans += 1
+                        parent = -parent
+                    open_[sp] = [ts, parent, batch.site[i], batch.payload(i), []]
+                elif k == INSTANT:
+                    holder = open_.get(batch.parent[i])
+                    if holder is not None:
+                        holder[4].append(self._instant(info.site(batch.site[i]), ts,
+                                                       batch.payload(i)))
                 else:
-                    ev = {"name": site.event_type, "timeUnixNano": str(batch.ts[i]),
-                          "attributes": _attrs({"namel3ss.name": site.name or None,
-                                                "namel3ss.payload": p or None})}
-                holder = open_.get(batch.parent[i])
-                if holder is not None:
-                    holder[4].append(ev)
-            else:
-                rec = open_.pop(sp, None)
-                if rec is None:
-                    continue
-                start_ts, parent, sid, start_payload, events = rec
-                end_payload = batch.payload(i)
-                site = info.site(sid)
-                name, kind, attrs = span_attributes(site, start_payload, end_payload)
-                span = {"traceId": tid, "spanId": f"{sp:016x}", "name": name, "kind": kind,
-                        "startTimeUnixNano": str(start_ts), "endTimeUnixNano": str(batch.ts[i]),
-                        "attributes": _attrs(attrs)}
-                if parent:
-                    span["parentSpanId"] = f"{parent:016x}"
-                if k == ERROR_END:
-                    p = _d(end_payload)
-                    err = _d(p.get("error")) or p
-                    span["status"] = {"code": STATUS_ERROR,
-                                      "message": f"{err.get('type') or 'Error'}: {err.get('message') or ''}"}
-                    if not any(e["name"] == "exception" for e in events) and err:
-                        events.append({"name": "exception", "timeUnixNano": str(batch.ts[i]),
-                                       "attributes": _attrs({
-                                           "exception.type": _str(err.get("type")),
-                                           "exception.message": _str(err.get("message")),
-                                           "exception.stacktrace": _str(err.get("stack"))})})
-                if events:
-                    span["events"] = events
-                f.write(sep + json.dumps(span, default=str))
-                sep = ",\n"
-                count += 1
-    f.write("]}]}]}\n")
-    return count
+                    rec = open_.pop(sp, None)
+                    if rec is not None:
+                        yield self._span(sid, sp, rec, k, ts, batch.payload(i))
+                        ids.pop(sp, None)
+        for sp in sorted(open_, key=lambda n: open_[n][0]):
+            yield self._span(sid, sp, open_[sp], None, max(last_ts, open_[sp][0]), None)
+            self.counts.still_open += 1
+
+    def _instant(self, site, ts, payload):
+        p = _d(payload)
+        if site.event_type == "error_occurred":
+            return _exception_event(ts, p)
+        ev = trace_pb2.Span.Event(name=site.event_type, time_unix_nano=ts)
+        _attrs({"namel3ss.name": site.name or None,
+                "namel3ss.payload": payload if payload not in (None, {}) else None},
+               ev.attributes)
+        return ev
+
+    def _span(self, sid, sp, rec, kind, end_ts, end_payload) -> trace_pb2.Span:
+        start_ts, parent, site_id, start_payload, events = rec
+        site = self.source.info.site(site_id)
+        name, span_kind, attrs = span_attributes(site, start_payload, end_payload)
+        if kind is None:
+            attrs[OPEN_ATTRIBUTE] = True
+        if parent < 0:
+            attrs[ORPHAN_ATTRIBUTE] = -parent
+        span = trace_pb2.Span(trace_id=self.trace_id, span_id=sid(sp), name=name,
+                              kind=span_kind, start_time_unix_nano=start_ts,
+                              end_time_unix_nano=end_ts)
+        if parent > 0:
+            span.parent_span_id = sid(parent)
+        _attrs(attrs, span.attributes)
+        if kind == ERROR_END:
+            p = _d(end_payload)
+            err = _d(p.get("error")) or p
+            span.status.code = STATUS_ERROR
+            span.status.message = (f"{_str(err.get('type')) or 'Error'}: "
+                                   f"{_str(err.get('message')) or ''}")
+            if err and not any(e.name == "exception" for e in events):
+                events.append(_exception_event(end_ts, err))
+        span.events.extend(events)
+        self.counts.spans += 1
+        return span
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("n3trace")
+    except Exception:  # not installed (a source checkout, a frozen binary without metadata)
+        return ""
+
+
+def _json_value(v: common_pb2.AnyValue) -> dict:
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return {"stringValue": v.string_value}
+    if which == "int_value":
+        return {"intValue": str(v.int_value)}
+    if which == "bool_value":
+        return {"boolValue": v.bool_value}
+    if which == "double_value":
+        return {"doubleValue": v.double_value}
+    if which == "array_value":
+        return {"arrayValue": {"values": [_json_value(x) for x in v.array_value.values]}}
+    return {}
+
+
+def _json_attrs(items) -> list:
+    return [{"key": kv.key, "value": _json_value(kv.value)} for kv in items]
+
+
+def to_json_dict(span: trace_pb2.Span) -> dict:
+    """OTLP/JSON of one span: lowerCamelCase names, integer enums, hex ids, int64 as
+    strings. Written out by hand, not with json_format, which is five times slower and
+    would give base64 ids."""
+    d = {"traceId": span.trace_id.hex(), "spanId": span.span_id.hex()}
+    if span.parent_span_id:
+        d["parentSpanId"] = span.parent_span_id.hex()
+    d.update({"name": span.name, "kind": span.kind,
+              "startTimeUnixNano": str(span.start_time_unix_nano),
+              "endTimeUnixNano": str(span.end_time_unix_nano),
+              "attributes": _json_attrs(span.attributes)})
+    if span.events:
+        d["events"] = [{"timeUnixNano": str(e.time_unix_nano), "name": e.name,
+                        "attributes": _json_attrs(e.attributes)} for e in span.events]
+    if span.status.code or span.status.message:
+        d["status"] = {"code": span.status.code, "message": span.status.message}
+    return d

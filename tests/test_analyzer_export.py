@@ -1,5 +1,4 @@
 """Exports parsed back: Perfetto JSON, OTLP through opentelemetry-proto, JSON-lines round trip."""
-import base64
 import io
 import json
 
@@ -9,6 +8,7 @@ from rich.console import Console
 from analyzer import cli
 from analyzer.analysis import analyze
 from analyzer.sources import open_source
+from support.otlp import attrs, read_json_lines, spans_of
 from support.trace_factory import research_run
 from support.trace_factory import analyzer_core  # noqa: F401 - a fixture
 
@@ -41,37 +41,16 @@ def test_perfetto(made, tmp_path):
     assert {e["tid"] for e in xs} == {e["tid"] for e in events if e["name"] == "thread_name"}
 
 
-def _hex_to_b64(obj):
-    if isinstance(obj, dict):
-        return {k: (base64.b64encode(bytes.fromhex(v)).decode()
-                    if k in ("traceId", "spanId", "parentSpanId") else _hex_to_b64(v))
-                for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_hex_to_b64(v) for v in obj]
-    return obj
-
-
 def test_otlp_parses_with_opentelemetry_proto(made, tmp_path):
-    from google.protobuf import json_format
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
     script, trace = made
-    raw = json.loads(open(export(trace, "otlp", tmp_path / "o.json")).read())
-    spans_raw = raw["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    assert all(len(s["traceId"]) == 32 and len(s["spanId"]) == 16 for s in spans_raw)
-    json_format.Parse(json.dumps(raw), ExportTraceServiceRequest())   # field names and enums
-    req = json_format.Parse(json.dumps(_hex_to_b64(raw)), ExportTraceServiceRequest())
-    spans = req.resource_spans[0].scope_spans[0].spans
+    out = export(trace, "otlp", tmp_path / "o.jsonl")
+    for line in open(out, encoding="utf-8"):
+        raw = json.loads(line)
+        assert all(len(s["traceId"]) == 32 and len(s["spanId"]) == 16
+                   for s in raw["resourceSpans"][0]["scopeSpans"][0]["spans"])
+    spans = spans_of(read_json_lines(out))
     assert len(spans) == len(script.spans)
     assert all(len(s.trace_id) == 16 and len(s.span_id) == 8 for s in spans)
-
-    def attrs(span):
-        out = {}
-        for kv in span.attributes:
-            which = kv.value.WhichOneof("value")
-            v = getattr(kv.value, which)
-            out[kv.key] = list(x.string_value for x in v.values) if which == "array_value" else v
-        return out
 
     llm = [s for s in spans if attrs(s).get("gen_ai.operation.name") == "chat"]
     a = attrs(llm[0])
