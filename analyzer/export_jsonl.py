@@ -9,6 +9,8 @@ import datetime as _dt
 import json
 
 from .model import END, ERROR_END, INSTANT, START
+from .spans import payload_of
+from .values import jsonable
 
 
 def _iso(ns: int) -> str:
@@ -25,7 +27,7 @@ def write(source, f) -> int:
         for i in range(len(batch)):
             k, ts, sp = batch.kind[i], batch.ts[i], batch.span[i]
             site = info.site(batch.site[i])
-            payload = batch.payload(i)
+            payload = payload_of(batch, i)
             line = {"timestamp": _iso(ts), "timestamp_ns": ts, "execution_id": run,
                     "component": site.component, "component_name": site.name,
                     "metadata": {}}
@@ -56,7 +58,7 @@ def write(source, f) -> int:
                              "error": error if k == ERROR_END else None})
                 if k == ERROR_END and line["error"] is None:
                     line["error"] = {"type": "Error", "message": ""}
-            f.write(json.dumps({k2: v for k2, v in line.items() if v is not None},
-                               default=str) + "\n")
+            line = jsonable({k2: v for k2, v in line.items() if v is not None})
+            f.write(json.dumps(line, allow_nan=False) + "\n")
             count += 1
     return count
