@@ -21,6 +21,7 @@ from .costs import PriceTable
 from .critical_path import KEEP as _PY_KEEP, NODE_CAP as _PY_NODE_CAP
 from .passbase import KEYS, MAX_ANCESTORS, MAX_SEEN_PER_SCOPE, SLOW_K, PassBase, fingerprint
 from .stats import ms
+from .values import MAX_COUNT as _MAX_COUNT, count
 
 IS_COMPILED = True
 
@@ -299,9 +300,14 @@ cdef class Tokens:
 
 
 cdef inline object _int(object value):
-    if (isinstance(value, int) or isinstance(value, float)) and not isinstance(value, bool):
-        return int(value)
-    return 0
+    """`analyzer.values.count`: 0 when absent, -1 when present but unusable."""
+    if value is None:
+        return 0
+    if type(value) is int:
+        return value if 0 <= value < _MAX_COUNT else -1
+    if type(value) is float:
+        return int(value) if 0.0 <= <double>value < <double>_MAX_COUNT else -1
+    return count(value)
 
 
 cdef array _col(object values, str code):
@@ -321,7 +327,7 @@ cdef class _CPass:
     cdef public object first_ts, last_ts
     cdef public list slow
     cdef public set repeated_spans, errored_spans, _rss_sites
-    cdef public long long base, orphans
+    cdef public long long base, orphans, unusable
     cdef public bint _errors_on
     cdef Counts _oc          # span -> open children
     cdef uint8_t* _has_dur   # site -> has its durations array, for sites < _tsize
@@ -474,8 +480,10 @@ cdef class _CPass:
             data = get(i, _KEYS) if has else _EMPTY
             if has and "rss" in data and self._rss_at(s):
                 rss = data["rss"]
-                if isinstance(rss, int) and not isinstance(rss, bool):
+                if type(rss) is int and 0 <= rss < _MAX_COUNT:
                     self._rss(ts[i], rss, self.roles.get(s, ""), s, k, span[i])
+                elif rss is not None:
+                    self.unusable += 1
             h = a & 0x0F
             if h == H_LLM_END:
                 self._llm_end(ts[i], s, span[i], data)
@@ -483,7 +491,8 @@ cdef class _CPass:
                 self._tool_start(s, span[i], parent[i], data)
             elif h == H_LLM_START:
                 if data:
-                    self.llm_info[span[i]] = (data.get("model"), data.get("provider"))
+                    self.llm_info[span[i]] = (self._text(data.get("model")),
+                                              self._text(data.get("provider")))
             elif h == H_SCOPE_END:
                 if self.tool_seen:
                     self.tool_seen.pop(span[i], None)
@@ -638,16 +647,22 @@ cdef class _CPass:
             model = provider = None
         else:
             model, provider = info
-        model = model or data.get("model")
+        model = model or self._text(data.get("model"))
         rec = self.open.get(sp_o)
         dur = ts - (<tuple>rec)[0] if rec else 0
         usage = data.get("usage")
         if isinstance(usage, dict):
             p = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
             c = _int(usage.get("completion_tokens", usage.get("output_tokens")))
-            t = _int(usage.get("total_tokens")) or p + c
+            t = _int(usage.get("total_tokens"))
+            if p < 0 or c < 0 or t < 0:
+                self.unusable += (p < 0) + (c < 0) + (t < 0)
+                p, c, t = max(p, 0), max(c, 0), max(t, 0)
+            t = t or p + c
         else:
             p = c = t = 0
+            if usage is not None:
+                self.unusable += 1
         if p or c or t:
             # PriceTable.cost without a Python call per llm call: the price of a model
             # cannot change during a pass, so it is looked up once per (model, mock)
@@ -666,8 +681,8 @@ cdef class _CPass:
             cost = 0.0
         if cost is None:
             est = data.get("cost_estimate")
-            if isinstance(est, (int, float)):
-                cost = float(est)
+            if est is not None:
+                cost = self._amount(est)
         name = self._nm(s)
         tokens = self.by_llm.get(name)
         if tokens is None:

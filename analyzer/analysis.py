@@ -24,6 +24,7 @@ class Result:
     def result(self, health) -> dict:
         open_spans = self.close_open()
         info = self.info
+        health.unusable += self.unusable
         spans = sum(len(a) for a in self.durations.values())
         instants = sum(self.instants.values())
         errors = sum(self.err_types.values())
@@ -192,7 +193,7 @@ class Result:
         }
 
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 _CLASSES: dict = {}
 
 

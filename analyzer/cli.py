@@ -28,8 +28,10 @@ def _console(ctx, stderr: bool = False):
 
 
 def _emit_json(ctx, doc) -> None:
+    from .values import jsonable
+
     console = _console(ctx)
-    console.file.write(json.dumps(doc, indent=2, default=str) + "\n")
+    console.file.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
     console.file.flush()
 
 

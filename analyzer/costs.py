@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from .errors import PriceFileError
+from .values import count
 
 
 def _builtin():
@@ -88,18 +89,20 @@ class PriceTable:
         return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1000.0
 
 
-def usage_of(payload) -> tuple[int, int, int]:
-    """(prompt, completion, total) tokens from an llm end payload; zeros when absent."""
+def usage_of(payload) -> tuple[int, int, int, int]:
+    """(prompt, completion, total, unusable) tokens from an llm end payload; zeros when
+    absent. A count that is there but not a usable number (NaN, a list, -5, 10**5000) is
+    taken as absent and counted in `unusable`."""
     if not isinstance(payload, dict):
-        return 0, 0, 0
+        return 0, 0, 0, 0
     usage = payload.get("usage")
+    if usage is None:
+        return 0, 0, 0, 0
     if not isinstance(usage, dict):
-        return 0, 0, 0
-    p = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
-    c = _int(usage.get("completion_tokens", usage.get("output_tokens")))
-    t = _int(usage.get("total_tokens")) or p + c
-    return p, c, t
-
-
-def _int(value) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+        return 0, 0, 0, 1
+    p = count(usage.get("prompt_tokens", usage.get("input_tokens")))
+    c = count(usage.get("completion_tokens", usage.get("output_tokens")))
+    t = count(usage.get("total_tokens"))
+    bad = (p < 0) + (c < 0) + (t < 0)
+    p, c, t = max(p, 0), max(c, 0), max(t, 0)
+    return p, c, t or p + c, bad

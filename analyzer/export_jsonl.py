@@ -9,6 +9,7 @@ import datetime as _dt
 
 from .export_json import dumps, plain
 from .model import END, ERROR_END, INSTANT, START
+from .spans import payload_of
 
 
 def _iso(ns: int) -> str:
@@ -25,7 +26,7 @@ def write(source, f) -> int:
         for i in range(len(batch)):
             k, ts, sp = batch.kind[i], batch.ts[i], batch.span[i]
             site = info.site(batch.site[i])
-            payload = batch.payload(i)
+            payload = payload_of(batch, i)
             line = {"timestamp": _iso(ts), "timestamp_ns": ts, "execution_id": run,
                     "component": site.component, "component_name": site.name,
                     "metadata": {}}

@@ -5,9 +5,10 @@ from collections import Counter
 
 from .errors import EventNotFoundError, UnknownComponentError
 from .model import END, ERROR_END, Instant, Span, kind_name
-from .source_view import lines_around
-from .spans import records
+from .source_view import source_lines
+from .spans import payload_of, records
 from .stats import ms
+from .values import clean, jsonable
 
 FILTER_TYPES = {"agent": ("agent_execution", "agent_turn"), "chain": ("chain_execution",
                 "chain_step"), "prompt": ("prompt_execution",), "tool": ("tool_call",)}
@@ -55,7 +56,8 @@ def one_event(source, index: int) -> dict:
     if index < 0:
         raise EventNotFoundError(f"--event {index}: event numbers start at 0.")
     seen = 0
-    for batch in source.batches():
+    batches = iter(source.batches())
+    for batch in batches:
         n = len(batch)
         if index < seen + n:
             i = index - seen
@@ -63,10 +65,15 @@ def one_event(source, index: int) -> dict:
             doc = {"view": "event", "path": source.info.path, "index": index,
                    "ts_ns": batch.ts[i], "kind": kind_name(batch.kind[i]),
                    "span": batch.span[i], "parent": batch.parent[i], "task": batch.task[i],
-                   "site": _site(site), "payload": batch.payload(i)}
-            lines = lines_around(site, source.info.path)
-            doc["source"] = ([{"line": ln, "text": text, "current": cur}
-                              for ln, text, cur in lines] if lines else None)
+                   "site": _site(site), "payload": jsonable(payload_of(batch, i))}
+            shown = source_lines(site, source.info.path,
+                                 source.info.metadata.get("source_sha256"))
+            doc["source"] = ([{"line": ln, "text": clean(text), "current": cur}
+                              for ln, text, cur in shown.lines] if shown.lines else None)
+            doc["source_not_shown"] = shown.reason or None
+            for _ in batches:  # the rest, so that drops and discards are known
+                pass
+            doc["health"] = source.health.to_json()
             return doc
         seen += n
     raise EventNotFoundError(

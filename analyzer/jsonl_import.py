@@ -8,11 +8,11 @@ field mapping are in docs/analyzer.md.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
 from typing import Iterator
 
+from .jsonl_line import LineReader
 from .model import END, ERROR_END, INSTANT, SPAN_TYPES, START, ListBatch, SiteInfo, stem
+from .values import label
 
 BATCH_EVENTS = 4096
 FAILED = {"failed", "error", "errored", "failure", "exception"}
@@ -20,34 +20,6 @@ _COMPONENT_OF = {"llm_call": "llm", "tool_call": "tool", "agent_execution": "age
                  "agent_turn": "agent", "prompt_execution": "prompt", "validation": "prompt",
                  "chain_execution": "chain", "chain_step": "chain", "memory_operation": "memory",
                  "memory_summarization": "memory", "app_load": "app"}
-
-
-def parse_timestamp(obj: dict) -> int | None:
-    """Nanoseconds since the epoch from `timestamp_ns`, epoch seconds or ISO 8601."""
-    ns = obj.get("timestamp_ns")
-    if isinstance(ns, int):
-        return ns
-    value = obj.get("timestamp")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(round(value * 1_000_000_000))
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            try:
-                return int(round(float(text) * 1_000_000_000))
-            except ValueError:
-                return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=_dt.timezone.utc)
-        delta = moment - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-        return (delta.days * 86400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-    return None
 
 
 def _merge(payload: dict, value, key: str) -> None:
@@ -69,6 +41,7 @@ class JsonlImporter:
         self.bad_lines = 0
         self.lines = 0
         self.bytes_read = 0
+        self.reader = LineReader()
         self._ids: dict = {}
         self._next_span = 1
         self._open: dict[int, tuple] = {}        # span -> (key, has_error_instant)
@@ -79,10 +52,9 @@ class JsonlImporter:
         key = (event_type, component, name)
         site = self.sites.get(key)
         if site is None:
-            src = obj.get("source") if isinstance(obj.get("source"), dict) else {}
+            src = obj.get("source") or {}
             site = SiteInfo(len(self.sites) + 1, event_type, component, name,
-                            str(src.get("file") or ""), int(src.get("line") or 0),
-                            int(src.get("column") or 0))
+                            src.get("file", ""), src.get("line", 0), src.get("column", 0))
             self.sites[key] = site
         return site.id
 
@@ -117,17 +89,11 @@ class JsonlImporter:
             text = raw.strip()
             if not text:
                 continue
-            try:
-                obj = json.loads(text)
-            except ValueError:
+            obj = self.reader.parse_line(text)
+            if obj is None:
                 self.bad_lines += 1
                 continue
-            ts = parse_timestamp(obj) if isinstance(obj, dict) else None
-            etype = obj.get("event_type") if isinstance(obj, dict) else None
-            if not isinstance(etype, str) or ts is None:
-                self.bad_lines += 1
-                continue
-            self._one(obj, etype, ts, batch)
+            self._one(obj, obj["event_type"], obj["ts"], batch)
             if len(batch) >= BATCH_EVENTS:
                 self.events += len(batch)
                 yield batch
@@ -140,9 +106,9 @@ class JsonlImporter:
         if not self.run_id and obj.get("execution_id"):
             self.run_id = str(obj["execution_id"])
         base = stem(etype)
-        component = str(obj.get("component") or _COMPONENT_OF.get(base, "python"))
-        name = str(obj.get("component_name") or "")
-        task = obj.get("task_id") if isinstance(obj.get("task_id"), int) else 0
+        component = obj.get("component") or _COMPONENT_OF.get(base, "python")
+        name = obj.get("component_name") or ""
+        task = obj.get("task_id", 0)
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         if etype.endswith("_start"):
             site = self._site(base, component, name, obj)
@@ -181,11 +147,11 @@ class JsonlImporter:
             # An end without its start: rebuild the start from duration_ms.
             span = self._span_for(event_id)
             dur = obj.get("duration_ms")
-            start_ts = ts - int(float(dur) * 1_000_000) if isinstance(dur, (int, float)) else ts
+            start_ts = ts - int(dur * 1_000_000) if dur is not None else ts
             batch.append(start_ts, site, START, span, self._parent(obj), task, None)
             self._open[span] = ((base, name), False)
         self._open.pop(span)
-        status = str(obj.get("status") or "").lower()
+        status = obj["status"].lower()
         error = obj.get("error")
         failed = status in FAILED or bool(error)
         payload = {}
@@ -193,8 +159,8 @@ class JsonlImporter:
         usage = obj.get("tokens_used")
         if isinstance(usage, dict):
             payload["usage"] = usage
-        elif isinstance(usage, (int, float)) and not isinstance(usage, bool):
-            payload["usage"] = {"total_tokens": int(usage)}
+        elif usage is not None:
+            payload["usage"] = {"total_tokens": usage}
         if obj.get("cost_estimate") is not None:
             payload["cost_estimate"] = obj["cost_estimate"]
         if error is not None:
@@ -210,4 +176,4 @@ def _error_dict(error) -> dict:
         out.setdefault("type", out.get("error_type") or "Error")
         out.setdefault("message", out.get("error_message") or "")
         return out
-    return {"type": "Error", "message": str(error)}
+    return {"type": "Error", "message": label(error)}

@@ -73,7 +73,9 @@ class Health:
     damage: str = ""
     dropped: int | None = None
     dropped_seen: int = 0
+    discarded: int | None = None
     bad_lines: int = 0
+    unusable: int = 0
 
     @property
     def lost_events(self) -> int:
@@ -81,13 +83,18 @@ class Health:
 
     @property
     def lossy(self) -> bool:
-        return bool(self.lost_events or self.damaged or not self.complete or self.bad_lines)
+        return bool(self.lost_events or self.discarded or self.damaged or not self.complete
+                    or self.bad_lines)
 
     def warnings(self) -> list[str]:
         out = []
         if self.lost_events:
             out.append(f"the tracer dropped {self.lost_events} events (ring buffer full, "
                        "'drop' policy): counts and timings below miss them")
+        if self.discarded:
+            out.append(f"the flight recorder discarded {self.discarded} older events and "
+                       f"kept the last {self.events}: counts, durations and timings cover "
+                       "only the kept events")
         if self.damaged:
             pct = 100.0 * self.bytes_read / self.file_size if self.file_size else 0.0
             out.append(f"the trace is damaged {self.damage}; read {self.events} events "
@@ -98,6 +105,9 @@ class Health:
                        f"read {self.events} events")
         if self.bad_lines:
             out.append(f"{self.bad_lines} JSON line(s) could not be parsed and were skipped")
+        if self.unusable:
+            out.append(f"{self.unusable} recorded value(s) the analyzer cannot use (wrong "
+                       "type, NaN, infinite or out of range) were treated as absent")
         return out
 
     def to_json(self) -> dict:
@@ -106,6 +116,7 @@ class Health:
                 "events": self.events, "complete": self.complete, "damaged": self.damaged,
                 "damage": self.damage or None, "dropped": self.lost_events if (
                     self.dropped is not None or self.dropped_seen) else None,
+                "discarded": self.discarded,
                 "lossy": self.lossy, "warnings": self.warnings()}
 
 

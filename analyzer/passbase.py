@@ -14,6 +14,7 @@ from collections import Counter
 
 from .costs import PriceTable
 from .model import END, ERROR_END, INSTANT, START
+from .values import MAX_COUNT, amount, label
 
 SECTIONS = ("performance", "errors", "memory", "summary")
 SLOW_K = 10
@@ -34,10 +35,14 @@ ROLES = {"llm_call": "llm", "tool_call": "tool", "prompt_execution": "prompt",
 RSS_ROLES = ("llm", "tool", "prompt", "agent", "chain", "turn", "error", "marker")
 
 
-def fingerprint(value) -> str:
-    if isinstance(value, dict):
-        return repr(sorted(value.items(), key=lambda kv: str(kv[0])))
-    return repr(value)
+def fingerprint(value):
+    """What makes two tool calls the same; arguments that cannot be shown match nothing."""
+    try:
+        if isinstance(value, dict):
+            return repr(sorted(value.items(), key=lambda kv: str(kv[0])))
+        return repr(value)
+    except (ValueError, RecursionError, TypeError):  # huge ints, deep nesting
+        return object()
 
 
 class PassBase:
@@ -70,6 +75,7 @@ class PassBase:
         self.instants: Counter = Counter()
         self.slow: list = []
         self.orphans = 0
+        self.unusable = 0  # decoded values treated as absent (see analyzer/values.py)
         self.first_ts = None
         self.last_ts = None
         self.base = 0
@@ -138,6 +144,30 @@ class PassBase:
         for k in always:
             cond.pop(k, None)
 
+    # -- decoded values: what the analysis cannot use is absent, and counted once ------
+
+    def _count(self, value) -> int:
+        """A count (rss bytes, attempts) from a payload, or -1 when absent or unusable."""
+        if type(value) is int and 0 <= value < MAX_COUNT:
+            return value
+        if value is not None:
+            self.unusable += 1
+        return -1
+
+    def _text(self, value):
+        """A name (model, provider) from a payload: a string, or None."""
+        if value is None or type(value) is str:
+            return value or None
+        self.unusable += 1
+        return None
+
+    def _amount(self, value):
+        """A cost from a payload: a finite non-negative float, or None."""
+        got = amount(value)
+        if got is None:
+            self.unusable += 1
+        return got
+
     def _name(self, sid) -> str:
         name = self._names.get(sid)
         if name is None:
@@ -152,10 +182,10 @@ class PassBase:
         name = self.info.site(batch.site[i]).name
         row = self.prompt_runs.setdefault(name, [0, 0, 0, 0, 0, 0.0])
         row[0] += 1
-        attempts = data.get("attempts")
-        if not isinstance(attempts, int) and acc:
+        attempts = self._count(data.get("attempts"))
+        if attempts < 0 and acc:
             attempts = acc[0]  # the runtime records no count: one llm call per attempt
-        if isinstance(attempts, int) and attempts > 1:
+        if attempts > 1:
             row[1] += 1
             row[2] += attempts - 1
             if acc and acc[0] > 1:
@@ -164,11 +194,15 @@ class PassBase:
                 row[5] += acc[2] - acc[4]
 
     def _error_end(self, batch, i, index) -> None:
+        """A failed span is an error of its own only when nothing inside it failed first:
+        one exception leaving a tool, its step and its chain is one error, not three."""
         sp = batch.span[i]
+        rec = self.open.get(sp)
+        if rec is not None and rec[1] in self.open:
+            self.errored_spans.add(rec[1])
         if sp in self.errored_spans:
             self.errored_spans.discard(sp)
             return
-        rec = self.open.get(sp)
         if rec is None:
             return
         data = batch.payload_get(i, ERROR_KEYS)
@@ -185,13 +219,13 @@ class PassBase:
                           self.base - len(batch) + i)
 
     def _count_error(self, data, site, where, index) -> None:
-        etype = str(data.get("type") or data.get("error_type") or "Error")
+        etype = label(data.get("type") or data.get("error_type"), "Error", 200)
         self.err_types[etype] += 1
         self.err_where[(where.component, where.name)] += 1
         if len(self.err_samples) < ERROR_SAMPLES:
             self.err_samples.append({
                 "event": index, "type": etype,
-                "message": str(data.get("message") or "")[:500],
+                "message": label(data.get("message"), "", 500),
                 "component": where.component, "name": where.name,
                 "location": where.location or site.location or None})
 

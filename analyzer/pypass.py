@@ -129,8 +129,8 @@ class Pass(PassBase):
             c = codes[i]
             data = get(i, KEYS)
             if "rss" in data and c >> 2 in rss_sites:
-                rss = data["rss"]
-                if isinstance(rss, int) and not isinstance(rss, bool):
+                rss = self._count(data["rss"])
+                if rss >= 0:
                     sid = c >> 2
                     self._rss(batch.ts[i], rss, self.roles.get(sid, ""), sid, c & 3, batch.span[i])
             handler = always.get(c) or cond.get(c)
@@ -200,7 +200,8 @@ class Pass(PassBase):
 
     def _llm_start(self, batch, i, data) -> None:
         if data:
-            self.llm_info[batch.span[i]] = (data.get("model"), data.get("provider"))
+            self.llm_info[batch.span[i]] = (self._text(data.get("model")),
+                                            self._text(data.get("provider")))
 
     def _repeated_ends(self, batch, n) -> None:
         """The time of repeated tool calls that end in this batch (their starts are filed)."""
@@ -224,13 +225,14 @@ class Pass(PassBase):
     def _llm_end(self, batch, i, data) -> None:
         sp = batch.span[i]
         model, provider = self.llm_info.pop(sp, (None, None))
-        model = model or data.get("model")
+        model = model or self._text(data.get("model"))
         rec = self.open.get(sp)
         dur = batch.ts[i] - rec[0] if rec else 0
-        p, c, t = usage_of(data)
+        p, c, t, bad = usage_of(data)
+        self.unusable += bad
         cost = self.prices.cost(model, provider, p, c) if (p or c or t) else 0.0
-        if cost is None and isinstance(data.get("cost_estimate"), (int, float)):
-            cost = float(data["cost_estimate"])
+        if cost is None and data.get("cost_estimate") is not None:
+            cost = self._amount(data["cost_estimate"])
         name = self._name(batch.site[i])
         tokens = self.by_llm.get(name)
         if tokens is None:

@@ -43,13 +43,15 @@ def _event(console, doc):
                        f"({site['component']}:{site['name']}){where}", style="bold"))
     console.print(f"span {doc['span']}  parent {doc['parent']}  task {doc['task']}  "
                   f"ts {doc['ts_ns']}")
-    console.print(Syntax(json.dumps(doc["payload"], indent=2, default=str), "json",
+    console.print(Syntax(json.dumps(doc["payload"], indent=2, allow_nan=False), "json",
                          theme="ansi_dark", background_color="default", word_wrap=True))
     if doc.get("source"):
         for row in doc["source"]:
             mark = ">" if row["current"] else " "
             style = "bold reverse" if row["current"] else ""
             console.print(Text(f"{mark} {row['line']:5d} | {row['text']}", style=style))
+    elif doc.get("source_not_shown"):
+        console.print(Text(f"source not shown: {doc['source_not_shown']}", style="dim"))
 
 
 def _spans(console, doc):

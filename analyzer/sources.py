@@ -10,6 +10,7 @@ from typing import Iterator
 
 from .errors import NotATraceError, TraceNotFoundError
 from .model import Health, RunInfo, SiteInfo
+from .values import clean, jsonable
 
 N3T_MAGIC = b"N3TRACE\x00"
 TRACE_SUFFIXES = (".n3t", ".jsonl", ".ndjson", ".json")
@@ -108,9 +109,10 @@ class N3tSource(Source):
         self._trace = open_trace(path)
         header = self._trace.header
         sites = {}
-        for s in header.sites:
-            sites[s.id] = SiteInfo(s.id, s.event_type, s.component or "", s.name or "",
-                                   s.file or "", int(s.line or 0), int(s.column or 0))
+        for s in header.sites:  # the header's schema was checked by the reader
+            sites[s.id] = SiteInfo(s.id, clean(s.event_type), clean(s.component or ""),
+                                   clean(s.name or ""), s.file or "", s.line or 0,
+                                   s.column or 0)
         try:
             from n3core.tracing.format import RESERVED_SITES
             for s in RESERVED_SITES:
@@ -118,8 +120,8 @@ class N3tSource(Source):
         except ImportError:
             pass
         version = ".".join(str(v) for v in header.format_version)
-        self.info = RunInfo(path, "n3t", version, header.run_id, dict(header.metadata or {}),
-                            sites, dict(header.config or {}))
+        self.info = RunInfo(path, "n3t", version, clean(header.run_id),
+                            jsonable(header.metadata or {}), sites, dict(header.config or {}))
         self.size = self._trace.report.file_size
         self.health = Health(format="n3t", format_version=version, file_size=self.size)
 
@@ -133,6 +135,7 @@ class N3tSource(Source):
         h.damaged, h.damage = r.damaged, r.damage
         h.dropped = r.dropped
         h.dropped_seen = getattr(r, "dropped_seen", 0) or 0
+        h.discarded = r.discarded
 
     def position(self) -> int:
         return self._trace.report.bytes_read
@@ -180,6 +183,7 @@ class JsonlSource(Source):
         self.health.events = imp.events
         self.health.bytes_read = imp.bytes_read
         self.health.bad_lines = imp.bad_lines
+        self.health.unusable = imp.reader.unusable
         self.health.complete = True
 
     def position(self) -> int:

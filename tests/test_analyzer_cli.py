@@ -1,4 +1,5 @@
 """The command line: exit codes, messages on bad input, plain and JSON output."""
+import hashlib
 import io
 import json
 import os
@@ -29,7 +30,7 @@ def test_analyze_json_has_the_schema_and_slow_operations(trace):
     code, out = run_cli(["analyze", trace, "--format", "json"])
     assert code == 0
     doc = json.loads(out)
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert doc["performance"]["slow_operations"][0]["event_type"] == "chain_execution"
     assert doc["trace"]["lossy"] is False
 
@@ -51,8 +52,11 @@ def test_no_color_env_is_honoured(trace, monkeypatch):
     assert code == 0 and "\x1b[3" not in buf.getvalue() and "run " in buf.getvalue()
 
 
-def test_inspect_event_shows_payload_and_source(tmp_path, trace):
-    (tmp_path / "app.ai").write_text("\n".join(f"line {i}" for i in range(1, 20)) + "\n")
+def test_inspect_event_shows_payload_and_source(tmp_path):
+    text = "\n".join(f"line {i}" for i in range(1, 20)) + "\n"
+    (tmp_path / "app.ai").write_text(text)
+    trace = research_run().to_n3t(tmp_path / "run.n3t", metadata={
+        "source_sha256": hashlib.sha256(text.encode()).hexdigest()})
     code, out = run_cli(["inspect", trace, "--event", "3", "--format", "json"])
     doc = json.loads(out)
     assert code == 0 and doc["site"]["event_type"] == "llm_call"

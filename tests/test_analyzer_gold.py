@@ -14,6 +14,7 @@ review the diff in git:
 from __future__ import annotations
 
 import difflib
+import hashlib
 import io
 import json
 import os
@@ -36,6 +37,8 @@ WIDTH = 100
 
 # An .ai file long enough for every site line of the factory's SITES (3 to 31).
 APP_AI = "\n".join(f"# app.ai line {n}" for n in range(1, 41)) + "\n"
+# The build records the source's hash in the header; only a file that matches is shown.
+METADATA = {**FIXED_METADATA, "source_sha256": hashlib.sha256(APP_AI.encode()).hexdigest()}
 
 # The files each test regenerated in this session: both analysis cores render into the same
 # gold file, so a regeneration where they disagree must fail rather than keep the last one.
@@ -111,17 +114,17 @@ def render(argv, capsys) -> tuple:
 # -- traces -------------------------------------------------------------------------------
 
 def _research(folder: Path) -> str:
-    return research_run().to_n3t(folder / "research.n3t", metadata=FIXED_METADATA)
+    return research_run().to_n3t(folder / "research.n3t", metadata=METADATA)
 
 
 def _validation(folder: Path) -> str:
     return validation_retry_run().to_n3t(folder / "validation.n3t", sites=VALIDATION_SITES,
-                                         metadata=FIXED_METADATA)
+                                         metadata=METADATA)
 
 
 def _damaged(folder: Path) -> str:
     full = research_run(turns=20).to_n3t(folder / "full.n3t", config={"chunk_events": 16},
-                                          metadata=FIXED_METADATA)
+                                          metadata=METADATA)
     data = Path(full).read_bytes()
     (folder / "damaged.n3t").write_bytes(data[: len(data) * 3 // 5])
     return "damaged.n3t"

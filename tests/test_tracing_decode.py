@@ -233,3 +233,56 @@ def test_compiled_reader_batches_use_the_compiled_decoder(tmp_path):
         assert {"usage": {"total_tokens": 5}} in payloads
         gets = [batch.payload_get(i, ("model", "usage")) for i in range(len(batch))]
         assert {"model": "m"} in gets and {"usage": {"total_tokens": 5}} in gets
+
+
+# -- payloads nested past any recursion limit ---------------------------------------------------
+
+def _nested(depth: int, leaf: bytes = b"\x00") -> bytes:
+    """`depth` lists each holding the next, by hand: the encoders stop at max_depth."""
+    return b"\x08\x01" * depth + leaf
+
+
+def _depth_of(value) -> int:
+    n = 0
+    while isinstance(value, list) and value:
+        value, n = value[0], n + 1
+    return n
+
+
+@pytest.mark.parametrize("depth", [199, 200, 201, 5_000, 100_000])
+def test_deep_payloads_decode_without_recursion(tracing_core, depth):
+    data = _nested(depth, b"\x06\x01z")
+    for value in _both(data, tracing_core):
+        assert _depth_of(value) == depth
+        inner = value
+        for _ in range(depth):
+            inner = inner[0]
+        assert inner == "z"
+
+
+def test_deep_dict_payloads_and_list_keys_decode_alike(tracing_core):
+    # list keys freeze into nested tuples; past 64 levels a key becomes a depth marker
+    for depth, key in [(3, (((None,),),)), (64, None), (50_000, Cut("depth", "list"))]:
+        data = b"\x0a\x01" + _nested(depth) + b"\x06\x01v"
+        for got in _both(data, tracing_core):
+            (k, value), = got.items()
+            if key is None:
+                for _ in range(depth - 1):
+                    k = k[0]
+                assert k == (None,)
+            else:
+                assert k == key
+            assert value == "v"
+    deep_dicts = b"\x0a\x01\x06\x01k" * 20_000 + b"\x02"
+    for got in _both(deep_dicts, tracing_core):
+        for _ in range(20_000):
+            got = got["k"]
+        assert got is True
+
+
+def test_payload_get_on_a_deep_payload(tracing_core):
+    data = b"\x0a\x02" + b"\x06\x01a" + _nested(10_000) + b"\x06\x01b" + b"\x03\x04"
+    body = b"\xee" + data
+    got = reader(tracing_core).payload_get(body, 1, len(data), {"a", "b"})
+    assert got["b"] == 2 and _depth_of(got["a"]) == 10_000
+    assert reader(tracing_core).payload_get(body, 1, len(data), {"b"}) == {"b": 2}

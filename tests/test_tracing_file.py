@@ -1,18 +1,22 @@
 """Writing and reading `.n3t` files: every policy, both cores, damaged files, bad input."""
 from __future__ import annotations
 
+import json
 import os
 import stat
 import struct
+import subprocess
+import sys
+import zlib
 
 import pytest
 
 from n3core.tracing import session
 from n3core.tracing.errors import TraceError, TraceFormatError
-from n3core.tracing.format import FORMAT_MAJOR, HEADER, Kind
+from n3core.tracing.format import FORMAT_MAJOR, FORMAT_MINOR, HEADER, Kind
 from n3core.tracing.reader import open_trace
 
-from support.tracing_cores import AVAILABLE, SITES, fake_clock, tracing_core  # noqa: F401
+from support.tracing_cores import AVAILABLE, ROOT, SITES, fake_clock, tracing_core  # noqa: F401
 
 PAYLOADS = [None, {"prompt": "hi", "n": 3}, [1, 2.5, "x"], b"raw", 2**80, "s" * 300, (1, None)]
 
@@ -212,3 +216,159 @@ def test_bad_config_names_the_setting(tmp_path):
     with pytest.raises(TraceError, match="unknown tracing setting 'colour'"):
         session.start(tmp_path / "a.n3t", SITES, {"colour": 1})
     assert session.active() is None
+
+
+# -- hostile headers ------------------------------------------------------------------------
+
+def _with_description(path, body: bytes, minor=None):
+    """Rewrite a trace's header around `body`, with every CRC valid (what a crafted file has)."""
+    data = path.read_bytes()
+    jlen = struct.unpack_from("<I", data, 12)[0]
+    head = bytearray(data[:HEADER.size])
+    struct.pack_into("<II", head, 12, len(body), zlib.crc32(body))
+    if minor is not None:
+        struct.pack_into("<H", head, 10, minor)
+    struct.pack_into("<I", head, 20, zlib.crc32(head[24:40], zlib.crc32(head[8:20])))
+    path.write_bytes(bytes(head) + body + data[HEADER.size + jlen:])
+
+
+def test_writer_writes_the_current_minor_with_a_fixed_field_crc(tmp_path, tracing_core):
+    path = tmp_path / "t.n3t"
+    write_trace(path, tracing_core)
+    data = path.read_bytes()
+    assert struct.unpack_from("<HH", data, 8) == (FORMAT_MAJOR, FORMAT_MINOR) == (1, 1)
+    assert struct.unpack_from("<I", data, 20)[0] == zlib.crc32(data[24:40], zlib.crc32(data[8:20]))
+
+
+def test_every_bit_flip_in_the_fixed_fields_is_refused(tmp_path, tracing_core):
+    path = tmp_path / "t.n3t"
+    write_trace(path, tracing_core)
+    good = path.read_bytes()
+    accepted = []
+    for bit in range(8 * 8, 8 * HEADER.size):
+        data = bytearray(good)
+        data[bit // 8] ^= 1 << (bit % 8)
+        path.write_bytes(bytes(data))
+        try:
+            read_all(path)
+        except TraceFormatError:
+            continue
+        accepted.append(bit)
+    # A flipped minor bit that turns 1.1 into 1.0 disables the fixed-field check: that is
+    # the one way left, and such a file still reads with the correct anchors.
+    assert accepted == [8 * 10]
+
+
+def test_version_1_0_files_stay_readable(tmp_path, tracing_core):
+    path = tmp_path / "t.n3t"
+    write_trace(path, tracing_core)
+    _, want, _ = read_all(path)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 10, 0)
+    struct.pack_into("<I", data, 20, 0)
+    path.write_bytes(bytes(data))
+    header, events, report = read_all(path)
+    assert header.format_version == (1, 0) and events == want and report.complete
+
+
+@pytest.mark.parametrize("mono", [1 << 62 | 1000, (1 << 63) - 1, -(1 << 63)])
+def test_a_1_0_file_with_absurd_anchors_never_overflows(tmp_path, tracing_core, mono):
+    path = tmp_path / "t.n3t"
+    write_trace(path, tracing_core)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 10, 0)
+    struct.pack_into("<q", data, 32, mono)
+    struct.pack_into("<q", data, 24, -1 if mono < 0 else 10**18)
+    path.write_bytes(bytes(data))
+    try:
+        _, events, report = read_all(path)
+    except TraceFormatError as exc:
+        assert "clock anchors" in str(exc)
+        return
+    assert report.damaged or events  # read, or stopped at the first chunk it cannot place
+
+
+def test_major_version_0_is_refused(tmp_path, tracing_core):
+    path = tmp_path / "t.n3t"
+    write_trace(path, tracing_core)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 8, 0)
+    struct.pack_into("<I", data, 20, zlib.crc32(data[24:40], zlib.crc32(data[8:20])))
+    path.write_bytes(bytes(data))
+    with pytest.raises(TraceFormatError, match="format 0.1"):
+        open_trace(path)
+
+
+GOOD_SITE = {"id": 1, "event_type": "agent_turn", "component": "agent", "name": "a",
+             "file": "app.ai", "line": 3, "column": 1, "captures": []}
+BAD_DESCRIPTIONS = [
+    (b"{not json", "description"),
+    (b'{"run_id": "\xff\xfe"}', "description"),
+    (b"[1, 2, 3]", "description"),
+    (b"[" * 100_000 + b"]" * 100_000, "description"),
+    (b'{"sites": {"id": 1}}', "sites"),
+    (b'{"sites": [7]}', "sites[0]"),
+    (json.dumps({"sites": [{**GOOD_SITE, "id": "1"}]}).encode(), "sites[0].id"),
+    (json.dumps({"sites": [{**GOOD_SITE, "id": 1 << 40}]}).encode(), "sites[0].id"),
+    (json.dumps({"sites": [{**GOOD_SITE, "event_type": None}]}).encode(), "sites[0].event_type"),
+    (json.dumps({"sites": [{**GOOD_SITE, "name": ["a"]}]}).encode(), "sites[0].name"),
+    (json.dumps({"sites": [{**GOOD_SITE, "line": "three"}]}).encode(), "sites[0].line"),
+    (json.dumps({"sites": [{**GOOD_SITE, "captures": "input"}]}).encode(), "sites[0].captures"),
+    (b'{"metadata": [1]}', "metadata"),
+    (b'{"config": "block"}', "config"),
+    (b'{"run_id": 12}', "run_id"),
+    (b'{"metadata": {"x": NaN}}', "description"),
+    (b'{"metadata": {"x": 1e400}}', "description"),
+    (b'{"metadata": ' + b'{"a": ' * 100 + b"1" + b"}" * 101, "metadata"),
+]
+
+
+@pytest.mark.parametrize("body,field", BAD_DESCRIPTIONS,
+                         ids=[f"{i}-{f}" for i, (_, f) in enumerate(BAD_DESCRIPTIONS)])
+def test_a_malformed_description_is_refused_naming_its_field(tmp_path, body, field):
+    path = tmp_path / "t.n3t"
+    write_trace(path, "python")
+    _with_description(path, body)
+    with pytest.raises(TraceFormatError) as info:
+        open_trace(path)
+    assert f"`{field}`" in str(info.value)
+    assert "malformed header" in str(info.value)
+
+
+# -- damaged lengths: every read is bounded by the file's size --------------------------------
+
+def _run_limited(code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a child whose address space is capped at 1 GiB."""
+    prelude = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n")
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+
+
+def test_a_huge_description_length_is_not_preallocated(tmp_path):
+    path = tmp_path / "t.n3t"
+    write_trace(path, "python")
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 12, 0xFFFFFFF0)
+    struct.pack_into("<I", data, 20, zlib.crc32(data[24:40], zlib.crc32(data[8:20])))
+    path.write_bytes(bytes(data))
+    done = _run_limited(
+        "from n3core.tracing.reader import open_trace, TraceFormatError\n"
+        f"try:\n    open_trace({str(path)!r})\nexcept TraceFormatError as e:\n    print('refused', e)\n")
+    assert done.returncode == 0, done.stderr
+    assert "refused" in done.stdout and "cut short" in done.stdout
+
+
+@pytest.mark.parametrize("field,value", [("n", 1 << 23), ("payload_len", 1 << 31)])
+def test_a_huge_chunk_length_is_not_preallocated(tmp_path, field, value):
+    path = tmp_path / "t.n3t"
+    write_trace(path, "python")
+    data = bytearray(path.read_bytes())
+    first = HEADER.size + struct.unpack_from("<I", data, 12)[0]
+    struct.pack_into("<I", data, first + (8 if field == "n" else 12), value)
+    path.write_bytes(bytes(data))
+    done = _run_limited(
+        "from n3core.tracing.reader import open_trace\n"
+        f"t = open_trace({str(path)!r})\nn = sum(1 for _ in t.events())\n"
+        "print(n, t.report.damaged, t.report.damage)\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("0 True") and "torn chunk 0" in done.stdout

@@ -45,6 +45,7 @@ def start_from_build(program_file: str):
     probes.configure_redaction()
     metadata = {
         "program": manifest.get("source"), "source_path": manifest.get("source_path"),
+        "source_sha256": manifest.get("source_sha256"),
         "compiler": manifest.get("compiler"), "sites_sha256": manifest.get("sites_sha256"),
         "argv": [probes.scrub_text(arg) for arg in sys.argv], "pid": os.getpid(),
         "capture_performance": settings.capture_performance,

@@ -12,13 +12,15 @@ import struct
 import zlib
 from dataclasses import asdict, dataclass, field
 
+from . import headerdoc
 from .errors import TraceFormatError
 
 MAGIC = b"N3TRACE\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1  # what the writer writes; every minor of FORMAT_MAJOR stays readable
+FIXED_CRC_MINOR = 1  # from this minor on, the header's fixed fields carry their own CRC-32
 
-# magic, major, minor, json length, json crc32, reserved, wall anchor, mono anchor
+# magic, major, minor, json length, json crc32, fixed-field crc32 (1.0: 0), wall, mono anchor
 HEADER = struct.Struct("<8sHHIIIqq")
 CHUNK_MAGIC = b"N3CK"
 # magic, crc32, records, payload bytes, base monotonic ns, sequence, dropped before
@@ -104,6 +106,11 @@ class Header:
         return self._by_id.get(site_id) if hasattr(self, "_by_id") else None
 
 
+def _fixed_crc(head: bytes) -> int:
+    """CRC-32 of the fixed fields after the magic: versions, json length and CRC, anchors."""
+    return zlib.crc32(head[24:40], zlib.crc32(head[8:20]))
+
+
 def encode_header(run_id, metadata, wall_anchor_ns, mono_anchor_ns, sites, config) -> bytes:
     doc = {
         "run_id": run_id,
@@ -114,7 +121,25 @@ def encode_header(run_id, metadata, wall_anchor_ns, mono_anchor_ns, sites, confi
     body = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()
     head = HEADER.pack(MAGIC, FORMAT_MAJOR, FORMAT_MINOR, len(body), zlib.crc32(body), 0,
                        wall_anchor_ns, mono_anchor_ns)
+    head = head[:20] + struct.pack("<I", _fixed_crc(head)) + head[24:]
     return head + body
+
+
+def readable(major: int, minor: int) -> bool:
+    """Whether this reader reads format major.minor: any minor of the major it knows."""
+    return major == FORMAT_MAJOR and minor >= 0
+
+
+def _refuse_version(name: str, major: int, minor: int) -> TraceFormatError:
+    if major > FORMAT_MAJOR:
+        why = (f"newer than the {FORMAT_MAJOR}.{FORMAT_MINOR} this reader understands. A new "
+               "major version changes byte layouts this reader cannot guess at, so it refuses "
+               "rather than misread the events; upgrade n3trace to read it.")
+    else:
+        why = (f"a major version this reader does not know (it reads {FORMAT_MAJOR}.x); no "
+               "released writer uses it, so the header is corrupt or the file is not a trace "
+               "of the namel3ss tracer.")
+    return TraceFormatError(f"{name} uses trace format {major}.{minor}, {why}")
 
 
 def decode_header(raw: bytes, name: str) -> Header:
@@ -127,14 +152,19 @@ def decode_header(raw: bytes, name: str) -> Header:
             "path names a .n3t file written by the namel3ss tracer; JSON-lines traces of the "
             "earlier debugger are read through the analyzer's importer, not here."
         )
-    _, major, minor, jlen, jcrc, _, wall, mono = HEADER.unpack_from(raw)
-    if major > FORMAT_MAJOR:
+    _, major, minor, jlen, jcrc, fixed, wall, mono = HEADER.unpack_from(raw)
+    if not readable(major, minor):
+        raise _refuse_version(name, major, minor)
+    if minor >= FIXED_CRC_MINOR and fixed != _fixed_crc(raw[:HEADER.size]):
         raise TraceFormatError(
-            f"{name} uses trace format {major}.{minor}, newer than the {FORMAT_MAJOR}."
-            f"{FORMAT_MINOR} this reader understands. A new major version changes byte "
-            "layouts this reader cannot guess at, so it refuses rather than misread the "
-            "events; upgrade n3trace to read it."
-        )
+            f"{name} has a damaged header: its fixed fields (version, description length, "
+            "clock anchors; bytes 8 to 39) fail their CRC-32 check. Every timestamp and the "
+            "site table depend on them, so nothing was read.")
+    if wall < 0 or mono < 0:
+        raise TraceFormatError(
+            f"{name} has a damaged header: its clock anchors (wall {wall} ns, monotonic "
+            f"{mono} ns) must both be non-negative nanosecond counts. Without them no "
+            "timestamp can be placed, so nothing was read.")
     body = raw[HEADER.size:HEADER.size + jlen]
     if len(body) < jlen or zlib.crc32(body) != jcrc:
         raise TraceFormatError(
@@ -143,7 +173,7 @@ def decode_header(raw: bytes, name: str) -> Header:
             f"{'cut short' if len(body) < jlen else 'corrupt (checksum mismatch)'}. Without "
             "it no event can be interpreted, so nothing was read."
         )
-    doc = json.loads(body.decode())
+    doc = headerdoc.parse(body, name)
     sites = [Site.coerce(s) for s in doc.get("sites", [])]
     header = Header((major, minor), doc.get("run_id", ""), doc.get("metadata") or {},
                     wall, mono, sites, doc.get("config") or {}, HEADER.size + jlen)

@@ -280,9 +280,8 @@ def _read_text(buf: bytes, pos: int):
     return buf[pos:pos + n].decode("utf-8", "surrogatepass"), pos + n
 
 
-def _decode(buf: bytes, pos: int):
-    tag = buf[pos]
-    pos += 1
+def _scalar(buf: bytes, tag: int, pos: int):
+    """A value that holds no other value, and the position after it."""
     if tag == T_NONE:
         return None, pos
     if tag == T_FALSE:
@@ -294,6 +293,8 @@ def _decode(buf: bytes, pos: int):
         return (z >> 1) ^ -(z & 1), pos
     if tag == T_BIGINT:
         n, pos = _read_varint(buf, pos)
+        if pos + n > len(buf):
+            raise ValueError("integer runs past the payload")
         return int.from_bytes(buf[pos:pos + n], "little", signed=True), pos + n
     if tag == T_FLOAT:
         return _DOUBLE.unpack_from(buf, pos)[0], pos + 8
@@ -304,24 +305,6 @@ def _decode(buf: bytes, pos: int):
         if pos + n > len(buf):
             raise ValueError("bytes run past the payload")
         return buf[pos:pos + n], pos + n
-    if tag in (T_LIST, T_TUPLE):
-        n, pos = _read_varint(buf, pos)
-        items = []
-        for _ in range(min(n, len(buf))):
-            item, pos = _decode(buf, pos)
-            items.append(item)
-        return (items if tag == T_LIST else tuple(items)), pos
-    if tag == T_DICT:
-        n, pos = _read_varint(buf, pos)
-        result = {}
-        for _ in range(min(n, len(buf))):
-            k, pos = _decode(buf, pos)
-            v, pos = _decode(buf, pos)
-            try:
-                result[k] = v
-            except TypeError:  # an unhashable key (a list) decodes as its tuple twin
-                result[_freeze(k)] = v
-        return result, pos
     if tag == T_OPAQUE:
         truncated = bool(buf[pos])
         name, pos = _read_text(buf, pos + 1)
@@ -334,9 +317,78 @@ def _decode(buf: bytes, pos: int):
     raise ValueError(f"unknown payload tag 0x{tag:02x} at byte {pos - 1}")
 
 
+_NO_KEY = object()
+
+
+def _decode(buf: bytes, pos: int):
+    """One value at `pos`, without recursion: a payload may nest as deep as its bytes allow.
+
+    Each open container is a frame [tag, items, remaining, pending dict key].
+    """
+    stack: list = []
+    while True:
+        tag = buf[pos]
+        pos += 1
+        if tag in (T_LIST, T_TUPLE, T_DICT):
+            n, pos = _read_varint(buf, pos)
+            if n > len(buf) - pos:
+                raise ValueError(f"a container of {n} items runs past the payload")
+            if n:
+                stack.append([tag, {} if tag == T_DICT else [], n * (2 if tag == T_DICT else 1),
+                              _NO_KEY])
+                continue
+            value = {} if tag == T_DICT else [] if tag == T_LIST else ()
+        else:
+            value, pos = _scalar(buf, tag, pos)
+        while True:
+            if not stack:
+                return value, pos
+            frame = stack[-1]
+            items = frame[1]
+            if frame[0] != T_DICT:
+                items.append(value)
+            elif frame[3] is _NO_KEY:
+                frame[3] = value
+            else:
+                key, frame[3] = frame[3], _NO_KEY
+                try:
+                    items[key] = value
+                except TypeError:  # an unhashable key (a list) decodes as its tuple twin
+                    items[_freeze(key)] = value
+            frame[2] -= 1
+            if frame[2]:
+                break
+            stack.pop()
+            value = tuple(items) if frame[0] == T_TUPLE else items
+
+
+MAX_KEY_DEPTH = 64
+
+
 def _freeze(value):
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple((_freeze(k), _freeze(v)) for k, v in value.items())
-    return value
+    """The hashable twin of a list or dict key: tuples all the way down, built without
+    recursion. A key nested deeper than MAX_KEY_DEPTH (hashing and comparing it would
+    recurse that deep) becomes a depth marker instead."""
+    if not isinstance(value, (list, dict)):
+        return value
+    done: list = []
+    stack = [(value, False, 1)]
+    while stack:
+        item, built, depth = stack.pop()
+        if not isinstance(item, (list, dict)):
+            done.append(item)
+        elif depth > MAX_KEY_DEPTH:
+            return Cut(CUT_REASONS[CUT_DEPTH], type(value).__name__)
+        elif built:
+            n = len(item) * (2 if isinstance(item, dict) else 1)
+            parts = done[len(done) - n:] if n else []
+            del done[len(done) - n:]
+            if isinstance(item, dict):
+                parts = [tuple(parts[i:i + 2]) for i in range(0, n, 2)]
+            done.append(tuple(parts))
+        else:
+            stack.append((item, True, depth))
+            children = ([x for kv in item.items() for x in kv] if isinstance(item, dict)
+                        else item)
+            stack.extend((c, False, depth + 1) for c in reversed(children))
+    return done[0]

@@ -39,6 +39,8 @@ __all__ = ["open_trace", "Trace", "Batch", "Event", "Report", "Header", "Site", 
 
 _MAX_CHUNK_RECORDS = 1 << 24
 _MAX_CHUNK_PAYLOAD = 1 << 31
+# wall-clock ns of a chunk's base: a record adds up to 2**32 - 1 ns and must stay in int64
+_TS_MIN, _TS_MAX = -(1 << 63), (1 << 63) - (1 << 32)
 
 
 class Event(NamedTuple):
@@ -143,7 +145,9 @@ class Trace:
             size = os.fstat(self._file.fileno()).st_size
             head = self._file.read(HEADER.size)
             if len(head) == HEADER.size and head[:8] == b"N3TRACE\x00":
-                head += self._file.read(int.from_bytes(head[12:16], "little"))
+                # a damaged length must not make read() preallocate it: bound it by the file
+                want = int.from_bytes(head[12:16], "little")
+                head += self._file.read(min(want, max(0, size - HEADER.size)))
             self.header: Header = decode_header(head, self.path)
         except BaseException:
             self._file.close()
@@ -198,6 +202,11 @@ class Trace:
                                       "bytes): corrupt header")
                 break
             body_len = n * RECORD_SIZE + pay
+            present = report.file_size - offset - CHUNK.size
+            if body_len > present:
+                self._damaged(offset, f"torn chunk {seq}: {max(0, present)} of {body_len} "
+                                      "body bytes present")
+                break
             body = f.read(body_len)
             if len(body) < body_len:
                 self._damaged(offset, f"torn chunk {seq}: {len(body)} of {body_len} body "
@@ -206,7 +215,12 @@ class Trace:
             if zlib.crc32(body, zlib.crc32(head[8:])) != crc:
                 self._damaged(offset, f"chunk {seq} fails its CRC-32 check (corrupt bytes)")
                 break
-            columns = self._decode_records(body, n, base + self._shift)
+            first = base + self._shift
+            if not _TS_MIN <= first <= _TS_MAX:
+                self._damaged(offset, f"chunk {seq}: base timestamp {base} ns lies outside "
+                                      "any clock the header's anchors allow (corrupt header)")
+                break
+            columns = self._decode_records(body, n, first)
             if columns[-1] != pay:
                 self._damaged(offset, f"chunk {seq}: record payload lengths sum to "
                                       f"{columns[-1]}, header says {pay}")

@@ -1,0 +1,127 @@
+"""Recorded values made safe to count, print and write as JSON, whatever a trace holds.
+
+A payload can hold anything the encoder accepted or a damaged file decodes to: NaN, an
+integer of 5,000 digits, a tuple as a dict key, lone surrogates, a list nested 10,000
+deep. The analyzer reads them through these few functions, so that no such value can
+crash a command or make its JSON output invalid.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+MAX_COUNT = 1 << 62   # token counts, rss bytes, attempts: anything larger is corrupt
+MAX_DEPTH = 64        # deeper parts of a shown payload are replaced by a note
+MAX_DIGITS = 1000     # longer integers are shown as text, cut
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def count(value) -> int:
+    """A count read from a payload: 0 when absent, -1 when present but unusable."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return -1
+    if isinstance(value, int):
+        return value if 0 <= value < MAX_COUNT else -1
+    if isinstance(value, float):
+        return int(value) if 0.0 <= value < MAX_COUNT else -1  # NaN compares false
+    return -1
+
+
+def amount(value) -> float | None:
+    """A finite, non-negative number (a cost), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int):
+        return float(value) if 0 <= value < MAX_COUNT else None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def clean(text: str) -> str:
+    """`text` with lone surrogates replaced, so it can be printed and encoded as UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+
+
+def _int_text(value: int) -> str:
+    try:
+        text = str(value)
+    except ValueError:  # more digits than int/str conversion allows
+        return f"<integer of about {int(value.bit_length() * 0.30103)} digits>"
+    if len(text) > MAX_DIGITS:
+        return f"{text[:20]}...<integer of {len(text)} digits>"
+    return text
+
+
+def label(value, default: str = "", limit: int = 500) -> str:
+    """Printable text for a recorded value (an error type or message), at most `limit`."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return clean(value[:limit])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _int_text(value)[:limit]
+    try:
+        return clean(repr(value)[:limit])
+    except Exception:  # noqa: BLE001 - RecursionError, huge ints, odd reprs
+        return f"<{type(value).__name__}>"
+
+
+def _scalar(value):
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -MAX_COUNT < value < MAX_COUNT else _int_text(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    return label(value, limit=2000)
+
+
+def _key(key) -> str:
+    """The JSON object key json.dumps would write, for keys it refuses too (tuples)."""
+    if isinstance(key, str):
+        return clean(key)
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return _int_text(key)
+    if isinstance(key, float):
+        shown = _scalar(key)
+        return shown if isinstance(shown, str) else repr(key)
+    return label(key, limit=200)
+
+
+def jsonable(value, max_depth: int = MAX_DEPTH):
+    """`value` as plain JSON data (valid with allow_nan=False), built without recursion.
+
+    Tuples become lists, non-string keys their text, NaN and infinities the strings
+    "NaN"/"Infinity", huge integers text, anything deeper than `max_depth` a note.
+    """
+    root: list = [None]
+    stack = [(value, root, 0, 1)]
+    while stack:
+        item, parent, slot, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if depth > max_depth:
+                out = f"<{type(item).__name__} nested deeper than {max_depth} levels>"
+            elif isinstance(item, dict):
+                keys = [_key(k) for k in item]
+                out = dict.fromkeys(keys)
+                stack.extend((v, out, k, depth + 1) for k, v in zip(keys, item.values()))
+            else:
+                out = [None] * len(item)
+                stack.extend((v, out, i, depth + 1) for i, v in enumerate(item))
+        else:
+            out = _scalar(item)
+        parent[slot] = out
+    return root[0]
