@@ -95,7 +95,7 @@ def fail(token, exc: BaseException) -> None:
     except Exception:  # noqa: BLE001 - slots, a read-only __setattr__, anything
         pass
     payload = _s.error_payload(exc)
-    payload.update(type=_type(exc), message=_message(exc))
+    payload.update(type=_type(exc), message=_message(exc, payload["message"]))
     code = _attr(exc, "code")
     if isinstance(code, str):  # the runtime's own errors carry a code and a hint
         payload["code"] = code
@@ -136,10 +136,11 @@ def _type(exc: BaseException) -> str:
     return "n3core.runtime." + name[len("_n3_runtime."):] if name.startswith("_n3_runtime.") else name
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, text: str | None = None) -> str:
     """The message alone: a runtime error's `message`, not the paragraph its str() prints
-    (type, component and location are recorded apart, by the payload and the site)."""
+    (type, component and location are recorded apart, by the payload and the site);
+    else `text`, str(exc) when it was already taken."""
     message = _attr(exc, "message")
     if isinstance(message, str) and _attr(exc, "code"):
         return message
-    return _s.safe_str(exc)
+    return _s.safe_str(exc) if text is None else text

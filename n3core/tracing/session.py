@@ -29,6 +29,7 @@ __all__ = ["start", "stop", "enter", "enter_sync", "exit", "fail", "instant", "f
            "tracing", "Tracer"]
 
 _tracer: "Tracer | None" = None
+_formatting = threading.local()  # set while error_payload runs the user's __str__
 _start_lock = threading.Lock()
 # The payload.Redaction a new tracer's encoder applies (None: none). `probes` sets it when
 # an instrumented build loads, and `probes.configure_redaction` updates it.
@@ -59,20 +60,41 @@ def error_payload(exc: BaseException) -> dict:
     A user's exception may have a __str__, __repr__ or attributes that raise; the program
     must then still see its own exception, not one from the tracer.
     """
+    if getattr(_formatting, "active", False):
+        return {"type": type_name(exc), "message": _NESTED, "stack": ""}
+    _formatting.active = True
     try:
-        stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    except Exception:  # noqa: BLE001 - a broken exception must not break the traced program
-        stack = "<traceback unavailable>"
-    return {"type": type_name(exc), "message": safe_str(exc), "stack": stack}
+        message = _str(exc)
+        try:
+            stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        except Exception:  # noqa: BLE001 - a broken exception must not break the program
+            stack = "<traceback unavailable>"
+    finally:
+        _formatting.active = False
+    return {"type": type_name(exc), "message": message, "stack": stack}
+
+
+# str() or the traceback of one error raised another (a traced __str__, say): formatting
+# that one would run the same code again, so it is recorded by its type alone
+_NESTED = "<raised while an error was recorded>"
 
 
 def safe_str(exc: BaseException) -> str:
-    """str(exc), or a marker when its __str__ raises or returns something else."""
+    """str(exc), or a marker when its __str__ raises or runs while an error is recorded."""
+    if getattr(_formatting, "active", False):
+        return _NESTED
+    _formatting.active = True
     try:
-        text = str(exc)
+        return _str(exc)
+    finally:
+        _formatting.active = False
+
+
+def _str(exc: BaseException) -> str:
+    try:
+        return str(exc)
     except Exception:  # noqa: BLE001
         return "<str() failed>"
-    return text if isinstance(text, str) else "<str() failed>"
 
 
 def active() -> "Tracer | None":
