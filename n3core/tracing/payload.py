@@ -142,7 +142,8 @@ def learn(secrets, value) -> bool:
         item = todo.pop()
         seen += 1
         if type(item) is str:
-            if len(item) >= MIN_LEARNED and REDACTED not in item and item not in secrets:
+            if (len(item) >= MIN_LEARNED and item not in secrets and REDACTED not in item
+                    and item not in REDACTED):
                 secrets.append(item)
                 added = True
         elif type(item) in (list, tuple):
