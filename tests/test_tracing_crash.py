@@ -178,7 +178,8 @@ def test_sigterm_in_the_middle_of_a_chunk_write_waits_for_it(tmp_path, monkeypat
                         {"install_hooks": False, "chunk_events": 64, "buffer_size": 256})
     handled = []
     tracer._hooks["sigterm"] = lambda signum, frame: handled.append(signum)
-    real_write = sess._write_all
+    from n3core.tracing import sink
+    real_write = sink._write_all
     state = {"armed": True}
 
     def write_in_two_halves(fd, data):
@@ -192,7 +193,7 @@ def test_sigterm_in_the_middle_of_a_chunk_write_waits_for_it(tmp_path, monkeypat
         else:
             real_write(fd, data)
 
-    monkeypatch.setattr(sess, "_write_all", write_in_two_halves)
+    monkeypatch.setattr(sink, "_write_all", write_in_two_halves)
     try:
         for i in range(1000):
             sess.instant(1, {"i": i})

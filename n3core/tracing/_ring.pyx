@@ -20,7 +20,7 @@ import os
 import sys
 import zlib
 
-from .payload import REDACTED, MAX_VERDICTS, dataclass_fields, opaque_parts, type_name
+from .payload import REDACTED, MAX_VERDICTS, dataclass_fields, learn, opaque_parts, type_name
 from .payload import _FIELDS as _fields_cache
 
 if sys.byteorder != "little":
@@ -133,8 +133,10 @@ cdef struct Enc:
     PyObject** path
     PyObject* verdicts     # borrowed from the owner's Redaction; NULL: no redaction
     PyObject* rule
-    PyObject* secrets      # a tuple of str, longest first (may be empty)
+    PyObject* secrets      # a tuple or list of str, longest first (may be empty)
     Py_ssize_t min_secret  # length of the shortest secret; 0 when there are none
+    Py_ssize_t nsecrets    # how many secrets min_secret was computed from
+    bint learn             # secrets is a list: values redacted by key are added to it
 
 
 cdef int _grow(Enc* e, Py_ssize_t extra) except -1:
@@ -206,26 +208,52 @@ cdef int _cut(Enc* e, uint8_t reason, object obj) except -1:
 
 cdef object _REDACTED = REDACTED
 cdef object _dataclass_fields = dataclass_fields
+cdef object _learn = learn
 cdef object _fields = _fields_cache
 
 
 cdef int _set_redaction(Enc* e, object red) except -1:
     """Point the encoder at a payload.Redaction (borrowed: its owner keeps it alive)."""
-    cdef Py_ssize_t shortest = 0
     if red is None:
         e.verdicts = e.rule = e.secrets = NULL
-        e.min_secret = 0
+        e.min_secret = e.nsecrets = 0
+        e.learn = False
         return 0
     verdicts, rule, secrets = red
-    if type(verdicts) is not dict or type(secrets) is not tuple:
-        raise TypeError("redaction needs a dict of verdicts and a tuple of secrets")
+    if type(verdicts) is not dict or type(secrets) not in (tuple, list):
+        raise TypeError("redaction needs a dict of verdicts and a tuple or list of secrets")
     for secret in secrets:
         if type(secret) is not str or not secret:
             raise TypeError("redaction secrets must be non-empty str")
-        if shortest == 0 or len(secret) < shortest:
-            shortest = len(secret)
     e.verdicts, e.rule, e.secrets = <PyObject*>verdicts, <PyObject*>rule, <PyObject*>secrets
+    e.learn = type(secrets) is list
+    _measure(e)
+    return 0
+
+
+cdef int _measure(Enc* e) except -1:
+    """min_secret from the secrets as they are now (a learning list grows while it runs)."""
+    cdef Py_ssize_t shortest = 0, n
+    cdef object secrets = <object>e.secrets
+    for secret in secrets:
+        n = len(<str>secret)
+        if shortest == 0 or n < shortest:
+            shortest = n
     e.min_secret = shortest
+    e.nsecrets = len(secrets)
+    return 0
+
+
+cdef inline Py_ssize_t _known(Enc* e) except -1:
+    if e.secrets == NULL:
+        return 0
+    return len(<object>e.secrets)
+
+
+cdef int _learned(Enc* e, object value) except -1:
+    """payload.learn for a value just redacted by key."""
+    if e.learn and _learn(<object>e.secrets, value):
+        _measure(e)
     return 0
 
 
@@ -359,6 +387,7 @@ cdef int _fields_dict(Enc* e, tuple names, list values, int depth) except -1:
         rc = _value(e, ko, depth + 1)
         if rc == 0:
             if e.verdicts != NULL and PyUnicode_Check(ko) and _secret_key(e, ko):
+                _learned(e, values[k])
                 rc = _redacted(e)
             else:
                 rc = _value(e, values[k], depth + 1)
@@ -384,6 +413,7 @@ cdef int _container(Enc* e, object obj, int depth) except -1:
             rc = _value(e, ko, depth + 1)
             if rc == 0:
                 if e.verdicts != NULL and PyUnicode_Check(ko) and _secret_key(e, ko):
+                    _learned(e, vo)
                     rc = _redacted(e)
                 else:
                     rc = _value(e, vo, depth + 1)
@@ -419,13 +449,24 @@ cdef int _container(Enc* e, object obj, int depth) except -1:
     return 0
 
 
-cdef int _encode(Enc* e, object obj) except -1:
+cdef int _encode_top(Enc* e, object obj) except -1:
     e.length = 0
     if _value(e, obj, 0):
         e.length = 0
         _byte(e, T_CUT)
         _byte(e, CUT_SIZE)
         _text(e, type_name(obj))
+    return 0
+
+
+cdef int _encode(Enc* e, object obj) except -1:
+    """payload.encode: once, and once more if it learned a secret on the way."""
+    cdef Py_ssize_t known = _known(e)
+    if known != e.nsecrets:
+        _measure(e)
+    _encode_top(e, obj)
+    if _known(e) != known:
+        _encode_top(e, obj)
     return 0
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from . import probes, session
 from .errors import TraceError
 from .settings import load_settings
+from .sink import describe, make_private_dirs, warn
 
 # Set by `namel3ss debug trace` in its own process before it loads the build.
 OVERRIDES: dict = {}
@@ -39,24 +40,32 @@ def start_from_build(program_file: str):
     sites = json.loads((build / "sites.json").read_text("utf-8"))["sites"]
     out_dir = Path(settings.output_dir)
     path = Path(settings.output) if settings.output else None
-    if path is None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        cleanup(out_dir, settings.retention_days)
     probes.configure_redaction()
     metadata = {
         "program": manifest.get("source"), "source_path": manifest.get("source_path"),
         "source_sha256": manifest.get("source_sha256"),
         "compiler": manifest.get("compiler"), "sites_sha256": manifest.get("sites_sha256"),
-        "argv": [probes.scrub_text(arg) for arg in sys.argv], "pid": os.getpid(),
+        "argv": list(sys.argv), "pid": os.getpid(),  # the tracer scrubs argv of secrets
         "capture_performance": settings.capture_performance,
     }
     try:
+        if path is None:
+            make_private_dirs(str(out_dir))
+            cleanup(out_dir, settings.retention_days)
         tracer = session.start(str(path) if path else None, sites, settings.trace_config(), metadata=metadata)
     except TraceError as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise SystemExit(2) from None
+    except OSError as exc:  # tracing never stops a run: it goes on untraced
+        where = path if path is not None else out_dir
+        warn(f"cannot write a trace to {where}: {describe(exc)}. This run goes on "
+             "untraced. Point NAMEL3SS_DEBUG_OUTPUT_DIR (or -o) at a folder you can write.")
+        return None
     if path is None:
-        point_latest(out_dir, Path(tracer.path))
+        try:
+            point_latest(out_dir, Path(tracer.path))
+        except OSError as exc:
+            warn(f"could not point {out_dir / LATEST} at the new trace: {describe(exc)}.")
     if settings.capture_performance:
         global _started
         _started = time.monotonic()

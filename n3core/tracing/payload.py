@@ -8,6 +8,7 @@ payloads, objects whose repr raises) become markers instead.
 from __future__ import annotations
 
 import dataclasses
+import json
 import struct
 from typing import Callable, NamedTuple
 
@@ -27,6 +28,8 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _DOUBLE = struct.Struct("<d")
 
 REDACTED = "[REDACTED]"
+MIN_LEARNED = 6  # a shorter value redacted by key is not scrubbed elsewhere: too common a string
+MAX_LEARNED = 256  # secrets learned per rule set; past this, values are still redacted by key
 MAX_VERDICTS = 8192  # key verdicts cached per rule set; past this they are computed each time
 _FIELDS: dict = {}  # type -> tuple of its dataclass field names, or None; shared by both cores
 _MAX_FIELD_TYPES = 4096
@@ -37,12 +40,15 @@ class Redaction(NamedTuple):
 
     `verdicts` caches, per dict key (or dataclass field name), whether its value is a
     secret; `rule(key)` decides keys not seen yet. Strings (values, keys, the repr of
-    other types) have every one of `secrets` replaced by REDACTED, longest first.
+    other types) have every one of `secrets` replaced by REDACTED, longest first. When
+    `secrets` is a list, a value redacted because of its key is added to it (`learn`), so
+    it is scrubbed wherever it shows up later, say rendered into the next llm request; a
+    tuple is a fixed set.
     """
 
     verdicts: dict
     rule: Callable[[str], bool]
-    secrets: tuple = ()
+    secrets: "list | tuple" = ()
 
 
 class Opaque(NamedTuple):
@@ -125,6 +131,94 @@ def key_is_secret(key, redaction: Redaction) -> bool:
     return verdict
 
 
+def learn(secrets, value) -> bool:
+    """Add the strings in `value`, just redacted by key, to the list `secrets` (kept longest
+    first); True if one was added. Both encoders call this one function, so they agree."""
+    if type(secrets) is not list:
+        return False
+    added = False
+    todo, seen = [value], 0
+    while todo and seen < 64 and len(secrets) < MAX_LEARNED:
+        item = todo.pop()
+        seen += 1
+        if type(item) is str:
+            if (len(item) >= MIN_LEARNED and item not in secrets and REDACTED not in item
+                    and item not in REDACTED):
+                secrets.append(item)
+                added = True
+        elif type(item) in (list, tuple):
+            todo.extend(reversed(item))
+        elif type(item) is dict:
+            todo.extend(reversed(list(item.values())))
+    if added:
+        secrets.sort(key=len, reverse=True)
+    return added
+
+
+def scrub_argv(argv, redaction: "Redaction | None") -> list:
+    """The command line without its secrets, for the trace header.
+
+    The value of a secret-named flag (`--api-key X`, `--token=X`, `password=X`) and of a
+    secret-named key inside a JSON argument (`--input '{"password": ...}'`) become
+    REDACTED and are learned; then every secret value known is scrubbed from every argument.
+    """
+    args = [a if isinstance(a, str) else str(a) for a in argv]
+    if redaction is None:
+        return args
+    out, hide_next = [], False
+    for arg in args:
+        if hide_next:
+            learn(redaction.secrets, arg)
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        name, sep, value = arg.partition("=")
+        flag = name.lstrip("-")
+        if flag and flag[0] not in "{[\"'" and key_is_secret(flag, redaction):
+            if sep:
+                learn(redaction.secrets, value)
+                out.append(f"{name}={REDACTED}")
+                continue
+            hide_next = arg.startswith("-")
+        out.append(_scrub_json_arg(arg, redaction))
+    return [scrub(arg, redaction.secrets) for arg in out]
+
+
+def _scrub_json_arg(arg: str, redaction: Redaction) -> str:
+    """A JSON object or array argument (alone, or after `--flag=`) with its secret-named
+    keys' values redacted; any other argument unchanged."""
+    start = min((i for i in (arg.find("{"), arg.find("[")) if i >= 0), default=-1)
+    if start < 0 or (start and not arg[:start].endswith("=")):
+        return arg
+    try:
+        doc = json.loads(arg[start:])
+    except (ValueError, RecursionError):
+        return arg
+    changed, todo = False, [doc]
+    for _ in range(100_000):
+        if not todo:
+            break
+        item = todo.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(key, str) and key_is_secret(key, redaction):
+                    learn(redaction.secrets, value)
+                    item[key] = REDACTED
+                    changed = True
+                else:
+                    todo.append(value)
+        elif isinstance(item, list):
+            todo.extend(item)
+    else:
+        return REDACTED  # too large to check: hide it whole
+    if not changed:
+        return arg
+    try:
+        return arg[:start] + json.dumps(doc, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return REDACTED
+
+
 class _TooBig(Exception):
     pass
 
@@ -150,14 +244,22 @@ def encode(obj, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX
     `redaction`, secret-named keys' values become REDACTED and secret values are scrubbed
     from every string.
     """
+    known = len(redaction.secrets) if redaction is not None else 0
+    out = _encode_top(obj, max_depth, max_bytes, max_repr, redaction)
+    if redaction is not None and len(redaction.secrets) != known:
+        # it learned a secret: encode again, so no copy of it before the key remains
+        out = _encode_top(obj, max_depth, max_bytes, max_repr, redaction)
+    return bytes(out)
+
+
+def _encode_top(obj, max_depth, max_bytes, max_repr, redaction) -> bytearray:
     out = bytearray()
-    path: list = []
     try:
-        _encode(out, obj, 0, path, max_depth, max_bytes, max_repr, redaction)
+        _encode(out, obj, 0, [], max_depth, max_bytes, max_repr, redaction)
     except _TooBig:
         out = bytearray((T_CUT, CUT_SIZE))
         _text(out, type_name(obj))
-    return bytes(out)
+    return out
 
 
 def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr, red):
@@ -240,6 +342,7 @@ def _pairs(out, items, depth, path, max_depth, max_bytes, max_repr, red):
     for k, v in items:
         _encode(out, k, depth + 1, path, max_depth, max_bytes, max_repr, red)
         if red is not None and isinstance(k, str) and key_is_secret(k, red):
+            learn(red.secrets, v)
             out.append(T_STR)
             _text(out, REDACTED)
             if len(out) > max_bytes:

@@ -20,7 +20,7 @@ _SECRET_KEY = re.compile(
     r"(?i)^(.*[_-])?(api[_-]?key|authorization|password|passwd|secret|token|cookie|credentials?)$")
 _SECRET_ENV = re.compile(r"(?i)(key|secret|token|passw|credential|auth)")
 _key_is_secret: dict = {}  # the encoders' verdict cache: key -> is it secret-named
-_secret_values: tuple[str, ...] = ()
+_secret_values: list = []  # longest first; the encoders add values they redact by key
 MISS = object()  # what `answer` returns when no replay answers the call
 _replayer = None
 
@@ -42,7 +42,7 @@ def configure_redaction(patterns=(), environ=None) -> None:
     global _secret_values, _SECRET_KEY
     environ = os.environ if environ is None else environ
     values = [v for k, v in environ.items() if _SECRET_ENV.search(k) and len(v) >= 6]
-    _secret_values = tuple(sorted(set(values), key=len, reverse=True))
+    _secret_values = sorted(set(values), key=len, reverse=True)
     if patterns:
         _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]), re.I)
     _key_is_secret.clear()
@@ -77,27 +77,41 @@ def exit_value(token, value):
 
 
 def fail(token, exc: BaseException) -> None:
+    """End a span as failed; the first span an exception leaves also records error_occurred.
+
+    Nothing here may raise: the generated `except` block re-raises the program's own
+    exception after this call, whatever that exception's methods and attributes do.
+    """
     if token is None:
         return
     if isinstance(exc, GeneratorExit):  # the consumer stopped early: not a failure
         _s.exit(token, None)
         return
-    if getattr(exc, "_n3__reported", False):
+    if _attr(exc, "_n3__reported") is True:
         _s._fail_end(token, {"type": _type(exc), "message": _message(exc)})
         return
     try:
         exc._n3__reported = True
-    except AttributeError:
+    except Exception:  # noqa: BLE001 - slots, a read-only __setattr__, anything
         pass
     payload = _s.error_payload(exc)
-    payload.update(type=_type(exc), message=_message(exc))
-    code = getattr(exc, "code", None)
+    payload.update(type=_type(exc), message=_message(exc, payload["message"]))
+    code = _attr(exc, "code")
     if isinstance(code, str):  # the runtime's own errors carry a code and a hint
         payload["code"] = code
-        if isinstance(getattr(exc, "hint", None), str):
-            payload["hint"] = exc.hint
+        hint = _attr(exc, "hint")
+        if isinstance(hint, str):
+            payload["hint"] = hint
     _s.instant(ERROR_SITE, payload)
     _s._fail_end(token, payload)
+
+
+def _attr(exc: BaseException, name: str):
+    """exc.name, or None when it is missing or its property raises."""
+    try:
+        return getattr(exc, name, None)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def install_replayer(replayer) -> None:
@@ -122,13 +136,11 @@ def _type(exc: BaseException) -> str:
     return "n3core.runtime." + name[len("_n3_runtime."):] if name.startswith("_n3_runtime.") else name
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, text: str | None = None) -> str:
     """The message alone: a runtime error's `message`, not the paragraph its str() prints
-    (type, component and location are recorded apart, by the payload and the site)."""
-    message = getattr(exc, "message", None)
-    if isinstance(message, str) and getattr(exc, "code", None):
+    (type, component and location are recorded apart, by the payload and the site);
+    else `text`, str(exc) when it was already taken."""
+    message = _attr(exc, "message")
+    if isinstance(message, str) and _attr(exc, "code"):
         return message
-    try:
-        return str(exc)
-    except Exception:  # noqa: BLE001
-        return "<str() failed>"
+    return _s.safe_str(exc) if text is None else text

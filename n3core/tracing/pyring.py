@@ -51,6 +51,7 @@ class Recorder:
         self._next_seq = 0
         self._pending_drops = 0
         self.events = self.dropped = self.discarded = self.payload_bytes = self.chunks = 0
+        self._lock = threading.RLock()
 
     def redact(self, redaction) -> None:
         """Apply a payload.Redaction (or None: no redaction) to the payloads encoded from now on."""
@@ -66,14 +67,41 @@ class Recorder:
         return True
 
     def emit(self, site, kind, span, parent, task, payload=None) -> bool:
-        """Record one event; False when the policy dropped it."""
+        """Record one event; False when the policy dropped it.
+
+        Where the compiled core is atomic under the GIL, this twin holds `_lock`; the
+        callbacks (on_seal, on_full) run outside it, as a drain takes the lock itself.
+        """
         if not self.enabled(site):
             return False
         data = b"" if payload is None else encode(payload, self.max_depth, self.max_bytes,
                                                   self.max_repr, self.redaction)
+        ts = None
+        attempts = 0
+        while attempts < MAX_ATTEMPTS:
+            with self._lock:
+                if ts is None:
+                    ts = self.clock()
+                attempts, outcome = self._commit(site, kind, span, parent, task, data, ts,
+                                                 attempts)
+                if outcome is None:
+                    self.dropped += 1
+                    self._pending_drops += 1
+                    return False
+            if outcome is True:
+                return True
+            outcome()
+        with self._lock:
+            self.dropped += 1
+            self._pending_drops += 1
+        return False
+
+    def _commit(self, site, kind, span, parent, task, data, ts, attempts):
+        """(attempts used, outcome): True when written, a callback to run before trying
+        again, None when the policy drops the event."""
         plen = len(data)
-        ts = self.clock()
-        for _ in range(MAX_ATTEMPTS):
+        while attempts < MAX_ATTEMPTS:
+            attempts += 1
             cur = self._cur
             if cur >= 0:
                 n = self._n[cur]
@@ -92,8 +120,10 @@ class Recorder:
                     self._n[cur] = n + 1
                     self.events += 1
                     self.payload_bytes += plen
-                    return True
-                self._seal(cur)
+                    return attempts, True
+                self._seal_slot(cur)
+                if self.on_seal is not None:
+                    return attempts, self.on_seal
                 continue
             tail = self._tail
             if self._state[tail] == FREE:
@@ -103,12 +133,9 @@ class Recorder:
                 self._discard_oldest()
                 continue
             if self.policy == POLICY_BLOCK and self.on_full is not None:
-                self.on_full()
-                continue
-            break
-        self.dropped += 1
-        self._pending_drops += 1
-        return False
+                return attempts, self.on_full
+            return attempts, None
+        return attempts, None
 
     def _open(self, slot):
         self._state[slot] = FILLING
@@ -118,14 +145,12 @@ class Recorder:
         self._cur = slot
         self._tail = (slot + 1) % self.slots
 
-    def _seal(self, slot):
+    def _seal_slot(self, slot):
         self._state[slot] = SEALED
         self._dropped[slot] = self._pending_drops
         self._pending_drops = 0
         self._cur = -1
         self.chunks += 1
-        if self.on_seal is not None:
-            self.on_seal()
 
     def _discard_oldest(self):
         head = self._head
@@ -135,11 +160,14 @@ class Recorder:
 
     def seal(self) -> bool:
         """Seal the filling chunk if it holds events, so flush and dump can take it."""
-        cur = self._cur
-        if cur >= 0 and self._n[cur] > 0:
-            self._seal(cur)
-            return True
-        return False
+        with self._lock:
+            cur = self._cur
+            if cur < 0 or self._n[cur] == 0:
+                return False
+            self._seal_slot(cur)
+        if self.on_seal is not None:
+            self.on_seal()
+        return True
 
     def _chunk_bytes(self, slot) -> bytes:
         n, pay = self._n[slot], self._pay[slot]
@@ -152,23 +180,25 @@ class Recorder:
 
     def take(self):
         """The oldest sealed chunk as file bytes, freeing its slot; None if there is none."""
-        head = self._head
-        if self._state[head] != SEALED:
-            return None
-        data = self._chunk_bytes(head)
-        self._state[head] = FREE
-        self._head = (head + 1) % self.slots
-        return data
+        with self._lock:
+            head = self._head
+            if self._state[head] != SEALED:
+                return None
+            data = self._chunk_bytes(head)
+            self._state[head] = FREE
+            self._head = (head + 1) % self.slots
+            return data
 
     def peek(self) -> list:
         """Every sealed chunk, oldest first, without freeing them (the flight recorder's dump)."""
         out = []
-        slot = self._head
-        for _ in range(self.slots):
-            if self._state[slot] != SEALED:
-                break
-            out.append(self._chunk_bytes(slot))
-            slot = (slot + 1) % self.slots
+        with self._lock:
+            slot = self._head
+            for _ in range(self.slots):
+                if self._state[slot] != SEALED:
+                    break
+                out.append(self._chunk_bytes(slot))
+                slot = (slot + 1) % self.slots
         return out
 
     def pending_drops(self) -> int:

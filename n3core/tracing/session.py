@@ -22,12 +22,14 @@ from . import core as _core
 from .config import TraceConfig, build_masks, coerce_sites
 from .errors import TraceStateError
 from .format import (CHUNK, RESERVED_SITES, SITE_MEMORY, encode_header, encode_trailer)
-from .payload import type_name
+from .payload import scrub_argv, type_name
+from .sink import TraceFile, describe, make_private_dirs, warn
 
 __all__ = ["start", "stop", "enter", "enter_sync", "exit", "fail", "instant", "flush", "dump", "active",
            "tracing", "Tracer"]
 
 _tracer: "Tracer | None" = None
+_formatting = threading.local()  # set while error_payload runs the user's __str__
 _start_lock = threading.Lock()
 # The payload.Redaction a new tracer's encoder applies (None: none). `probes` sets it when
 # an instrumented build loads, and `probes.configure_redaction` updates it.
@@ -48,20 +50,51 @@ _bind(_core.ring)
 
 def fail(token, exc: BaseException) -> None:
     """End the span `token` as failed, recording the exception's type, message and stack."""
-    if token is None:
-        return
-    try:
-        message = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not break the traced program
-        message = "<str() failed>"
-    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    _fail_end(token, {"type": type_name(exc), "message": message, "stack": stack})
+    if token is not None:
+        _fail_end(token, error_payload(exc))
 
 
 def error_payload(exc: BaseException) -> dict:
-    """The payload fail() records, for passes that also emit an error_occurred instant."""
-    return {"type": type_name(exc), "message": str(exc),
-            "stack": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
+    """What a failed span records: type, message and stack; never raises, whatever `exc` is.
+
+    A user's exception may have a __str__, __repr__ or attributes that raise; the program
+    must then still see its own exception, not one from the tracer.
+    """
+    if getattr(_formatting, "active", False):
+        return {"type": type_name(exc), "message": _NESTED, "stack": ""}
+    _formatting.active = True
+    try:
+        message = _str(exc)
+        try:
+            stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        except Exception:  # noqa: BLE001 - a broken exception must not break the program
+            stack = "<traceback unavailable>"
+    finally:
+        _formatting.active = False
+    return {"type": type_name(exc), "message": message, "stack": stack}
+
+
+# str() or the traceback of one error raised another (a traced __str__, say): formatting
+# that one would run the same code again, so it is recorded by its type alone
+_NESTED = "<raised while an error was recorded>"
+
+
+def safe_str(exc: BaseException) -> str:
+    """str(exc), or a marker when its __str__ raises or runs while an error is recorded."""
+    if getattr(_formatting, "active", False):
+        return _NESTED
+    _formatting.active = True
+    try:
+        return _str(exc)
+    finally:
+        _formatting.active = False
+
+
+def _str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return "<str() failed>"
 
 
 def active() -> "Tracer | None":
@@ -72,19 +105,10 @@ def tracing() -> bool:
     return _tracer is not None
 
 
-def _open_private(path: str) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
-                 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
-
-
-def _write_all(fd: int, data) -> None:
-    view = memoryview(data)
-    for _ in range(len(view) + 1):
-        if not view:
-            return
-        view = view[os.write(fd, view):]
+def _chunk_counts(data) -> tuple:
+    """(events, payload bytes) of one sealed chunk's file bytes."""
+    _, _, events, payload, _, _, _ = CHUNK.unpack_from(data)
+    return events, payload
 
 
 class Tracer:
@@ -100,8 +124,11 @@ class Tracer:
         self._clock = clock or time.monotonic_ns
         mono = self._clock()
         wall = (wall_clock or time.time_ns)()
+        rules = redaction if redaction is not None else default_redaction
         meta = {"pid": os.getpid(), "argv": list(sys.argv), "python": sys.version.split()[0]}
         meta.update(metadata or {})
+        if isinstance(meta.get("argv"), (list, tuple)):
+            meta["argv"] = scrub_argv(meta["argv"], rules)
         self.path = os.fspath(path) if path is not None else self._default_path(wall)
         self.header = encode_header(self.run_id, meta, wall, mono, self.sites,
                                     self.config.to_json())
@@ -113,12 +140,13 @@ class Tracer:
             max_depth=self.config.max_depth, max_bytes=self.config.max_payload,
             max_repr=self.config.max_repr, clock=clock,
             on_seal=(self.drain if policy == 0 else self._wake_writer if policy == 1 else None),
-            on_full=self.drain if policy == 0 else None,
-            redaction=redaction if redaction is not None else default_redaction)
+            on_full=self.drain if policy == 0 else None, redaction=rules)
         self._wlock = threading.RLock()
         self._busy = 0  # file writes in progress on the main thread (see _writing)
         self._pending_signal = None
-        self._fd = -1
+        self._pid = os.getpid()
+        self._file: TraceFile | None = None
+        self.write_error: OSError | None = None
         self.chunks_written = self.events_written = self.payload_written = 0
         self._stopped = False
         self._wake = threading.Event()
@@ -126,9 +154,8 @@ class Tracer:
         self._threads: list = []
         self._hooks: dict = {}
         if policy != 2:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._fd = _open_private(self.path)
-            _write_all(self._fd, self.header)
+            make_private_dirs(os.path.dirname(os.path.abspath(self.path)))
+            self._file = TraceFile(self.path, self.header)
 
     def _default_path(self, wall_ns: int) -> str:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(wall_ns / 1e9))
@@ -160,22 +187,44 @@ class Tracer:
             self._on_sigterm(signum, frame)
 
     def drain(self) -> None:
-        """Write every sealed chunk to the file, oldest first (block: in the caller)."""
+        """Write every sealed chunk to the file, oldest first (block: in the caller).
+
+        Once a write has failed the chunks are freed unwritten, so a blocked ring never
+        waits for a disk that will not take them.
+        """
         with self._writing():
-            if self._fd < 0:
+            file = self._file
+            if file is None:
                 return
             for _ in range(1 << 20):
                 data = self.recorder.take()
                 if data is None:
                     return
-                self._count(data)  # first: a signal handler may run right after the write
-                _write_all(self._fd, data)
+                if file.write(data):
+                    events, payload = _chunk_counts(data)
+                    self.chunks_written += 1
+                    self.events_written += events
+                    self.payload_written += payload
+                elif self.write_error is None:
+                    self._write_failed(file.error)
 
-    def _count(self, data) -> None:
-        self.chunks_written += 1
-        _, _, n, pay, _, _, _ = CHUNK.unpack_from(data)
-        self.events_written += n
-        self.payload_written += pay
+    def _write_failed(self, exc: OSError) -> None:
+        """Stop recording after a failed write, and say so once; the program goes on."""
+        self.write_error = exc
+        if self.ring.active() is self.recorder:
+            self.ring.uninstall()
+        warn(f"cannot write the trace {self.path}: {describe(exc)}. Tracing stopped there "
+             f"and the program goes on untraced; the {self.events_written} events written "
+             "before stay readable, and the trailer, if it still fits, counts the rest as "
+             "dropped. Free some space, or point NAMEL3SS_DEBUG_OUTPUT_DIR at a writable "
+             "folder.")
+
+    @property
+    def events_lost(self) -> int:
+        """Events recorded but not in the file because writing it failed (block and drop)."""
+        if self.config.policy == "flight-recorder":
+            return 0
+        return max(0, self.recorder.events - self.events_written)
 
     def _wake_writer(self) -> None:
         self._wake.set()
@@ -217,33 +266,47 @@ class Tracer:
             self.recorder.seal()
             self.drain()
 
-    def dump(self, path=None) -> str:
-        """Write the flight recorder's ring (header, chunks, trailer) atomically to `path`."""
+    def dump(self, path=None) -> "str | None":
+        """Write the flight recorder's ring (header, chunks, trailer) atomically to `path`.
+
+        Returns the path written, or None when it could not be written (one warning says
+        why; the ring stays in memory, so a later dump may still succeed).
+        """
+        if os.getpid() != self._pid:
+            return None
         target = os.fspath(path) if path is not None else self.path
+        tmp = f"{target}.{os.getpid()}.tmp"
         with self._writing():
             self.recorder.seal()
             chunks = self.recorder.peek()
-            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-            tmp = f"{target}.{os.getpid()}.tmp"
-            fd = _open_private(tmp)
             try:
-                _write_all(fd, self.header)
+                make_private_dirs(os.path.dirname(os.path.abspath(target)))
+                file = TraceFile(tmp, self.header)
                 events = payload = 0
                 for data in chunks:
-                    _write_all(fd, data)
-                    _, _, n, pay, _, _, _ = CHUNK.unpack_from(data)
+                    file.write(data)
+                    n, pay = _chunk_counts(data)
                     events += n
                     payload += pay
-                _write_all(fd, encode_trailer(len(chunks), events, self.recorder.dropped,
-                                              self.recorder.discarded, payload, self._clock()))
-            finally:
-                os.close(fd)
-            os.replace(tmp, target)
+                trailer = encode_trailer(len(chunks), events, self.recorder.dropped,
+                                         self.recorder.discarded, payload, self._clock())
+                if not file.finish(trailer) or file.failed:
+                    raise file.error
+                os.replace(tmp, target)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                if self.write_error is None:
+                    self.write_error = exc
+                    warn(f"cannot write the flight recorder's trace {target}: "
+                         f"{describe(exc)}. The program goes on; its last events stay in "
+                         "memory. Free some space, or point NAMEL3SS_DEBUG_OUTPUT_DIR at a "
+                         "writable folder.")
+                return None
         return target
 
     def stop(self) -> None:
         """Stop recording, write what is left and the trailer, and remove the hooks."""
-        global _tracer
         if self._stopped:
             return
         self._stopped = True
@@ -259,15 +322,37 @@ class Tracer:
             with self._writing():
                 self.recorder.seal()
                 self.drain()
-                _write_all(self._fd, encode_trailer(
-                    self.chunks_written, self.events_written, self.recorder.dropped,
-                    self.recorder.discarded, self.payload_written, self._clock()))
-                os.close(self._fd)
-                self._fd = -1
+                file, self._file = self._file, None
+                if file is not None:
+                    file.finish(encode_trailer(
+                        self.chunks_written, self.events_written,
+                        self.recorder.dropped + self.events_lost, self.recorder.discarded,
+                        self.payload_written, self._clock()))
+        self._release()
+
+    def _release(self) -> None:
+        global _tracer
         with _start_lock:
             if _tracer is self:
                 _tracer = None
                 _bind(_core.ring)
+
+    def _forget_in_child(self) -> None:
+        """In a forked child: drop this tracer without writing a byte of the parent's file."""
+        global _tracer, _start_lock
+        self._stopped = True
+        self.ring.uninstall()
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()  # the child's copy of the descriptor; the parent's stays open
+        self._threads = []
+        try:
+            self._remove_hooks()
+        except Exception:  # noqa: BLE001 - the child runs on untraced whatever happens
+            pass
+        _start_lock = threading.Lock()  # another thread may have held it at the fork
+        _tracer = None
+        _bind(_core.ring)
 
     @property
     def stats(self) -> dict:
@@ -296,16 +381,25 @@ class Tracer:
             if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
                 signal.signal(signal.SIGTERM, self._hooks["sigterm"])
 
+    def _safely(self, action) -> None:
+        """Run a flush or stop from a hook, where an exception would replace the program's
+        own exit: a failure is one warning instead."""
+        try:
+            action()
+        except Exception as exc:  # noqa: BLE001
+            warn(f"tracing could not finish the trace {self.path}: {type(exc).__name__}: "
+                 f"{safe_str(exc)}. The program's own exit is unchanged.")
+
     def _atexit(self) -> None:
-        self.stop()
+        self._safely(self.stop)
 
     def _excepthook(self, exc_type, exc, tb) -> None:
         previous = self._hooks.get("excepthook", sys.__excepthook__)
-        self.stop()
+        self._safely(self.stop)
         previous(exc_type, exc, tb)
 
     def _thread_excepthook(self, args) -> None:
-        self.flush()
+        self._safely(self.flush)
         self._hooks.get("threading", threading.__excepthook__)(args)
 
     def _on_sigterm(self, signum, frame) -> None:
@@ -314,14 +408,24 @@ class Tracer:
             return
         previous = self._hooks.get("sigterm")
         if callable(previous):
-            self.flush()
+            self._safely(self.flush)
             previous(signum, frame)
             return
-        self.stop()
+        self._safely(self.stop)
         if previous == signal.SIG_IGN:
             return
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _after_fork_in_child() -> None:
+    tracer = _tracer
+    if tracer is not None:
+        tracer._forget_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def start(path=None, sites=(), config=None, **options) -> Tracer:
