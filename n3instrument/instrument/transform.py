@@ -18,8 +18,9 @@ Wrapping the body in place, rather than wrapping the function from outside, keep
 generators, async generators, methods, `super()`, decorators and signatures exactly as
 they were: a generator's span covers its consumer's iteration, and an early return or a
 return inside `try/finally` closes the span once. Generated names start with `_n3__`
-(a single underscore, so class-private name mangling leaves them alone). Generated
-statements carry no user positions of their own, so tracebacks still point at user lines.
+(a single underscore, so class-private name mangling leaves them alone). The generated
+lines move the user's lines down; `positions` records where each came from, and builds
+compile through `mapped_import`, so tracebacks still name the user's lines.
 """
 from __future__ import annotations
 

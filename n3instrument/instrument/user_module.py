@@ -26,6 +26,7 @@ class UserModule:
     name: str  # the module name the program imports it by
     code: str
     sites: list[Site] = field(default_factory=list)
+    source: str = ""  # what the user wrote
 
 
 def instrument_user_module(path: str, module: str, first_site: int, hooks_module: str) -> UserModule:
@@ -55,7 +56,7 @@ def instrument_user_module(path: str, module: str, first_site: int, hooks_module
     code = result.code
     if (markers or blocks) and not result.applied:
         code = _add_import(cst.parse_module(code), hooks_module).code
-    return UserModule(module, code, sites)
+    return UserModule(module, code, sites, source)
 
 
 class _Finder(cst.CSTVisitor):
