@@ -1,7 +1,8 @@
 """Turn a `.ai` file into a build folder, and keep a content-addressed cache of builds.
 
-A build folder holds `program.py`, `__main__.py` (so `python DIR` runs it) and
-`manifest.json`. Folders are written under a temporary name and renamed into place, so
+A build folder holds `program.py`, `__main__.py` (so `python DIR` runs it),
+`manifest.json` and copies of the program's own python tool modules, so it runs wherever
+it is moved; the manifest's source path is information only. Folders are written under a temporary name and renamed into place, so
 a build on disk is always complete or absent, even when two runs race for it.
 """
 from __future__ import annotations
@@ -57,8 +58,13 @@ def build(
     program, _ = compile_file(source)
     from .lowering import lower
 
-    files = {"program.py": lower(program), "__main__.py": MAIN_PY}
+    from .tool_modules import digests, tool_modules
+
+    modules = tool_modules(program, source.parent)
+    files = {"program.py": lower(program), "__main__.py": MAIN_PY, **modules}
     manifest = _manifest(program, source, instrument=instrument)
+    if modules:
+        manifest["modules"] = digests(modules)
     if instrument:
         from .instrument import instrument_program
 
@@ -86,12 +92,27 @@ def cached_build(source: str | os.PathLike, *, instrument: bool = False, filters
     root = Path(cache_dir or os.environ.get("NAMEL3SS_CACHE_DIR") or source.parent / ".namel3ss" / "builds")
     out = root / key
     manifest_path = out / "manifest.json"
+    stale = False
     if manifest_path.is_file():
         try:
-            return Build(out, json.loads(manifest_path.read_text()))
-        except (OSError, ValueError):
+            manifest = json.loads(manifest_path.read_text())
+            if _copies_current(manifest, source.parent):
+                return Build(out, manifest)
+            stale = True
+        except (OSError, ValueError, AttributeError):
             pass  # a damaged cache entry is rebuilt, never fatal
-    return build(source, out, instrument=instrument, filters=filters, replace=False)
+    return build(source, out, instrument=instrument, filters=filters, replace=stale)
+
+
+def _copies_current(manifest: dict, folder: Path) -> bool:
+    """Whether the tool modules a cached build carries still match the source folder's."""
+    for name, digest in (manifest.get("modules") or {}).items():
+        try:
+            if hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _toolchain_fingerprint(instrument: bool) -> str:
@@ -135,7 +156,10 @@ def _write_atomically(out: Path, files: dict[str, str], *, replace: bool) -> Non
         for name, text in files.items():
             target = tmp / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            if isinstance(text, bytes):
+                target.write_bytes(text)
+            else:
+                target.write_text(text, encoding="utf-8")
         tmp.chmod(0o755)
         if out.exists() and replace:
             shutil.rmtree(out)

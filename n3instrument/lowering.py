@@ -26,7 +26,7 @@ def lower(program: nodes.Program) -> str:
     app_name = repr(app.name) if app else "None"
     properties = _object_of(app.entries) if app else {}
     props = f", properties={_literal(properties, 1)}" if properties else ""
-    out.append(f"app = n3.App({app_name}, source={program.file!r}{props})")
+    out.append(f"app = n3.App({app_name}, source=__file__{props})")
     for decl in program.declarations:
         if decl.kind == "app":
             continue

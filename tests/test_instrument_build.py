@@ -28,9 +28,11 @@ def test_plain_build_is_byte_identical_to_a_compiler_without_the_pass(tmp_path):
         build({str(RESEARCH)!r}, {str(tmp_path / "nopass")!r})
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
-    for name in ("program.py", "__main__.py", "manifest.json"):
+    for name in ("program.py", "__main__.py", "manifest.json", "tools.py"):
         assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "nopass" / name).read_bytes()
-    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == ["__main__.py", "manifest.json", "program.py"]
+    # the program's own tool module is copied; nothing of the pass is added
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir()) == [
+        "__main__.py", "manifest.json", "program.py", "tools.py"]
 
 
 def test_plain_build_imports_no_tracing_module(tmp_path):

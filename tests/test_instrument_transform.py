@@ -323,3 +323,121 @@ def test_a_boundary_call_can_be_answered_by_a_replayer(traced):
         probes.install_replayer(None)
     assert m.calls == ["q1"], "the live body did not run"
     assert replayer.seen == [{"question": "q2"}]
+
+
+RAISING = '''
+"""Every shape the rewrite knows, each raising from its own line."""
+import asyncio
+
+
+def plain(x):
+    """A docstring
+    on two lines."""
+    y = x + 1
+    raise ValueError(f"plain {y}")
+
+
+def early(x):
+    if x:
+        return "early"
+    values = [
+        1,
+        2,
+    ]
+    return values[x + 10]
+
+
+def in_finally(log):
+    try:
+        return {"key": 1}["missing"]
+    finally:
+        log.append("finally")
+
+
+def gen(n):
+    yield n
+    raise KeyError("gen")
+
+
+async def coro(x):
+    await asyncio.sleep(0)
+    raise RuntimeError("coro")
+
+
+async def agen(n):
+    yield n
+    raise LookupError("agen")
+
+
+def lambda_return(x):
+    return lambda: 1 / x
+
+
+class Thing:
+    def method(self, x):
+        return self.helper(x)
+
+    def helper(self, x):
+        raise TypeError(
+            "helper"
+        )
+
+
+def outer(x):
+    def inner(y):
+        return y["no such key"]
+    return inner(x)
+'''
+
+RAISING_TARGETS = ["plain", "early", "in_finally", "gen", "coro", "agen", "lambda_return",
+                   "Thing.method", "Thing.helper", "outer", "outer.<locals>.inner"]
+
+
+def raising_calls(m):
+    async def consume():
+        return [i async for i in m.agen(1)]
+
+    return {
+        "plain": lambda: m.plain(1),
+        "early": lambda: m.early(0),
+        "in_finally": lambda: m.in_finally([]),
+        "gen": lambda: list(m.gen(1)),
+        "coro": lambda: asyncio.run(m.coro(1)),
+        "agen": lambda: asyncio.run(consume()),
+        "lambda_return": lambda: m.lambda_return(0)(),
+        "method": lambda: m.Thing().method(1),
+        "nested": lambda: m.outer({}),
+    }
+
+
+def raise_sites(module, filename):
+    """For each call: the (function, line) of every frame in `filename`."""
+    import traceback
+
+    sites = {}
+    for key, call in raising_calls(module).items():
+        with pytest.raises(Exception) as info:
+            call()
+        frames = traceback.extract_tb(info.value.__traceback__)
+        sites[key] = [(f.name, f.lineno) for f in frames if f.filename == filename]
+    return sites
+
+
+def test_tracebacks_name_the_same_lines_plain_and_instrumented(traced):
+    from n3instrument.instrument.mapped_import import compile_mapped
+    from n3instrument.instrument.positions import line_runs
+
+    points = [Point(name, str(index + 1), capture_return=True) for index, name in enumerate(RAISING_TARGETS)]
+    rewritten = instrument_source(RAISING, points, "n3core.tracing.probes").code
+    assert rewritten.count("\n") > RAISING.count("\n") + 5  # the text did move
+    plain = types.ModuleType("raising_plain")
+    exec(compile(RAISING, "raising.py", "exec"), plain.__dict__)
+    traced_module = types.ModuleType("raising_traced")
+    exec(compile_mapped(rewritten, line_runs(RAISING, rewritten), "raising.py"), traced_module.__dict__)
+    expected = raise_sites(plain, "raising.py")
+    assert expected["plain"][-1] == ("plain", 10)
+    assert expected["method"] == [("method", 51), ("helper", 54)]
+    assert raise_sites(traced_module, "raising.py") == expected
+    unmapped = types.ModuleType("raising_unmapped")
+    exec(compile(rewritten, "raising.py", "exec"), unmapped.__dict__)
+    assert raise_sites(unmapped, "raising.py") != expected

@@ -82,3 +82,24 @@ def test_instrument_module_outside_the_program_folder_is_refused(tmp_path):
                "--instrument-module", outside, "app.ai", "-o", "b")
     assert done.returncode == 2
     assert "outside the program's folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_module_that_does_not_parse_is_one_paragraph_and_exit_2(tmp_path):
+    make_program(tmp_path)
+    (tmp_path / "bad.py").write_text("def fine():\n    return 1\n\ndef broken(:\n    pass\n")
+    done = run(tmp_path, "-m", "n3instrument.cli", "build", "--instrument",
+               "--instrument-module", "bad.py", "app.ai", "-o", "b")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "libcst" not in done.stderr
+    assert "bad.py:4:" in done.stderr and "not valid Python" in done.stderr
+    assert "--instrument-module" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_module_that_is_not_utf8_is_refused_with_exit_2(tmp_path):
+    make_program(tmp_path)
+    (tmp_path / "latin.py").write_bytes(b"NAME = '\xe9t\xe9'\n")
+    done = run(tmp_path, "-m", "n3instrument.cli", "build", "--instrument",
+               "--instrument-module", "latin.py", "app.ai", "-o", "b")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "latin.py" in done.stderr and "UTF-8" in done.stderr

@@ -11,7 +11,7 @@ EXAMPLES = sorted(Path(__file__).parent.parent.glob("examples/*/app.ai"))
 
 
 def run_program(code: str):
-    namespace: dict = {}
+    namespace: dict = {"__file__": "program.py"}  # as a build imports it
     exec(compile(code, "program.py", "exec"), namespace)
     return namespace["app"]
 

@@ -111,6 +111,18 @@ def test_timeout_is_a_provider_error(openai_server, monkeypatch):
     assert KEY not in str(info.value)
 
 
+@pytest.mark.parametrize("where", ["head", "body"])
+def test_timeout_is_a_deadline_for_the_whole_call(openai_server, monkeypatch, where):
+    # 12 bytes 0.25 s apart take 3 s in all, though no single read waits 1 s.
+    openai_server.script({**chat("dripped words"), "drip": 0.25, "drip_from": where})
+    _, llm = make_llm(openai_server, monkeypatch, timeout=1)
+    with pytest.raises(ProviderError) as info:
+        complete(llm)
+    assert "within 1 s" in info.value.message and "timeout" in info.value.hint
+    openai_server.script(chat("quick words"))
+    assert complete(llm).text == "quick words"
+
+
 @pytest.mark.parametrize("reply", [
     {"status": 200, "body": "this is not json"},
     {"status": 200, "json": {"choices": []}},

@@ -153,6 +153,14 @@ def test_http_tool_timeout(openai_server):
     assert "0.2 s" in info.value.message
 
 
+def test_http_tool_timeout_is_a_deadline_not_a_per_read_limit(openai_server):
+    tool = app_with_tool({"type": "http", "endpoint": openai_server.root + "/drip",
+                          "method": "GET", "timeout": 1})
+    with pytest.raises(ToolError) as info:
+        call(tool, {})
+    assert "within 1 s" in info.value.message
+
+
 def test_http_tool_needs_endpoint():
     with pytest.raises(ConfigError) as info:
         app_with_tool({"type": "http"})

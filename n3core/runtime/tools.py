@@ -159,7 +159,8 @@ class PythonTool(Tool):
         except ImportError as exc:
             raise self.error(f"cannot import module '{self.module_name}': {exc}",
                              hint=f"put {self.module_name.replace('.', '/')}.py next to the "
-                                  f".ai file ({self.base_dir})") from None
+                                  f".ai file and build again; the build carries copies of "
+                                  f"the program's own modules (looked in {self.base_dir})") from None
         function = module
         for part in self.attr.split("."):
             function = getattr(function, part, None)

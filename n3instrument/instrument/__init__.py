@@ -10,6 +10,7 @@ def instrument_program(program, program_py: str, main_py: str, profile_path=None
 
     from ..errors import UsageError
     from .build_pass import HOOKS_MODULE, instrument_build
+    from .mapped_import import TABLE as POSITIONS_TABLE
     from .profile import builtin_profile, load_profile
     from .user_module import instrument_user_module
 
@@ -27,14 +28,17 @@ def instrument_program(program, program_py: str, main_py: str, profile_path=None
         user = instrument_user_module(path, module, len(result.plan.sites), HOOKS_MODULE)
         result.plan.sites.extend(user.sites)
         loaded[module] = f"_n3_user/{module}.py"
-        result.files[loaded[module]] = user.code
+        copy = relative.replace(os.sep, "/")  # the original, which tracebacks name
+        result.files[copy] = user.source
+        result.add_module(module, loaded[module], user.source, user.code, {"build": copy})
     result.files["sites.json"] = result.plan.to_json()
+    result.files[POSITIONS_TABLE] = result.positions_json()
     for warning in result.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     info = {
         "flags": {"instrument": True, "filters": list(filters)},
         "profile": profile.name,
         "sites_sha256": result.plan.digest(),
-        "user_modules": loaded,
+        "instrumented_modules": loaded,  # imported through _n3_positions, by name
     }
     return result.files, info

@@ -13,6 +13,7 @@ from importlib import resources
 import libcst as cst
 
 from ..errors import UsageError
+from .positions import line_runs
 from .profile import Profile, Tracepoint
 from .sites import SitePlan, plan_sites
 from .transform import PREFIX, Point, instrument_source
@@ -21,6 +22,9 @@ RUNTIME = "n3core.runtime"
 RUNTIME_COPY = "_n3_runtime"
 HOOKS_MODULE = "n3core.tracing.probes"
 BOOTSTRAP = f"from n3core.tracing.bootstrap import start_from_build as {PREFIX}start"
+POSITIONS = "_n3_positions"  # the build's copy of mapped_import
+# One line, so every later line of program.py and __main__.py keeps its number.
+USE_POSITIONS = f"from {POSITIONS} import install as {PREFIX}positions; {PREFIX}positions(__file__); "
 
 
 @dataclass
@@ -28,6 +32,17 @@ class InstrumentedBuild:
     files: dict[str, str]
     plan: SitePlan
     warnings: list[str] = field(default_factory=list)
+    positions: dict = field(default_factory=dict)  # module -> where it is and its line table
+
+    def add_module(self, module: str, path: str, original: str, rewritten: str, origin: dict) -> None:
+        """Add a rewritten module whose tracebacks name `origin`'s lines."""
+        self.files[path] = rewritten
+        self.positions[module] = {"path": path, "origin": origin, "lines": line_runs(original, rewritten)}
+
+    def positions_json(self) -> str:
+        import json
+
+        return json.dumps({"format": 1, "modules": self.positions}, indent=1, sort_keys=True) + "\n"
 
 
 def instrument_build(program, program_py: str, main_py: str, profile: Profile, filters=()) -> InstrumentedBuild:
@@ -44,26 +59,29 @@ def instrument_build(program, program_py: str, main_py: str, profile: Profile, f
         )
     files = {
         "program.py": rewrite_program(program_py),
-        "__main__.py": main_py.replace(f"from {RUNTIME}.entry ", f"from {RUNTIME_COPY}.entry "),
+        "__main__.py": main_py.replace(f"from {RUNTIME}.entry ", f"{USE_POSITIONS}from {RUNTIME_COPY}.entry "),
         "sites.json": plan.to_json(),
+        f"{POSITIONS}.py": resources.files(__package__).joinpath("mapped_import.py").read_text("utf-8"),
     }
-    warnings = []
+    built = InstrumentedBuild(files, plan)
     root = resources.files(RUNTIME)
     for relpath, source in _package_sources(root):
         module = RUNTIME + "." + relpath[:-3].replace("/", ".").removesuffix(".__init__")
         if relpath == "__init__.py":
             module = RUNTIME
         entries = by_module.pop(module, [])
+        rewritten = source
         if entries:
             points = [point for _, point, _ in entries]
             prelude = tuple(table for _, _, table in entries if table)
             result = instrument_source(source, points, HOOKS_MODULE, prelude)
-            source = result.code
-            warnings += [f"{module}:{name} was not found; its tracepoint is skipped" for name in result.missing]
-        files[f"{RUNTIME_COPY}/{relpath}"] = source
+            rewritten = result.code
+            built.warnings += [f"{module}:{name} was not found; its tracepoint is skipped" for name in result.missing]
+        built.add_module(RUNTIME_COPY + module[len(RUNTIME):], f"{RUNTIME_COPY}/{relpath}", source, rewritten,
+                         {"package": RUNTIME, "file": relpath})
     for module, entries in by_module.items():
-        warnings += [f"{tp.target}: no such runtime module; its tracepoint is skipped" for tp, _, _ in entries]
-    return InstrumentedBuild(files, plan, warnings)
+        built.warnings += [f"{tp.target}: no such runtime module; its tracepoint is skipped" for tp, _, _ in entries]
+    return built
 
 
 def _point(tp: Tracepoint, plan: SitePlan) -> tuple[Tracepoint, Point, str | None]:
@@ -86,7 +104,8 @@ def _package_sources(root, prefix: str = ""):
 
 
 class _UseRuntimeCopy(cst.CSTTransformer):
-    """`from n3core import runtime as n3` becomes the copy's import, then the tracer starts."""
+    """`from n3core import runtime as n3` becomes, on the same line, the tracer's start and the
+    copy's import."""
 
     def __init__(self):
         super().__init__()
@@ -102,11 +121,8 @@ class _UseRuntimeCopy(cst.CSTTransformer):
             and [a.name.value for a in statement.names] == ["runtime"]
         ):
             self.found = True
-            return cst.FlattenSentinel([
-                cst.parse_statement(BOOTSTRAP),
-                cst.parse_statement(f"{PREFIX}start(__file__)"),
-                cst.parse_statement(f"import {RUNTIME_COPY} as n3"),
-            ])
+            return cst.parse_statement(
+                f"{USE_POSITIONS}{BOOTSTRAP}; {PREFIX}start(__file__); import {RUNTIME_COPY} as n3\n")
         return updated
 
 

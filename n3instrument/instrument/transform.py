@@ -18,14 +18,17 @@ Wrapping the body in place, rather than wrapping the function from outside, keep
 generators, async generators, methods, `super()`, decorators and signatures exactly as
 they were: a generator's span covers its consumer's iteration, and an early return or a
 return inside `try/finally` closes the span once. Generated names start with `_n3__`
-(a single underscore, so class-private name mangling leaves them alone). Generated
-statements carry no user positions of their own, so tracebacks still point at user lines.
+(a single underscore, so class-private name mangling leaves them alone). The generated
+lines move the user's lines down; `positions` records where each came from, and builds
+compile through `mapped_import`, so tracebacks still name the user's lines.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
 
 PREFIX = "_n3__"
 HOOKS = ("fail", "answer", "MISS")  # from probes; spans open and close through `session`
@@ -251,26 +254,25 @@ class _Returns(_OwnScope):
 
 
 def _add_import(module: cst.Module, hooks_module: str, prelude=()) -> cst.Module:
-    names = ", ".join(f"{hook} as {PREFIX}{hook}" for hook in HOOKS)
-    statements = [
-        cst.parse_statement(f"from {hooks_module} import {names}"),
-        cst.parse_statement(f"from {hooks_module.rpartition('.')[0]} import session as {PREFIX}session"),
-    ]
-    statements += [cst.parse_statement(text) for text in prelude]
+    """Queue the hooks' imports on a codemod context (libcst places and merges them), then
+    put the `prelude` statements right after the hooks import."""
+    context = CodemodContext()
+    for hook in HOOKS:
+        AddImportsVisitor.add_needed_import(context, hooks_module, hook, PREFIX + hook)
+    AddImportsVisitor.add_needed_import(context, hooks_module.rpartition(".")[0], "session", f"{PREFIX}session")
+    module = AddImportsVisitor(context).transform_module(module)
+    if not prelude:
+        return module
     body = list(module.body)
-    index = 0
-    if body and _is_docstring(body[0]):
-        index = 1
-    while index < len(body) and _is_future_import(body[index]):
-        index += 1
-    body[index:index] = statements
+    index = next(i for i, statement in enumerate(body) if _imports_from(statement, hooks_module)) + 1
+    body[index:index] = [cst.parse_statement(text) for text in prelude]
     return module.with_changes(body=body)
 
 
-def _is_future_import(statement) -> bool:
+def _imports_from(statement, module: str) -> bool:
     return (
         isinstance(statement, cst.SimpleStatementLine)
         and isinstance(statement.body[0], cst.ImportFrom)
-        and isinstance(statement.body[0].module, cst.Name)
-        and statement.body[0].module.value == "__future__"
+        and statement.body[0].module is not None
+        and cst.Module([]).code_for_node(statement.body[0].module) == module
     )

@@ -9,12 +9,14 @@ file is never modified; the build carries the rewritten copy and loads it in its
 """
 from __future__ import annotations
 
+import ast
 import os
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from ..errors import UsageError
 from .sites import Site
 from .transform import PREFIX, Point, _add_import, _call, _core, instrument_source
 
@@ -26,14 +28,14 @@ class UserModule:
     name: str  # the module name the program imports it by
     code: str
     sites: list[Site] = field(default_factory=list)
+    source: str = ""  # what the user wrote
 
 
 def instrument_user_module(path: str, module: str, first_site: int, hooks_module: str) -> UserModule:
     """Rewrite the module at `path`; its sites are numbered from `first_site`."""
-    with open(path, encoding="utf-8") as handle:
-        source = handle.read()
+    source = _read(path)
     display = os.path.basename(path)
-    wrapper = MetadataWrapper(cst.parse_module(source))
+    wrapper = MetadataWrapper(_parse(source, path))
     finder = _Finder(display, module)
     wrapper.visit(finder)
     sites: list[Site] = []
@@ -55,7 +57,37 @@ def instrument_user_module(path: str, module: str, first_site: int, hooks_module
     code = result.code
     if (markers or blocks) and not result.applied:
         code = _add_import(cst.parse_module(code), hooks_module).code
-    return UserModule(module, code, sites)
+    return UserModule(module, code, sites, source)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--instrument-module {path}: byte {exc.start} is not UTF-8; save the module "
+                         "as UTF-8 or leave it out of --instrument-module.") from None
+    except OSError as exc:
+        raise UsageError(f"--instrument-module {path}: cannot read it ({exc.strerror}); give the path "
+                         "of a readable .py module.") from None
+
+
+def _parse(source: str, path: str) -> cst.Module:
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        line, column, what = exc.raw_line, exc.raw_column + 1, " ".join(exc.message.split())
+        try:  # Python's own parser places and words most errors better
+            ast.parse(source, path)
+        except SyntaxError as error:
+            line, column, what = error.lineno or line, error.offset or column, error.msg
+        except ValueError:
+            pass
+        raise UsageError(
+            f"--instrument-module {path}:{line}:{column}: the module is not valid "
+            f"Python ({what}), so it cannot be traced. Fix the code at that line (python -m py_compile "
+            f"{path} shows the same error), or leave the module out of --instrument-module."
+        ) from None
 
 
 class _Finder(cst.CSTVisitor):

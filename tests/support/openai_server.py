@@ -1,8 +1,10 @@
 """A real loopback HTTP server speaking the OpenAI Chat Completions API, with scripted replies.
 
 Tests import the `openai_server` fixture explicitly. Besides `/v1/chat/completions` the
-server answers `/echo` (the request reflected back as JSON) and `/status/NNN` (that status),
-which the http tool tests use.
+server answers `/echo` (the request reflected back as JSON), `/status/NNN` (that status) and
+`/drip` (a reply sent a byte at a time), which the http tool tests use. A scripted reply with
+`"drip": seconds` sends its first `drip_bytes` bytes (from the status line, or with `"drip_from": "body"` from the body) one at a time, each
+`seconds` apart, then the rest: slow as a whole, though no single read waits long.
 """
 from __future__ import annotations
 
@@ -100,6 +102,8 @@ class FakeOpenAI:
                     reply = {"status": status, "body": f"failure {status} from test server"}
                 elif parts.path == "/text":
                     reply = {"status": 200, "body": "plain words"}
+                elif parts.path == "/drip":
+                    reply = {"status": 200, "json": {"dripped": True}, "drip": 0.25}
                 elif parts.path == "/slow":
                     reply = {"status": 200, "json": {"slow": True}, "delay": 2.0}
                 else:
@@ -113,6 +117,9 @@ class FakeOpenAI:
                     payload = reply.get("body", "")
                     payload = payload.encode() if isinstance(payload, str) else payload
                     ctype = "text/plain"
+                if reply.get("drip"):
+                    self._drip(reply, payload, ctype)
+                    return
                 try:
                     self.send_response(reply.get("status", 200))
                     self.send_header("Content-Type", ctype)
@@ -121,6 +128,25 @@ class FakeOpenAI:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+
+            def _drip(self, reply, payload, ctype):
+                status = reply.get("status", 200)
+                raw = (f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
+                       f"Content-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n\r\n").encode()
+                raw += payload
+                start = len(raw) - len(payload) if reply.get("drip_from") == "body" else 0
+                end = min(start + reply.get("drip_bytes", 12), len(raw))
+                try:
+                    self.wfile.write(raw[:start])
+                    for index in range(start, end):
+                        self.wfile.write(raw[index:index + 1])
+                        self.wfile.flush()
+                        time.sleep(reply["drip"])
+                    self.wfile.write(raw[end:])
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
