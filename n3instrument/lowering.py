@@ -13,6 +13,7 @@ from n3core.runtime.schema import EXECUTABLE_KINDS, KINDS, STEP_KEYS
 
 from . import __version__
 from .frontend import nodes
+from .quoting import COMMENT, DOCSTRING, quote
 
 _WIDTH = 88
 _INDENT = "    "
@@ -23,7 +24,7 @@ def lower(program: nodes.Program) -> str:
     display = os.path.basename(program.file)
     out = [_header(program, display), "from n3core import runtime as n3", ""]
     app = program.app
-    app_name = repr(app.name) if app else "None"
+    app_name = quote(app.name if app else None)
     properties = _object_of(app.entries) if app else {}
     props = f", properties={_literal(properties, 1)}" if properties else ""
     out.append(f"app = n3.App({app_name}, source=__file__{props})")
@@ -31,14 +32,14 @@ def lower(program: nodes.Program) -> str:
         if decl.kind == "app":
             continue
         out.append("")
-        out.append(f"# {display}:{decl.loc.line}:{decl.loc.column}")
+        out.append(f"# {quote(display, COMMENT)}:{decl.loc.line}:{decl.loc.column}")
         out.append(_declaration(decl, display))
     out += ["", "app.finalize()", ""]
     return "\n".join(out)
 
 
 def _header(program: nodes.Program, display: str) -> str:
-    lines = [f'"""namel3ss program compiled from {display} by namel3ss {__version__}.', ""]
+    lines = [f"namel3ss program compiled from {display} by namel3ss {__version__}.", ""]
     if program.module:
         lines.append(f"Module: {program.module}.")
     if program.language_version:
@@ -46,17 +47,17 @@ def _header(program: nodes.Program, display: str) -> str:
     for imp in program.imports:
         lines.append(f"Imports: {imp.path}" + (f" as {imp.alias}." if imp.alias else "."))
     lines.append("Generated code: edit the .ai source instead.")
-    lines.append('"""')
-    return "\n".join(lines)
+    return '"""' + "\n".join(quote(line, DOCSTRING) for line in lines) + '\n"""'
+
 
 
 def _declaration(decl: nodes.Declaration, display: str) -> str:
     props = _object_of(decl.entries, steps=decl.kind == "chain", display=display, keys=KINDS.get(decl.kind, {}))
     loc = _loc(decl.loc, display)
     if decl.kind in EXECUTABLE_KINDS:
-        head, args = f"app.{decl.kind}", [repr(decl.name)]
+        head, args = f"app.{decl.kind}", [quote(decl.name)]
     else:
-        head, args = "app.declarative", [repr(decl.kind), repr(decl.name)]
+        head, args = "app.declarative", [quote(decl.kind), quote(decl.name)]
     return f"{head}({', '.join(args)}, {_literal(props, 1)}, loc={loc})"
 
 
@@ -65,7 +66,7 @@ class _Code(str):
 
 
 def _loc(loc: nodes.Location, display: str) -> _Code:
-    return _Code(f"n3.Loc({display!r}, {loc.line}, {loc.column})")
+    return _Code(f"n3.Loc({quote(display)}, {loc.line}, {loc.column})")
 
 
 def _object_of(entries, steps: bool = False, display: str = "", keys=None) -> dict:
@@ -114,9 +115,9 @@ def _value(value: nodes.Value):
     if isinstance(value, nodes.Null):
         return None
     if isinstance(value, nodes.Reference):
-        return _Code(f"n3.Ref({value.name!r})")
+        return _Code(f"n3.Ref({quote(value.name)})")
     if isinstance(value, nodes.EnvCall):
-        return _Code(f"n3.Env({value.name!r})")
+        return _Code(f"n3.Env({quote(value.name)})")
     if isinstance(value, nodes.ListValue):
         return [_value(item) for item in value.items]
     if isinstance(value, nodes.ObjectValue):
@@ -133,7 +134,7 @@ def _literal(value, depth: int) -> str:
     if isinstance(value, _Step):
         return f"n3.Step({_literal(value.props, depth)}, loc={value.loc})"
     if isinstance(value, dict):
-        items = [f"{inner}{key!r}: {_literal(item, depth + 1)}," for key, item in value.items()]
+        items = [f"{inner}{quote(key)}: {_literal(item, depth + 1)}," for key, item in value.items()]
         return "{\n" + "\n".join(items) + f"\n{pad}}}"
     items = [f"{inner}{_literal(item, depth + 1)}," for item in value]
     return "[\n" + "\n".join(items) + f"\n{pad}]"
@@ -151,10 +152,8 @@ def _flat(value) -> str:
     if isinstance(value, _Step):
         return f"n3.Step({_flat(value.props)}, loc={value.loc})"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{key!r}: {_flat(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{quote(key)}: {_flat(item)}" for key, item in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_flat(item) for item in value) + "]"
-    if isinstance(value, float) and value in (float("inf"), float("-inf")):
-        return f"float({str(value)!r})"
-    return repr(value)
+    return quote(value)
 

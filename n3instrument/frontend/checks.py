@@ -22,7 +22,8 @@ _RESPONSE_KEYS = ("match", "reply", "tool_call")
 _TOOL_CALL_KEYS = ("name", "arguments")
 _TOOL_NEEDS = {"python": "function", "http": "endpoint"}
 _FUNCTION_RE = re.compile(r"[\w.]+:[\w.]+")
-_QUOTED_KEY_RE = re.compile(r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'")
+# The grammar's STRING, unrolled the same way (see namel3ss.lark) so a long key costs no memory.
+_QUOTED_KEY_RE = re.compile(r"\"[^\"\\\n]*(?:\\.[^\"\\\n]*)*\"|'[^'\\\n]*(?:\\.[^'\\\n]*)*'")
 # What users coming from other schema languages tend to write instead of our field types.
 _FIELD_SYNONYMS = {
     "string": "text", "str": "text", "int": "number", "integer": "number",
@@ -471,6 +472,12 @@ class _Checker:
         except re.error as exc:
             self.invalid(f"{label} is not a valid regular expression: {exc.msg}", value.loc,
                          "escape special characters with a backslash")
+        except (OverflowError, RecursionError, ValueError, MemoryError) as exc:
+            # What `re` raises for what it cannot build: a repeat count over 2**32
+            # (`a{4294967296}`), groups nested thousands deep, a pattern too big to hold.
+            self.invalid(f"{label} is a regular expression too large or too deeply nested "
+                         f"to compile ({type(exc).__name__}: {exc})", value.loc,
+                         "use smaller repeat counts and fewer nested groups")
 
     def fail_on(self, value, label: str, decl: Declaration) -> None:
         self.regex(value, label)

@@ -13,6 +13,25 @@ from n3core.errors import ToolchainError
 from .nodes import Location
 
 SEVERITIES = ("error", "warning", "note")
+# A diagnostic shows at most this much of a source line (around the caret) and of a
+# message or hint: an unclosed string in a 10 MB one-line file must not print 10 MB.
+MAX_LINE = 160
+MAX_TEXT = 400
+
+
+def _clip(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(char: str) -> str:
+    """A character as printed: control characters (NUL, ESC, newlines) as escapes."""
+    return char if char.isprintable() or char == "\t" else repr(char)[1:-1]
+
+
+def visible(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` cut to `limit` characters, with control characters escaped."""
+    text = _clip(text, limit)
+    return text if text.isprintable() else "".join(_shown(c) for c in text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +59,14 @@ class Diagnostic:
         return self.severity == "error"
 
     def header(self) -> str:
-        return f"{self.loc}: {self.severity}[{self.code}]: {self.message}"
+        return visible(f"{self.loc}: {self.severity}[{self.code}]: ", MAX_LINE) + visible(self.message)
 
     def to_dict(self) -> dict:
         return {
             "severity": self.severity,
             "code": self.code,
-            "message": self.message,
-            "hint": self.hint,
+            "message": _clip(self.message),
+            "hint": _clip(self.hint) if self.hint else self.hint,
             "file": self.loc.file,
             "line": self.loc.line,
             "column": self.loc.column,
@@ -92,19 +111,32 @@ def render(diagnostic: Diagnostic, source: str | list[str] | None = None) -> str
         gutter = str(loc.line)
         pad = " " * len(gutter)
         column = max(loc.column, 1)
-        # Keep tabs from the source line so the caret stays under the right character.
-        lead = "".join(c if c == "\t" else " " for c in text[: column - 1])
         if loc.end_line == loc.line and loc.end_column > column:
             width = loc.end_column - column
         elif loc.end_line > loc.line:
             width = max(len(text) - column + 1, 1)
         else:
             width = 1
-        out.append(f" {gutter} | {text}")
+        shown, lead, width = _excerpt(text, column, width)
+        out.append(f" {gutter} | {shown}")
         out.append(f" {pad} | {lead}^{'~' * (width - 1)}")
     if diagnostic.hint:
-        out.append(f"hint: {diagnostic.hint}")
+        out.append(f"hint: {visible(diagnostic.hint)}")
     return "\n".join(out)
+
+
+def _excerpt(text: str, column: int, width: int) -> tuple[str, str, int]:
+    """(the part of `text` shown, the caret's lead, the caret's width) for a long line."""
+    start = max(0, min(column - 1 - MAX_LINE // 2, len(text) - MAX_LINE))
+    end = start + MAX_LINE
+    before, after = ("..." if start else ""), ("..." if end < len(text) else "")
+    pieces = [_shown(c) for c in text[start:end]]
+    # Keep tabs from the source line so the caret stays under the right character.
+    lead = " " * len(before) + "".join(p if p == "\t" else " " * len(p)
+                                       for p in pieces[: column - 1 - start])
+    caret = pieces[column - 1 - start: column - 1 - start + width]
+    width = max(sum(len(p) for p in caret), 1) if caret else 1
+    return before + "".join(pieces) + after, lead, width
 
 
 def render_all(diagnostics: Iterable[Diagnostic], source: str | None = None) -> str:
@@ -164,7 +196,8 @@ def _unexpected_characters(exc, text: str, file: str) -> Diagnostic:
 
     pos, line, column = exc.pos_in_stream, exc.line, exc.column
     char = text[pos] if pos < len(text) else ""
-    rest = text[pos:].split("\n", 1)[0]
+    newline = text.find("\n", pos)
+    rest = text[pos: newline if newline >= 0 else len(text)]
     here = _loc(file, line, column, line, column + 1)
     if char == "=":
         source_line = text.split("\n")[line - 1]

@@ -26,6 +26,15 @@ from .nodes import (
 
 
 
+# How deep `{ ... }` and `[ ... ]` may nest, counting a declaration's own block. The
+# parser itself never recurses, but lowering and Python's own parser do (CPython refuses
+# 200 nested brackets, and a nested chain step lowers to three), so the limit is checked
+# here, as the brackets are read, and documented in docs/language-decisions.md.
+MAX_NESTING = 64
+_OPENERS = {"LBRACE", "LSQB"}
+_CLOSERS = {"RBRACE", "RSQB"}
+
+
 class Problem(ToolchainError):
     """A syntax error found by a transformer callback, already in the user's words."""
 
@@ -45,10 +54,27 @@ def _unescape_one(match: re.Match) -> str:
     return _ESCAPES.get(match.group(1), match.group(0))
 
 
+_CHUNK = 1 << 16
+
+
 def unescape(raw: str) -> str:
+    """`raw` with its escapes applied, a chunk at a time.
+
+    `re.sub` holds a piece per escape until it joins them, about 50 bytes each; cutting
+    the text where no escape is split keeps that to one chunk's worth.
+    """
     if "\\" not in raw:
         return raw
-    return _ESCAPE_RE.sub(_unescape_one, raw)
+    if len(raw) <= _CHUNK:
+        return _ESCAPE_RE.sub(_unescape_one, raw)
+    pieces, start = [], 0
+    while start < len(raw):
+        end = min(start + _CHUNK, len(raw))
+        while end < len(raw) and raw[end - 1] == "\\":
+            end += 1
+        pieces.append(_ESCAPE_RE.sub(_unescape_one, raw[start:end]))
+        start = end
+    return "".join(pieces)
 
 
 def _string_value(token: Token) -> str:
@@ -58,6 +84,45 @@ def _string_value(token: Token) -> str:
             raw = raw[1:]
         return unescape(textwrap.dedent(raw))
     return unescape(token[1:-1])
+
+
+_STRING_STOP = {'"': re.compile('["\n]'), "'": re.compile("['\n]")}
+
+
+def _escaped(text: str, index: int) -> bool:
+    """Whether the character at `index` follows an odd run of backslashes."""
+    run = index
+    while run and text[run - 1] == "\\":
+        run -= 1
+    return (index - run) % 2 == 1
+
+
+def _string_end(text: str, start: int) -> int:
+    """The end of the string whose opening quote is at `start`, or -1 if it is unclosed.
+
+    The same strings as the grammar's STRING and LONG_STRING, found by searching for the
+    closing quote: a regex walking the body keeps a backtracking frame per escape or
+    quote, which cost over 90 bytes a character (a 5 MB string took 464 MB).
+    """
+    if text.startswith('"""', start):
+        pos = start + 3
+        while True:
+            close = text.find('"""', pos)
+            if close < 0:
+                return -1
+            if not _escaped(text, close):
+                return close + 3
+            pos = close + 1
+    stop = _STRING_STOP[text[start]]
+    pos = start + 1
+    while True:
+        found = stop.search(text, pos)
+        if found is None or found.group() == "\n":
+            return -1
+        close = found.start()
+        if not _escaped(text, close):
+            return close + 1
+        pos = close + 1
 
 
 def _start(x) -> tuple[int, int]:
@@ -81,6 +146,9 @@ class _Lexer(Lexer):
     `match` per token and is about twice as fast. It stays contextual where it matters:
     a keyword (`true`, `module`, ...) is only a keyword where the parser accepts it, so
     `module:` is still an ordinary key.
+
+    Strings are found by `_string_end` rather than by the grammar's regexes, which
+    describe the same tokens but cost memory in proportion to the string.
     """
 
     __future_interface__ = 2
@@ -104,6 +172,10 @@ class _Lexer(Lexer):
                 self.keywords[pattern.value] = terminal.name
             elif pattern.type == "str":
                 self.punctuation[pattern.value] = terminal.name
+            elif terminal.name == "LONG_STRING":
+                groups.append('(?P<LONG_STRING>""")')
+            elif terminal.name == "STRING":
+                groups.append("(?P<STRING>\"(?!\"\")|')")
             else:
                 groups.append(f"(?P<{terminal.name}>{pattern.to_regexp()})")
         marks = sorted(self.punctuation, key=len, reverse=True)
@@ -119,7 +191,7 @@ class _Lexer(Lexer):
         match = self.token_re.match
         keywords, punctuation = self.keywords, self.punctuation
         states = parser_state.parse_conf.states if parser_state is not None else None
-        pos, line, line_start = 0, 1, 0
+        pos, line, line_start, depth = 0, 1, 0, 0
         while True:
             m = match(text, pos)
             if m is None:
@@ -136,10 +208,25 @@ class _Lexer(Lexer):
             if start != pos and text.count("\n", pos, start):
                 line += text.count("\n", pos, start)
                 line_start = text.rfind("\n", pos, start) + 1
-            value = m.group(kind)
             end = m.end()
+            if kind in ("STRING", "LONG_STRING"):
+                end = _string_end(text, start)
+                if end < 0:
+                    raise UnexpectedCharacters(text, start, line, start - line_start + 1,
+                                               state=parser_state)
+            value = text[start:end]
             if kind == "PUNCT":
                 kind = punctuation[value]
+                if kind in _OPENERS:
+                    depth += 1
+                    if depth > MAX_NESTING and parser_state is not None:
+                        column = start - line_start + 1
+                        raise Problem(
+                            f"`{value}` nests deeper than {MAX_NESTING} levels",
+                            Location(_BUILD.file, line, column, line, column + 1),
+                            "flatten the value, or keep deep data in a file a tool reads")
+                elif kind in _CLOSERS and depth:
+                    depth -= 1
             elif kind == "NAME":
                 keyword = keywords.get(value)
                 if keyword is not None and (states is None or
@@ -181,8 +268,14 @@ class _Build(Transformer):
     def number(self, c):
         t = c[0]
         text = str(t)
-        value = float(text) if ("." in text or "e" in text or "E" in text) else int(text)
-        return Number(value, self._tok(t))
+        if "." in text or "e" in text or "E" in text:
+            return Number(float(text), self._tok(t))
+        try:
+            return Number(int(text), self._tok(t))
+        except ValueError:  # longer than sys.get_int_max_str_digits()
+            raise Problem(f"this whole number has {len(text.lstrip('-'))} digits, more than "
+                          "Python reads (4,300 unless PYTHONINTMAXSTRDIGITS says otherwise)",
+                          self._tok(t), 'write it as a string: "123..."') from None
 
     def true(self, c):
         return Boolean(True, self._tok(c[0]))
