@@ -152,7 +152,7 @@ class Debugger:
     def say(self, text: str, style: str = "") -> None:
         from rich.text import Text
 
-        self.console.print(Text(text, style=style))
+        self.console.print(Text(text, style=style), soft_wrap=True)
 
     def show(self, ev: ReplayEvent, why: str) -> None:
         where = f" at {ev.location}" if ev.location else ""
