@@ -1,0 +1,1 @@
+"""Replay: re-execute a traced run with every nondeterministic boundary answered from its trace."""
