@@ -16,7 +16,7 @@ from .errors import TraceFormatError
 
 MAGIC = b"N3TRACE\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 2  # 1.2: boundary requests carry request_hash
 
 # magic, major, minor, json length, json crc32, reserved, wall anchor, mono anchor
 HEADER = struct.Struct("<8sHHIIIqq")
