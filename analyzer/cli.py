@@ -150,6 +150,36 @@ def export(ctx, trace, target, out, protobuf, endpoint, max_spans, retries) -> i
     return 0
 
 
+@cli.command()
+@click.argument("traces", nargs=-1, required=True, type=click.Path())
+@click.option("--build", type=click.Path(file_okay=False), help="Run this instrumented build folder.")
+@click.option("--source", type=click.Path(dir_okay=False), help="Rebuild from this .ai file (may be edited).")
+@click.option("--trace-out", type=click.Path(dir_okay=False), help="The replay's own trace (default: next to TRACE).")
+@click.option("--on-divergence", type=click.Choice(["stop", "fail", "live"]), help="At a divergence: stop (default), fail, or call the real component (live).")
+@click.option("--mock", "mocks", multiple=True, metavar="NAME:JSON", help="What a tool, llm, prompt or agent answers instead (repeatable).")
+@click.option("--check", is_flag=True, help="Replay each trace (files or folders) as a regression test: one line each.")
+@click.option("--step", is_flag=True, help="Pause at every event.")
+@click.option("--breakpoint", "breakpoints", multiple=True, metavar="SPEC", help="Pause at EVENT_TYPE[:N], component:NAME or EVENT:FIELD<op>VALUE (repeatable).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def replay(traces, build, source, trace_out, on_divergence, mocks, check, step, breakpoints, fmt) -> int:
+    """Re-run the program of TRACE with every llm, tool and clock answer taken from it."""
+    from .replay.command import replay_command
+
+    return replay_command(traces, build, source, trace_out, on_divergence, mocks, fmt, check,
+                          step, breakpoints)
+
+
+@cli.command()
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def diff(a, b, fmt) -> int:
+    """Two traces of one program, aligned call by call: exit 0 same, 1 different."""
+    from .replay.command import diff_command
+
+    return diff_command(a, b, fmt)
+
+
 def register(group: click.Group, names=("analyze", "inspect", "export")) -> None:
     """Mount the analyzer's commands on another click group (e.g. `namel3ss debug`)."""
     for name in names:

@@ -110,7 +110,7 @@ class _DebugGroup(click.Group):
     """`namel3ss debug`: `trace` lives here; the rest are the analyzer's own commands,
     loaded only when asked for so that `namel3ss --help` stays fast."""
 
-    ANALYZER = ("analyze", "inspect", "export")
+    ANALYZER = ("analyze", "inspect", "export", "replay", "diff")
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(self.ANALYZER))
@@ -125,7 +125,7 @@ class _DebugGroup(click.Group):
 
 @cli.group(cls=_DebugGroup)
 def debug() -> None:
-    """Trace a run, then analyze, inspect or export the trace."""
+    """Trace a run, then analyze, inspect, export, replay or diff traces."""
 
 
 @debug.command("trace")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 
+from . import reqhash as _reqhash
 from . import session as _s
 from .payload import Redaction, scrub, type_name
 
@@ -112,6 +113,17 @@ def _attr(exc: BaseException, name: str):
         return getattr(exc, name, None)
     except Exception:  # noqa: BLE001
         return None
+
+
+def request(payload):
+    """A boundary's payload with the hash a replay checks it by (`reqhash`), computed on the
+    form the trace records: redacted and bounded by the running tracer's limits."""
+    tracer = _s._tracer
+    if isinstance(payload, dict) and tracer is not None:
+        config = tracer.config
+        payload[_reqhash.FIELD] = _reqhash.live_digest(
+            payload, _s.default_redaction, (config.max_depth, config.max_payload, config.max_repr))
+    return payload
 
 
 def install_replayer(replayer) -> None:

@@ -43,6 +43,52 @@ def _bind(ring) -> None:
     enter, enter_sync, exit, instant = ring.enter, ring.enter_sync, ring.exit, ring.instant
     _fail_end = ring.fail_end
     exit_value, exit_returning = ring.exit_value, ring.exit_returning
+    if _observer is not None:
+        _observed(ring, _observer)
+
+
+_observer = None
+
+
+def observe(callback) -> None:
+    """Call `callback(kind, token, site, payload)` after each event the module functions
+    record (kind: "start", "end", "error_end" or "instant"; token None for instants), so
+    a replay sees every event as it happens. Costs a Python call per event while set;
+    `observe(None)` restores the direct core calls."""
+    global _observer
+    _observer = callback
+    _bind(_ring)
+
+
+def _observed(ring, cb) -> None:
+    global enter, enter_sync, exit, instant, _fail_end, exit_value, exit_returning  # noqa: A001
+
+    def opener(real):
+        def open_(site, payload=None):
+            token = real(site, payload)
+            if token is not None:
+                cb("start", token, site, payload)
+            return token
+        return open_
+
+    def closer(real, kind, value_is_payload=True):
+        def close(token, value=None):
+            done = token is None or getattr(token, "done", False)
+            out = real(token, value)
+            if not done:
+                cb(kind, token, token.site, value if value_is_payload else None)
+            return out
+        return close
+
+    def instant_(site, payload=None):
+        ring.instant(site, payload)
+        cb("instant", None, site, payload)
+
+    enter, enter_sync = opener(ring.enter), opener(ring.enter_sync)
+    exit, _fail_end = closer(ring.exit, "end"), closer(ring.fail_end, "error_end")
+    exit_value = closer(ring.exit_value, "end")
+    exit_returning = closer(ring.exit_returning, "end", False)
+    instant = instant_
 
 
 _bind(_core.ring)

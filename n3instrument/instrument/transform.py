@@ -31,7 +31,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
 PREFIX = "_n3__"
-HOOKS = ("fail", "answer", "MISS")  # from probes; spans open and close through `session`
+HOOKS = ("fail", "answer", "MISS", "request")  # from probes; spans open and close through `session`
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
     prologue = []
     if point.boundary:  # the payload is built once: recorded, and offered to a replay
         prologue = [
-            cst.parse_statement(f"{PREFIX}p = {cst.Module([]).code_for_node(_when_tracing(payload))}"),
+            cst.parse_statement(f"{PREFIX}p = {cst.Module([]).code_for_node(_when_tracing(_call('request', payload)))}"),
             cst.parse_statement(f"{PREFIX}a = {PREFIX}answer({PREFIX}t, {PREFIX}p)"),
             cst.parse_statement(
                 f"if {PREFIX}a is not {PREFIX}MISS:\n    return {PREFIX}session.exit_value({PREFIX}t, {PREFIX}a)\n"

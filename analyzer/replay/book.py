@@ -1,0 +1,168 @@
+"""The answer book: logical key -> recorded request, its hash and its answer.
+
+Built by one streaming pass over a trace. Only boundary spans (and the run's entry span)
+have their payloads decoded; every recorded answer is checked for the shape the runtime
+records, so a damaged or hostile trace is refused before anything runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from n3core.tracing.format import Kind
+from n3core.tracing.payload import Cut, Opaque
+from n3core.tracing.reader import open_trace
+
+from .errors import MalformedTraceError
+from .keys import BOUNDARY_EVENTS, HASH_FIELD, KeyTracker, request_hash, site_key
+
+ENTRY_EVENTS = {"chain_execution": "chain", "agent_execution": "agent", "prompt_execution": "prompt"}
+
+
+@dataclass
+class Entry:
+    """One recorded boundary call."""
+
+    key: str
+    kind: str  # llm, tool or clock
+    site: object
+    request: object
+    hash: str
+    seq: int
+    start_ns: int = 0
+    end_ns: int = 0
+    outcome: str = ""  # "ok" or "error"; "" while unanswered
+    answer: object = None
+
+    @property
+    def component(self) -> str:
+        return self.key.rsplit(" / ", 1)[-1].rsplit("#", 1)[0]
+
+
+@dataclass
+class Book:
+    header: object
+    entries: dict = field(default_factory=dict)
+    entry: str | None = None
+    input: object = None
+    errors: list = field(default_factory=list)  # (path of the failing span, type, message)
+    events: int = 0
+    path: str = ""
+
+    @property
+    def run_id(self) -> str:
+        return self.header.run_id
+
+    def ordered(self) -> list:
+        return sorted(self.entries.values(), key=lambda e: e.seq)
+
+
+def read_book(path, *, check: bool = True) -> Book:
+    """One pass over the trace at `path`; MalformedTraceError on answers no run records."""
+    with open_trace(path) as trace:
+        book = Book(trace.header, path=str(path))
+        sites = {s.id: s for s in trace.header.sites}
+        names = {sid: site_key(s) for sid, s in sites.items()}
+        boundary = {sid: BOUNDARY_EVENTS[s.event_type] for sid, s in sites.items()
+                    if s.event_type in BOUNDARY_EVENTS}
+        roots = {sid for sid, s in sites.items() if s.event_type in ENTRY_EVENTS}
+        tracker = KeyTracker()
+        open_calls: dict = {}
+        seq = 0
+        for batch in trace.batches():
+            kinds, site_col, spans, parents = batch.kind, batch.site, batch.span, batch.parent
+            for i in range(len(batch)):
+                kind, site, span = kinds[i], site_col[i], spans[i]
+                if kind == Kind.start:
+                    path_ = tracker.start(span, parents[i], names.get(site, f"site:{site}"))
+                    if site in boundary:
+                        request = batch.payload(i)
+                        recorded = request.get(HASH_FIELD) if isinstance(request, dict) else None
+                        digest = recorded if isinstance(recorded, str) else request_hash(request)
+                        seq += 1
+                        open_calls[span] = Entry(path_, boundary[site], sites[site], request,
+                                                 digest, seq, batch.ts[i])
+                    elif book.entry is None and site in roots and parents[i] == 0:
+                        _entry(book, sites[site], batch.payload(i))
+                elif kind == Kind.instant:
+                    if site == 0:
+                        err = batch.payload(i)
+                        if isinstance(err, dict):
+                            book.errors.append((tracker.paths.get(parents[i], ""),
+                                                str(err.get("type")), str(err.get("message"))))
+                else:
+                    call = open_calls.pop(span, None)
+                    tracker.end(span)
+                    if call is not None:
+                        call.end_ns = batch.ts[i]
+                        call.outcome = "ok" if kind == Kind.end else "error"
+                        call.answer = batch.payload(i)
+                        if check:
+                            check_answer(call)
+                        book.entries[call.key] = call
+            book.events += len(batch)
+    return book
+
+
+def _entry(book: Book, site, payload) -> None:
+    book.entry = f"{ENTRY_EVENTS[site.event_type]}:{site.name}"
+    book.input = payload.get("input") if isinstance(payload, dict) else None
+
+
+def check_answer(call: Entry) -> None:
+    """Refuse answers the runtime cannot have recorded (wrong types, cut or opaque values)."""
+    answer = call.answer
+    problem = _cut(answer)
+    if problem is None:
+        if call.outcome == "error":
+            problem = _shape(answer, {"type": str, "message": str})
+        elif call.kind == "llm":
+            problem = _llm(answer)
+        elif not isinstance(answer, dict) or "output" not in answer:
+            problem = "expected {\"output\": value}"
+        elif call.kind == "clock" and not isinstance(answer["output"], (int, float, str)):
+            problem = "a clock answer must be a number or a string"
+    if problem:
+        raise MalformedTraceError(
+            f"the recorded answer of {call.key} ({call.site.file}:{call.site.line}) is malformed: "
+            f"{problem}. Nothing was run. Fix: record the run again; a trace whose answers were "
+            "cut (raise NAMEL3SS_DEBUG_BUFFER_SIZE or the payload limit) or edited cannot be replayed.")
+
+
+def _cut(value, depth=0):
+    if isinstance(value, Cut):
+        return f"the value was cut when recorded ({value.reason})"
+    if isinstance(value, Opaque):
+        return f"a {value.type_name} was recorded as its repr only"
+    if depth > 64:
+        return "nested too deeply"
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        found = _cut(item, depth + 1)
+        if found:
+            return found
+    return None
+
+
+def _shape(value, fields) -> str | None:
+    if not isinstance(value, dict):
+        return f"expected an object, found {type(value).__name__}"
+    for name, kind in fields.items():
+        if not isinstance(value.get(name), kind):
+            return f"field {name!r} should be {kind.__name__}, found {type(value.get(name)).__name__}"
+    return None
+
+
+def _llm(answer) -> str | None:
+    problem = _shape(answer, {"text": str, "tool_calls": list})
+    if problem:
+        return problem
+    for call in answer["tool_calls"]:
+        problem = _shape(call, {"name": str, "arguments": dict})
+        if problem:
+            return "tool_calls: " + problem
+    usage = answer.get("usage")
+    if usage is not None:
+        problem = _shape(usage, {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int})
+        if problem:
+            return "usage: " + problem
+    return None

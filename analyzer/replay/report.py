@@ -1,0 +1,112 @@
+"""The replay report: text in the manner of VCR.py's mismatch message, and JSON
+(schema in docs/replay-schema.md; bump SCHEMA when a field changes meaning)."""
+from __future__ import annotations
+
+import json
+
+from .align import field_diff
+
+SCHEMA = 1
+_SHOW = 160
+
+
+def where(site) -> str:
+    if site is None or not getattr(site, "file", "") or not site.line:
+        return "(no source position)"
+    return f"{site.file}:{site.line}:{site.column}"
+
+
+def _short(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=repr)
+    return text if len(text) <= _SHOW else text[:_SHOW - 1] + "…"
+
+
+def departure_doc(d) -> dict:
+    doc = {"verdict": d.verdict, "key": d.key, "where": where(d.site), "cause": d.cause,
+           "action": d.action or None}
+    if d.verdict != "mocked":
+        doc["recorded"] = d.recorded
+        doc["replayed"] = d.replayed
+        doc["fields"] = field_diff(d.recorded, d.replayed) if d.verdict == "changed" else []
+        doc["before"] = [{"event": kind, "key": key, "where": where(site)}
+                         for kind, key, site in d.before]
+    return doc
+
+
+def outcome_doc(o) -> dict:
+    divergences = o.divergences
+    return {
+        "schema": SCHEMA, "trace": o.trace, "run_id": o.run_id, "entry": o.entry,
+        "replay_trace": o.replay_trace, "build": o.build, "build_from": o.how,
+        "sites_match": o.sites_match, "on_divergence": o.mode,
+        "verdict": "identical" if o.identical else "diverged",
+        "boundaries": {"recorded": o.boundaries, "matched": o.matched,
+                       "divergences": len(divergences),
+                       "mocked": sum(d.verdict == "mocked" for d in o.departures)},
+        "first_divergence": departure_doc(divergences[0]) if divergences else None,
+        "departures": [departure_doc(d) for d in o.departures],
+        "stopped": o.stopped, "program_error": o.error, "events": o.events,
+    }
+
+
+def render_divergence(d) -> list:
+    lines = [f"{d.verdict.upper()}: {d.key}", f"  at {where(d.site)}"]
+    if d.cause:
+        lines.append(f"  cause: {d.cause}")
+    if d.verdict == "changed":
+        lines.append("  the request differs from the recorded one:")
+        for row in field_diff(d.recorded, d.replayed):
+            lines.append(f"    {row['field'] or '(request)'}:")
+            if row.get("diff"):
+                lines += [f"      {line}" for line in row["diff"]]
+            else:
+                lines.append(f"      recorded: {_short(row['recorded'])}")
+                lines.append(f"      replayed: {_short(row['replayed'])}")
+    elif d.verdict == "extra":
+        lines.append("  the replay made a call the record does not have:")
+        lines.append(f"      replayed: {_short(d.replayed)}")
+    elif d.verdict == "missing":
+        lines.append("  the record has this call; the replay never made it:")
+        lines.append(f"      recorded: {_short(d.recorded)}")
+    if d.before:
+        lines.append("  last events before it:")
+        lines += [f"    {kind:<9} {key}  {where(site)}" for kind, key, site in d.before]
+    return lines
+
+
+def render(o) -> str:
+    lines = []
+    if o.mode == "live":
+        lines.append("note: --on-divergence live called real components where the record "
+                     "no longer matched")
+    divergences = o.divergences
+    if o.identical:
+        lines.append(f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry}): identical, "
+                     f"{o.matched} of {o.boundaries} boundaries matched")
+    else:
+        lines.append(f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry}): diverged, "
+                     f"{len(divergences)} divergence{'s' if len(divergences) != 1 else ''}, "
+                     f"{o.matched} of {o.boundaries} boundaries matched before"
+                     + (" (stopped at the first)" if o.stopped else ""))
+        lines.append("")
+        lines += render_divergence(divergences[0])
+    if not o.sites_match:
+        lines.append(f"note: the build ({o.how}) differs from the one recorded (site tables differ)")
+    others = [d for d in o.departures if d is not (divergences[0] if divergences else None)]
+    if others:
+        lines.append("")
+        lines.append("departures from the record:")
+        for d in others:
+            lines.append(f"  {d.verdict:<8} {d.key}  {where(d.site)}  ({d.cause})")
+    if o.error:
+        lines.append("")
+        lines.append(f"the program failed: {o.error}")
+    lines.append(f"replay trace: {o.replay_trace}")
+    return "\n".join(lines)
+
+
+def check_line(o) -> str:
+    if o.identical:
+        return f"matched  {o.trace}  ({o.matched} boundaries)"
+    d = o.divergences[0]
+    return f"diverged {o.trace}  {d.verdict} at {d.key}, {where(d.site)}"
