@@ -40,9 +40,12 @@ class InstrumentedBuild:
         self.positions[module] = {"path": path, "origin": origin, "lines": line_runs(original, rewritten)}
 
     def positions_json(self) -> str:
+        """One module per line: small, and a rebuild's diff names the modules that changed."""
         import json
 
-        return json.dumps({"format": 1, "modules": self.positions}, indent=1, sort_keys=True) + "\n"
+        rows = [f"  {json.dumps(name)}: {json.dumps(entry, sort_keys=True, separators=(',', ':'))}"
+                for name, entry in sorted(self.positions.items())]
+        return '{"format": 1, "modules": {\n' + ",\n".join(rows) + "\n}}\n"
 
 
 def instrument_build(program, program_py: str, main_py: str, profile: Profile, filters=()) -> InstrumentedBuild:
