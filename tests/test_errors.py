@@ -38,7 +38,10 @@ RETRY = ROOT / "examples" / "structured_retry" / "app.ai"
 
 # Caught by its one caller and turned into a ProviderError or ToolError. Private classes
 # (a leading underscore) are control flow inside one module and are not listed.
-INTERNAL = ["n3core.runtime.transport.TransportError"]
+# Replay's QuitReplay and StopReplay unwind a replay to its driver, which catches them;
+# TraceReplayFailed is a test failure the pytest plugin reports.
+INTERNAL = ["n3core.runtime.transport.TransportError", "analyzer.replay.debugger.QuitReplay",
+            "analyzer.replay.engine.StopReplay", "analyzer.replay.plugin.TraceReplayFailed"]
 
 
 def _our_modules():

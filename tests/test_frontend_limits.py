@@ -37,7 +37,7 @@ def test_an_integer_longer_than_python_reads_is_a_syntax_error():
 def test_an_integer_python_reads_is_kept_exactly():
     digits = "7" * 4000
     program = load_source(f"tool t {{ type: \"mock\", returns: {{ n: {digits} }} }}\n")
-    namespace: dict = {}
+    namespace: dict = {"__file__": "program.py"}  # as a build imports it
     exec(compile(lower(program), "program.py", "exec"), namespace)
     assert namespace["app"].get("tool", "t").config["returns"]["n"] == int(digits)
 

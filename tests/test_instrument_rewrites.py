@@ -15,7 +15,7 @@ from n3instrument.instrument.user_module import instrument_user_module
 HOOKS = "n3core.tracing.probes"
 IMPORTS = """\
 from n3core.tracing import session as _n3__session
-from n3core.tracing.probes import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail
+from n3core.tracing.probes import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail, request as _n3__request
 """
 HANDLER = """\
     except BaseException as _n3__e:
@@ -170,7 +170,7 @@ PAIRS = {
         [Point("ask", "11", args=("q",), capture_return=True, boundary=True)],
         IMPORTS + "\n" + dedent('''
             def ask(q):
-                _n3__p = {'q': q} if _n3__session._tracer is not None else None
+                _n3__p = _n3__request({'q': q}) if _n3__session._tracer is not None else None
                 _n3__t = _n3__session.enter_sync(11, _n3__p) if _n3__session._tracer is not None else None
                 try:
                     _n3__a = _n3__answer(_n3__t, _n3__p)
@@ -246,7 +246,7 @@ USER_BEFORE = dedent('''
 
 USER_AFTER = dedent('''
     from n3core.tracing import session as _n3__session, marker, span
-    from n3core.tracing.probes import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail
+    from n3core.tracing.probes import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail, request as _n3__request
 
 
     def search(q):
