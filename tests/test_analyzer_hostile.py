@@ -139,7 +139,7 @@ def test_inspect_event_and_jsonl_export_carry_awkward_values(tmp_path):
     code, _, err = run(["export", trace, "--to", "jsonl", "-o", out_file])
     assert code == 0, err
     lines = [json.loads(line, parse_constant=pytest.fail) for line in out_file.open()]
-    assert lines[0]["inputs"]["(1, 2)"] == "tuple key" and len(lines) == 2
+    assert lines[0]["inputs"]["[1, 2]"] == "tuple key" and len(lines) == 2
     assert run_json(["analyze", out_file])["summary"]["spans"] == 1
 
 

@@ -1,6 +1,7 @@
 """Every debugger command, driven by scripted stdin over real traces and by hand-made events."""
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from pathlib import Path
@@ -194,12 +195,14 @@ def _event(index, site=4, kind="start", payload=None, stack=(("llm_call", "gpt",
 
 
 def test_the_debugger_as_replay_drives_it(tmp_path):
-    (tmp_path / "app.ai").write_text("\n".join(f"line {n}" for n in range(1, 11)) + "\n")
+    source = tmp_path / "app.ai"
+    source.write_text("\n".join(f"line {n}" for n in range(1, 11)) + "\n")
     catalog = Catalog.from_sites(SITES)
     out = io.StringIO()
     dbg = Debugger(parse_breakpoints(["llm_call_end:tokens>100"], catalog), False,
                    DebugIO.scripted("e\nc\nq\n", out), catalog=catalog,
-                   trace_path=str(tmp_path / "run.n3t"))
+                   trace_path=str(tmp_path / "run.n3t"),
+                   source_sha256=hashlib.sha256(source.read_bytes()).hexdigest())
     assert dbg.watched_sites() == frozenset({4, 8})  # both llms' sites
     dbg.on_event(_event(0, payload={"model": "m"}))
     dbg.on_event(_event(1, kind="end", payload={"usage": {"total_tokens": 50}}))

@@ -1,6 +1,7 @@
 """The debugger at a real terminal: a pseudo-terminal driven by pexpect, history included."""
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 
@@ -15,8 +16,10 @@ UP = "\x1b[A"
 @pytest.fixture
 def trace(tmp_path):
     """A scripted research run, with an app.ai beside it so source lines can be shown."""
-    (tmp_path / "app.ai").write_text("".join(f"decl {n}\n" for n in range(1, 41)))
-    return research_run(turns=3).to_n3t(tmp_path / "run.n3t")
+    source = tmp_path / "app.ai"
+    source.write_text("".join(f"decl {n}\n" for n in range(1, 41)))
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()  # sources are shown only on a match
+    return research_run(turns=3).to_n3t(tmp_path / "run.n3t", metadata={"source_sha256": digest})
 
 
 def spawn(trace, *args):

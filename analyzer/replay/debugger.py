@@ -98,8 +98,9 @@ class Debugger:
     """
 
     def __init__(self, breakpoints=(), step: bool = False, io: DebugIO | None = None, *,
-                 catalog=None, trace_path: str = ""):
+                 catalog=None, trace_path: str = "", source_sha256=None):
         self.breakpoints = list(breakpoints)
+        self.source_sha256 = source_sha256  # a source file is shown only if its hash matches
         self.io = io or DebugIO.standard()
         self.catalog = catalog
         self.trace_path = trace_path
@@ -171,7 +172,7 @@ class Debugger:
     def source(self, file: str, line: int, column: int, stem: str, name: str,
                context: int = 2) -> bool:
         site = SiteInfo(0, stem, "", name, file, line, column)
-        rows = lines_around(site, self.trace_path or ".", context)
+        rows = lines_around(site, self.trace_path or ".", context, self.source_sha256)
         if not rows:
             if file and line:
                 self.say(f"  (source {file}:{line} cannot be read here)")

@@ -103,7 +103,7 @@ def compile_source(source: str) -> Path:
     """An instrumented build of `source`, from the build cache or compiled now."""
     try:
         from n3instrument.build import cached_build
-        from n3instrument.errors import BuildError, NamelessError
+        from n3instrument.errors import BuildError, CompilerError
     except ImportError:
         raise NoBuildError("this n3analyze has no compiler, so it cannot build a .ai file. "
                            "Fix: build it with `namel3ss build --instrument APP.ai -o DIR` and "
@@ -115,5 +115,5 @@ def compile_source(source: str) -> Path:
         where = f" at {first.loc.file}:{first.loc.line}:{first.loc.column}: {first.message}" if first else ""
         raise ReplayInputError(f"{source} does not compile{where}. Fix: `namel3ss check {source}` "
                                "shows every error.") from None
-    except NamelessError as exc:
+    except CompilerError as exc:
         raise ReplayInputError(str(exc)) from None

@@ -154,7 +154,8 @@ def step_through(trace_path, breakpoints=(), step: bool = False, io: DebugIO | N
         parsed = [b for b in breakpoints if isinstance(b, Breakpoint)]
         parsed += parse_breakpoints(specs, catalog)
         path = source.info.path
-        dbg = Debugger(parsed, step, io, catalog=catalog, trace_path=path)
+        dbg = Debugger(parsed, step, io, catalog=catalog, trace_path=path,
+                       source_sha256=source.info.metadata.get("source_sha256"))
         dbg.say(f"Stepping through the recorded events of {path} instead of re-executing "
                 f"the run: {reason}. What is shown is what was recorded; nothing runs again, "
                 "so mocks and edits to the source have no effect here.")
