@@ -13,6 +13,7 @@ import sys
 from n3core.errors import FAILED, OK, USAGE, run_main
 
 from .errors import N3Error, UsageError
+from .printable import printable
 
 
 def _parser(prog: str | None):
@@ -78,12 +79,18 @@ def _plan(app, args):
 
 
 def _print_result(result, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, ensure_ascii=False, default=str))
-    elif isinstance(result, str):
+    if isinstance(result, str) and not as_json:
         print(result)
-    elif result is not None:
-        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return
+    if result is None and not as_json:
+        return
+    value, replaced = printable(result)
+    print(json.dumps(value, ensure_ascii=False, indent=None if as_json else 2))
+    if replaced:
+        print(f"note: the result held {', '.join(replaced)}; those parts are shown as "
+              "markers. The run itself succeeded. Fix: return plain JSON values (str, int, "
+              "float, bool, None, lists and dicts with string keys) to print them whole.",
+              file=sys.stderr)
 
 
 def main(app, argv: list[str] | None = None, prog: str | None = None) -> int:
