@@ -18,7 +18,7 @@ from .nodes import (
     Program, Reference, String,
 )
 
-_RESPONSE_KEYS = ("match", "reply", "tool_call")
+_RESPONSE_KEYS = ("match", "reply", "tool_call", "tool_calls")
 _TOOL_CALL_KEYS = ("name", "arguments")
 _TOOL_NEEDS = {"python": "function", "http": "endpoint"}
 _FUNCTION_RE = re.compile(r"[\w.]+:[\w.]+")
@@ -427,20 +427,27 @@ class _Checker:
                     self.unknown_key(entry, _RESPONSE_KEYS, "a mock response")
                 else:
                     keys[entry.key] = entry.value
-            if "match" not in keys:
-                self.invalid("this mock response has no `match`", item.loc,
-                             'add match: "regex" (tried against the last message)')
-            else:
+            if "match" in keys:  # without one, the response answers anything (docs/runtime.md)
                 self.regex(keys["match"], f"`match` of a response of {label.split(' of ', 1)[-1]}")
-            answers = [k for k in ("reply", "tool_call") if k in keys]
-            if len(answers) != 1:
-                self.invalid("a mock response needs exactly one of `reply` or `tool_call`",
+            if not any(k in keys for k in ("reply", "tool_call", "tool_calls")):
+                self.invalid("a mock response needs `reply`, `tool_call` or `tool_calls`",
                              item.loc, 'add reply: "text" or tool_call: { name: "tool" }')
-            if "reply" in keys and not isinstance(keys["reply"], String):
-                self.invalid(f"`reply` must be a string, not {_describe(keys['reply'])}",
-                             keys["reply"].loc)
+            if "tool_call" in keys and "tool_calls" in keys:
+                self.invalid("a mock response has both `tool_call` and `tool_calls`",
+                             keys["tool_calls"].loc, "keep one: tool_calls: [ { name: ... } ]")
+            if "reply" in keys and not isinstance(keys["reply"], (String, ObjectValue)):
+                self.invalid(f"`reply` must be a string or an object, not "
+                             f"{_describe(keys['reply'])}", keys["reply"].loc)
             if "tool_call" in keys:
                 self.tool_call(keys["tool_call"])
+            if "tool_calls" in keys:
+                calls = keys["tool_calls"]
+                if not isinstance(calls, ListValue):
+                    self.invalid(f"`tool_calls` must be a list, not {_describe(calls)}", calls.loc,
+                                 'write tool_calls: [ { name: "tool", arguments: { ... } } ]')
+                else:
+                    for call in calls.items:
+                        self.tool_call(call)
 
     def tool_call(self, call) -> None:
         if not isinstance(call, ObjectValue):
