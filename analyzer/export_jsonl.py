@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from .export_json import dumps, plain
+from .export_json import dumps
+from .values import jsonable
 from .model import END, ERROR_END, INSTANT, START
 from .spans import payload_of
 
@@ -57,6 +58,6 @@ def write(source, f) -> int:
                              "error": error if k == ERROR_END else None})
                 if k == ERROR_END and line["error"] is None:
                     line["error"] = {"type": "Error", "message": ""}
-            f.write(dumps(plain({k2: v for k2, v in line.items() if v is not None})) + "\n")
+            f.write(dumps(jsonable({k2: v for k2, v in line.items() if v is not None})) + "\n")
             count += 1
     return count

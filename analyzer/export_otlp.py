@@ -19,7 +19,8 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from .export_json import dumps, plain
+from .export_json import dumps
+from .values import jsonable
 from .model import END, ERROR_END, INSTANT, START
 
 KIND_INTERNAL, KIND_CLIENT = 1, 3
@@ -57,7 +58,7 @@ def _value(v, out: common_pb2.AnyValue) -> None:
     elif isinstance(v, str):
         out.string_value = v
     else:
-        p = plain(v)
+        p = jsonable(v)
         out.string_value = p if isinstance(p, str) else dumps(p, sort_keys=True)
 
 
@@ -122,7 +123,7 @@ def _int(v):
 def _str(v):
     if v is None:
         return None
-    p = plain(v)
+    p = jsonable(v)
     return p if isinstance(p, str) else dumps(p, sort_keys=True)
 
 

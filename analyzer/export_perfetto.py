@@ -10,7 +10,8 @@ Written as a stream, one event per line, so huge traces never sit in memory.
 """
 from __future__ import annotations
 
-from .export_json import dumps, plain
+from .export_json import dumps
+from .values import jsonable
 from .model import END, INSTANT, START
 
 PID = 1
@@ -33,7 +34,7 @@ def earliest(path: str):
 def _args(payload) -> dict:
     if payload is None:
         return {}
-    p = plain(payload)
+    p = jsonable(payload)
     return p if isinstance(p, dict) else {"value": p}
 
 

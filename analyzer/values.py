@@ -7,8 +7,11 @@ crash a command or make its JSON output invalid.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
+
+from n3core.tracing.payload import Cut, Opaque
 
 MAX_COUNT = 1 << 62   # token counts, rss bytes, attempts: anything larger is corrupt
 MAX_DEPTH = 64        # deeper parts of a shown payload are replaced by a note
@@ -71,57 +74,77 @@ def label(value, default: str = "", limit: int = 500) -> str:
         return f"<{type(value).__name__}>"
 
 
-def _scalar(value):
-    if isinstance(value, str):
-        return clean(value)
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return value if -MAX_COUNT < value < MAX_COUNT else _int_text(value)
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    return label(value, limit=2000)
+_LOG10_2 = math.log10(2)
+_JSON_DIGITS = 4000  # below the interpreter's 4,300-digit int/str limit
 
 
-def _key(key) -> str:
-    """The JSON object key json.dumps would write, for keys it refuses too (tuples)."""
-    if isinstance(key, str):
-        return clean(key)
-    if key is None:
-        return "null"
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, int):
-        return _int_text(key)
-    if isinstance(key, float):
-        shown = _scalar(key)
-        return shown if isinstance(shown, str) else repr(key)
-    return label(key, limit=200)
+def _float(v: float):
+    if math.isfinite(v):
+        return v
+    return "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+
+
+def _int(v: int):
+    if v.bit_length() * _LOG10_2 < _JSON_DIGITS:
+        return v
+    return f"<integer of about {int(v.bit_length() * _LOG10_2) + 1} digits>"
+
+
+def _key(k) -> str:
+    """The JSON object key json.dumps would write, for keys it refuses too (tuples, bytes)."""
+    if isinstance(k, str):
+        return clean(k)
+    if isinstance(k, bool) or k is None:
+        return json.dumps(k)
+    if isinstance(k, int):
+        return str(_int(k))
+    if isinstance(k, float):
+        v = _float(k)
+        return v if isinstance(v, str) else repr(v)
+    if isinstance(k, bytes):
+        return k.hex()
+    return json.dumps(jsonable(k), allow_nan=False)
+
+
+def _leaf(v):
+    """The JSON form of a value that is not a container."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        return clean(v)
+    if isinstance(v, int):
+        return _int(v)
+    if isinstance(v, float):
+        return _float(v)
+    if isinstance(v, bytes):
+        return {"bytes": v[:256].hex(), "length": len(v)}
+    if isinstance(v, Opaque):
+        return f"<{v.type_name} {clean(v.repr)}{'...' if v.truncated else ''}>"
+    if isinstance(v, Cut):
+        return f"<{v.type_name} cut: {v.reason}>"
+    return label(v, limit=2000)
 
 
 def jsonable(value, max_depth: int = MAX_DEPTH):
     """`value` as plain JSON data (valid with allow_nan=False), built without recursion.
 
-    Tuples become lists, non-string keys their text, NaN and infinities the strings
-    "NaN"/"Infinity", huge integers text, anything deeper than `max_depth` a note.
+    Tuples become lists, non-string keys their JSON text, NaN and infinities the strings
+    "NaN"/"Infinity", integers past 4,000 digits text, containers deeper than `max_depth`
+    a note; every export and every `--format json` view writes payloads through this.
     """
     root: list = [None]
-    stack = [(value, root, 0, 1)]
+    stack = [(value, root, 0, 0)]
     while stack:
         item, parent, slot, depth = stack.pop()
-        if isinstance(item, (dict, list, tuple)):
-            if depth > max_depth:
-                out = f"<{type(item).__name__} nested deeper than {max_depth} levels>"
-            elif isinstance(item, dict):
-                keys = [_key(k) for k in item]
-                out = dict.fromkeys(keys)
-                stack.extend((v, out, k, depth + 1) for k, v in zip(keys, item.values()))
-            else:
-                out = [None] * len(item)
-                stack.extend((v, out, i, depth + 1) for i, v in enumerate(item))
+        if not isinstance(item, (dict, list, tuple)) or isinstance(item, (Opaque, Cut)):
+            parent[slot] = _leaf(item)
+        elif depth >= max_depth:
+            parent[slot] = f"<{type(item).__name__} nested deeper than {max_depth} levels>"
+        elif isinstance(item, dict):
+            keys = [_key(k) for k in item]
+            out = parent[slot] = dict.fromkeys(keys)
+            stack.extend((v, out, k, depth + 1) for k, v in zip(keys, item.values()))
         else:
-            out = _scalar(item)
-        parent[slot] = out
+            out = parent[slot] = [None] * len(item)
+            stack.extend((v, out, i, depth + 1) for i, v in enumerate(item))
     return root[0]

@@ -1,13 +1,13 @@
 """Every example runs offline as its README line says, with real tools and a real local API."""
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from support.loopback import briefing_api  # noqa: F401 - a fixture
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -17,31 +17,6 @@ def namel3ss(tmp_path, *args, env=None):
         [sys.executable, "-m", "n3instrument.cli", *map(str, args)], capture_output=True, text=True,
         timeout=120, env={**os.environ, "NAMEL3SS_CACHE_DIR": str(tmp_path / "cache"), **(env or {})},
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def briefing_api():
-    port = free_port()
-    server = subprocess.Popen([sys.executable, str(EXAMPLES / "parallel_pipeline" / "serve.py"),
-                               "--port", str(port), "--requests", "3", "--seconds", "60"])
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/quote"
-    finally:
-        server.kill()
-        server.wait(timeout=10)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*/app.ai")), ids=lambda p: p.parent.name)

@@ -3,7 +3,6 @@ decodes what it gets with opentelemetry-proto, answers 429/503/400 when told to,
 reports partial success."""
 import gzip
 import io
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +13,7 @@ from rich.console import Console
 
 from analyzer import cli
 from analyzer.export_otlp_http import Pusher, retry_after, traces_url
+from support.loopback import free_port
 from support.killed_trace import killed_trace
 from support.otlp import attrs, spans_of
 from support.trace_factory import WALL0, research_run
@@ -139,12 +139,6 @@ def test_backoff_waits_what_retry_after_asks_or_doubles(tmp_path):
     assert waits == [7.0, 0.5, 1.0] and pusher.sent == 1
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert retry_after("soon") is None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_an_unreachable_receiver_is_one_paragraph_and_exit_1(tmp_path, capsys):

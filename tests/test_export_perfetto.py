@@ -3,10 +3,6 @@ Chrome JSON trace and show its tree (no negative ts, slices nested per track, fl
 and bound to slices), on scripted, killed and real example traces."""
 import io
 import json
-import socket
-import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +11,7 @@ from rich.console import Console
 
 from analyzer import cli
 from n3core.tracing.reader import open_trace
+from support.loopback import briefing_api  # noqa: F401 - a fixture
 from support.killed_trace import killed_trace
 from support.trace_factory import US, Script, research_run
 from support.traced_runs import traced_run
@@ -163,31 +160,6 @@ def test_a_killed_trace_loads_with_its_open_spans_ended_at_the_last_timestamp(tm
     assert len(flows) == 2 * 4  # each step runs on its own task under the chain
     names = track_names(doc)
     assert sorted(names.values()) == ["chain_execution research"] + ["chain_step research"] * 4
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def briefing_api():
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, str(EXAMPLES / "parallel_pipeline" / "serve.py"),
-                               "--port", str(port), "--requests", "3", "--seconds", "60"])
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/quote"
-    finally:
-        server.kill()
-        server.wait(timeout=10)
 
 
 RUNS = {

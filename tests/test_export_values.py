@@ -8,7 +8,8 @@ import pytest
 from rich.console import Console
 
 from analyzer import cli
-from analyzer.export_json import dumps, loads_strict, plain
+from analyzer.export_json import dumps, loads_strict
+from analyzer.values import jsonable as plain
 from support.otlp import attrs, read_delimited, read_json_lines, spans_of
 from support.payload_values import deep
 from support.trace_factory import US, Script

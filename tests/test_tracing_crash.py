@@ -9,7 +9,7 @@ import pytest
 from n3core.tracing.format import Kind
 from n3core.tracing.reader import open_trace
 
-from support.tracing_cores import AVAILABLE, run_python, spawn_python
+from support.tracing_cores import AVAILABLE, reap, run_python, spawn_python
 
 CORES = [c for c in ("c", "python") if c in AVAILABLE]
 
@@ -27,18 +27,6 @@ def prelude(path, policy, core, **config):
 def wait_ready(proc):
     line = proc.stdout.readline()
     assert line.strip() == "ready", proc.stderr.read()
-
-
-def reap(proc, sig):
-    try:
-        proc.send_signal(sig)
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 @pytest.mark.parametrize("core", CORES)

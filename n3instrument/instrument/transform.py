@@ -1,17 +1,8 @@
 """The libcst rewrite that turns a function into a traced one, as a pure source-to-source step.
 
-For a span tracepoint the function body becomes::
-
-    _n3__t = _n3__session.enter_sync(SITE, {"arg": arg}) if _n3__session._tracer is not None else None
-    try:
-        <body, each `return X` now `return (X) if _n3__t is None else _n3__session.exit_value(_n3__t, (X))`>
-    except BaseException as _n3__e:
-        _n3__fail(_n3__t, _n3__e)
-        raise
-    else:
-        if _n3__t is not None:
-            _n3__session.exit(_n3__t, None)
-
+A span tracepoint opens its span before the body, wraps the body in a `try` whose handler
+records the exception and re-raises, and closes the span on each `return` and on falling
+off the end; tests/test_instrument_rewrites.py holds every shape as a before/after pair.
 A plain function opens its span with `enter_sync` (no context-variable update: it cannot
 switch tasks while it runs); a coroutine, generator or async generator with `enter`.
 Wrapping the body in place, rather than wrapping the function from outside, keeps

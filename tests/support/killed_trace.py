@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import textwrap
 
-from support.tracing_cores import spawn_python
+from support.tracing_cores import reap, spawn_python
 from support.trace_factory import SITES
 
 PROGRAM = """
@@ -45,13 +45,7 @@ def killed_trace(path) -> str:
     try:
         line = proc.stdout.readline()
         assert line.strip() == "ready", proc.stderr.read()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
+        reap(proc, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
     return str(path)

@@ -48,3 +48,16 @@ def spawn_python(code: str, *, env=None) -> subprocess.Popen:
     full_env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=full_env, cwd=ROOT)
+
+
+def reap(proc: subprocess.Popen, sig) -> None:
+    """Send `sig` to a spawned interpreter and wait for it; kill it if it outlives that."""
+    try:
+        proc.send_signal(sig)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
