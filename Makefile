@@ -38,7 +38,7 @@ test-quick: ext
 
 bench: ext
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(if $(QUICK),--quick)
 
 n3analyze: ext
 	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN analyzer/n3analyze.spec

@@ -1,12 +1,55 @@
-"""Run every benchmark module in this folder, one after another: `python -m benchmarks`."""
+"""`python -m benchmarks [--quick] [NAME ...]`: run the benchmarks, write the results table.
+
+Each `bench_*.py` module offers `collect(quick) -> list[Row]`. A full run writes
+benchmarks/RESULTS.md and benchmarks/RESULTS.json; a run filtered by NAME prints its table
+and writes nothing, so a partial run never overwrites the full one.
+`python -m benchmarks compare OLD.json NEW.json` prints what moved between two runs.
+"""
+import importlib
 import pathlib
 import runpy
 import sys
 
-here = pathlib.Path(__file__).parent
-only = sys.argv[1:]
-for path in sorted(here.glob("bench_*.py")):
-    if only and not any(name in path.stem for name in only):
-        continue
-    print(f"\n== {path.stem} ==", flush=True)
-    runpy.run_path(str(path), run_name="__main__")
+from . import machine, results
+
+HERE = pathlib.Path(__file__).parent
+
+
+def main(argv: list) -> int:
+    if argv[:1] == ["compare"]:
+        from .compare import report
+
+        if len(argv) != 3:
+            print("usage: python -m benchmarks compare OLD.json NEW.json", file=sys.stderr)
+            return 2
+        try:
+            print(report(argv[1], argv[2]))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    quick = "--quick" in argv
+    only = [a for a in argv if not a.startswith("-")]
+    rows = []
+    for path in sorted(HERE.glob("bench_*.py")):
+        if only and not any(name in path.stem for name in only):
+            continue
+        print(f"== {path.stem} ==", file=sys.stderr, flush=True)
+        module = importlib.import_module(f"benchmarks.{path.stem}")
+        if hasattr(module, "collect"):
+            rows += module.collect(quick)
+        else:  # not yet moved to the table: its own printout
+            runpy.run_path(str(path), run_name="__main__")
+    facts = machine.describe()
+    table = results.to_markdown(rows, facts, quick)
+    if only:
+        print(table)
+        return 0
+    (HERE / "RESULTS.md").write_text(table, encoding="utf-8")
+    (HERE / "RESULTS.json").write_text(results.to_json(rows, facts, quick), encoding="utf-8")
+    print(table)
+    print(f"wrote {HERE / 'RESULTS.md'} and {HERE / 'RESULTS.json'}", file=sys.stderr)
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))
