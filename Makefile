@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.n3trace-installed
 
-.PHONY: ext demo test test-quick bench n3analyze clean
+.PHONY: ext browser demo test test-quick bench n3analyze clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,12 @@ demo: ext
 	$(BIN)/n3analyze inspect build/research.n3t --tree
 	$(BIN)/n3analyze export build/research.n3t --to perfetto -o build/research.perfetto.json
 
-test: ext
+# The report tests open pages in a real Chromium: Debian's package, installed when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "Chromium could not be installed; the report tests will fail and say why."
+
+test: ext browser
 	$(PY) -m pytest -q
 
 test-quick: ext

@@ -8,6 +8,7 @@ commands elsewhere, e.g. under `namel3ss debug`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -151,6 +152,27 @@ def export(ctx, trace, target, out, protobuf, endpoint, max_spans, retries) -> i
 
 
 @cli.command()
+@click.argument("trace", type=click.Path())
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+              help="The HTML file to write (default: TRACE with .html).")
+@click.option("--diff", "other", type=click.Path(),
+              help="A second trace of the same program: both timelines, the first divergence marked.")
+@click.option("--prices", type=click.Path(dir_okay=False), help="JSON price overrides (USD per 1000 tokens).")
+def report(trace, out, other, prices) -> int:
+    """One self-contained HTML page of a run: timeline, tree, tokens, errors, source."""
+    from .report import write_report
+    from .sources import resolve
+
+    trace = resolve(trace)
+    other = resolve(other) if other else None
+    done = write_report(trace, out or os.path.splitext(trace)[0] + ".html", other, prices)
+    folded = f", {done['omitted']:,} more summed per operation" if done["omitted"] else ""
+    click.echo(f"wrote {done['path']}: {done['spans']:,} spans drawn{folded}, "
+               f"{done['bytes'] / 1e6:.1f} MB; open it in any browser (it loads nothing)", err=True)
+    return 0
+
+
+@cli.command()
 @click.argument("traces", nargs=-1, required=True, type=click.Path())
 @click.option("--build", type=click.Path(file_okay=False), help="Run this instrumented build folder.")
 @click.option("--source", type=click.Path(dir_okay=False), help="Rebuild from this .ai file (may be edited).")
@@ -180,7 +202,7 @@ def diff(a, b, fmt) -> int:
     return diff_command(a, b, fmt)
 
 
-def register(group: click.Group, names=("analyze", "inspect", "export")) -> None:
+def register(group: click.Group, names=("analyze", "inspect", "export", "report")) -> None:
     """Mount the analyzer's commands on another click group (e.g. `namel3ss debug`)."""
     for name in names:
         group.add_command(cli.commands[name], name)

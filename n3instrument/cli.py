@@ -110,7 +110,7 @@ class _DebugGroup(click.Group):
     """`namel3ss debug`: `trace` lives here; the rest are the analyzer's own commands,
     loaded only when asked for so that `namel3ss --help` stays fast."""
 
-    ANALYZER = ("analyze", "inspect", "export", "replay", "diff")
+    ANALYZER = ("analyze", "inspect", "export", "replay", "diff", "report")
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(self.ANALYZER))
@@ -125,7 +125,7 @@ class _DebugGroup(click.Group):
 
 @cli.group(cls=_DebugGroup)
 def debug() -> None:
-    """Trace a run, then analyze, inspect, export, replay or diff traces."""
+    """Trace a run, then analyze, inspect, export, report, replay or diff traces."""
 
 
 @debug.command("trace")
@@ -142,8 +142,10 @@ def debug() -> None:
 @click.option("--performance/--no-performance", default=None, help="Record performance markers.")
 @click.option("--buffer-size", type=click.IntRange(min=16), help="Ring buffer size in events.")
 @click.option("--policy", type=click.Choice(["block", "drop", "flight-recorder"]))
+@click.option("--report", "with_report", is_flag=True,
+              help="Also write the HTML report next to the trace and print its path.")
 def debug_trace(source, filters, output, chain, agent, prompt, input_, run_args, memory,
-                performance, buffer_size, policy) -> None:
+                performance, buffer_size, policy, with_report) -> None:
     """Trace one run of SOURCE and summarise it."""
     from n3core.tracing import bootstrap, session
 
@@ -166,6 +168,8 @@ def debug_trace(source, filters, output, chain, agent, prompt, input_, run_args,
 
         click.echo(f"trace written to {path}", err=True)
         analyzer_main(["analyze", str(path), "--summary"])
+        if with_report:
+            analyzer_main(["report", str(path)])
     raise SystemExit(code)
 
 
