@@ -49,6 +49,10 @@ def test_frozen_analyze_inspect_export(frozen, tmp_path):
     proc = run(exe, ["export", "run.n3t", "--to", "perfetto", "-o", "p.json"], elsewhere)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((elsewhere / "p.json").read_text())["traceEvents"]
+    proc = run(exe, ["report", "run.n3t", "-o", "r.html"], elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    page = (elsewhere / "r.html").read_text()
+    assert '"llm_calls":8' in page and 'getElementById("n3-data")' in page and ".bar{" in page
     proc = run(exe, ["analyze", "nope.n3t"], elsewhere)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert trace

@@ -20,7 +20,7 @@ from support.trace_factory import research_run
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("n3core", "n3instrument", "analyzer")
-DATA_SUFFIXES = (".json", ".lark", ".toml", ".pyi", ".pyx", ".typed")
+DATA_SUFFIXES = (".json", ".lark", ".toml", ".pyi", ".pyx", ".typed", ".js", ".css")
 CORES = ("n3core/tracing/_ring", "n3core/tracing/_reader", "analyzer/_pass")
 REVIEW = ["--input", '{"review": "Great battery life."}']
 FALLBACK_NOTES = ("compiled tracing core is unavailable", "compiled analysis core is unavailable")
@@ -80,7 +80,8 @@ def test_sdist_and_wheel_ship_every_data_file(dists):
     wanted = {str(p.relative_to(ROOT)) for package in PACKAGES
               for p in (ROOT / package).rglob("*") if p.is_file() and p.suffix in DATA_SUFFIXES}
     assert {"analyzer/data/prices.json", "n3instrument/frontend/namel3ss.lark",
-            "n3instrument/instrument/profiles/runtime.toml", "n3core/py.typed"} <= wanted
+            "n3instrument/instrument/profiles/runtime.toml", "n3core/py.typed",
+            "analyzer/report/report.js", "analyzer/report/report.css"} <= wanted
     with tarfile.open(sdist) as tar:
         in_sdist = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     with zipfile.ZipFile(wheel) as whl:
@@ -124,6 +125,9 @@ def test_the_installed_wheel_runs_every_command_on_its_compiled_cores(dists, tmp
     assert "validation" in cmd("n3analyze", "inspect", "t.n3t", "--tree").stdout
     cmd("n3analyze", "export", "t.n3t", "--to", "perfetto", "-o", "p.json")
     assert json.loads((there / "p.json").read_text())["traceEvents"]
+    cmd("n3analyze", "report", "t.n3t", "-o", "r.html")
+    page = (there / "r.html").read_text()
+    assert 'getElementById("n3-data")' in page and ".bar{" in page  # script and styles inlined
     research_run().to_n3t(there / "priced.n3t")
     doc = json.loads(cmd("n3analyze", "analyze", "priced.n3t", "--format", "json").stdout)
     assert doc["tokens"]["prices"]["source"] == "built-in" and doc["summary"]["cost_usd"] > 0
