@@ -1,13 +1,12 @@
 """Export throughput, side by side with `analyze` on the same trace (ratios, never asserted).
 
-The trace (N3_BENCH_EXPORT_EVENTS events, 200,000 by default) comes from the analyzer
-benchmark's generator and is cached under /tmp. Each export writes to /tmp and reports
-its time, its size and its time as a multiple of the analysis pass.
+The trace (N3_BENCH_EXPORT_EVENTS events, 200,000 by default; 50,000 when quick) comes
+from the analyzer benchmark's generator and is cached under /tmp. Each export is timed in
+the same rounds as the analysis pass, and its file's bytes per event are set beside the
+trace's own.
 """
-import io
 import os
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -15,46 +14,50 @@ sys.path.insert(0, ROOT)
 from benchmarks.bench_analyzer import generate  # noqa: E402
 
 EVENTS = int(os.environ.get("N3_BENCH_EXPORT_EVENTS", 200_000))
-CACHE = f"/tmp/n3export-bench-{EVENTS}.n3t"
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+def collect(quick: bool) -> list:
+    """Each export's CPU time beside `analyze` on the same trace, and its bytes per event."""
+    import time
 
-
-def main():
     from analyzer.analysis import analyze
     from analyzer.export import export
     from analyzer.sources import open_source
+    from benchmarks.measure import Stat, interleaved
+    from benchmarks.results import Row
 
-    if not os.path.exists(CACHE):
-        generate(CACHE, EVENTS)
+    events = 50_000 if quick else EVENTS
+    cache = f"/tmp/n3export-bench-{events}.n3t"
+    if not os.path.exists(cache):
+        generate(cache, events)
 
     def run_analyze():
-        with open_source(CACHE) as s:
-            return analyze(s)["summary"]["events"]
+        with open_source(cache) as s:
+            analyze(s)
 
-    base, events = timed(run_analyze)
-    print(f"{events:,} events; analyze: {base:.2f} s")
-    for target, options, name in (("perfetto", {}, "perfetto.json"),
-                                  ("otlp", {}, "otlp.jsonl"),
-                                  ("otlp", {"protobuf": True}, "otlp.pb"),
-                                  ("jsonl", {}, "export.jsonl")):
-        out = f"/tmp/n3export-bench.{name}"
+    targets = {"perfetto": ("perfetto", {}, "perfetto.json"), "otlp": ("otlp", {}, "otlp.jsonl"),
+               "otlp --protobuf": ("otlp", {"protobuf": True}, "otlp.pb"),
+               "jsonl": ("jsonl", {}, "export.jsonl")}
 
+    def exporter(target, options, name):
         def run():
-            with open_source(CACHE) as s:
-                return export(s, target, out, **options)
+            with open_source(cache) as s:
+                export(s, target, f"/tmp/n3export-bench.{name}", **options)
+        return run
 
-        dt, done = timed(run)
-        size = os.path.getsize(out) / 1e6
-        label = f"{target}{' --protobuf' if options else ''}"
-        print(f"{label:16} {dt:6.2f} s  {dt / base:5.1f}x analyze  {done.count:,} "
-              f"{done.unit}, {done.requests or 1} request(s)/file, {size:.1f} MB")
+    contenders = {label: exporter(*spec) for label, spec in targets.items()}
+    contenders["analyze"] = run_analyze
+    samples = interleaved(contenders, 2 if quick else 3, clock=time.process_time_ns)
+    seconds = {k: Stat.of(v / 1e9 for v in vals) for k, vals in samples.items()}
+    rows, sizes = [], {}
+    for label, (_, _, name) in targets.items():
+        out = f"/tmp/n3export-bench.{name}"
+        size = os.path.getsize(out) / events
+        sizes[f"export --to {label}"] = Stat(size, size, size, 1)
         os.unlink(out)
-
-
-if __name__ == "__main__":
-    main()
+        rows.append(Row("Export", f"export --to {label}, {events:,} events", "s CPU",
+                        seconds[label], {"analyze (the same trace)": seconds["analyze"]}))
+    size = os.path.getsize(cache) / events
+    rows.append(Row("Bytes on disk", f".n3t trace of an agent run, {events:,} events", "B/event",
+                    Stat(size, size, size, 1), sizes))
+    return rows
