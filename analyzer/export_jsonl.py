@@ -10,7 +10,6 @@ import datetime as _dt
 from .export_json import dumps
 from .values import jsonable
 from .model import END, ERROR_END, INSTANT, START
-from .spans import payload_of
 
 
 def _iso(ns: int) -> str:
@@ -27,7 +26,7 @@ def write(source, f) -> int:
         for i in range(len(batch)):
             k, ts, sp = batch.kind[i], batch.ts[i], batch.span[i]
             site = info.site(batch.site[i])
-            payload = payload_of(batch, i)
+            payload = batch.payload(i)
             line = {"timestamp": _iso(ts), "timestamp_ns": ts, "execution_id": run,
                     "component": site.component, "component_name": site.name,
                     "metadata": {}}

@@ -6,7 +6,7 @@ from collections import Counter
 from .errors import EventNotFoundError, UnknownComponentError
 from .model import END, ERROR_END, Instant, Span, kind_name
 from .source_view import source_lines
-from .spans import payload_of, records
+from .spans import records
 from .stats import ms
 from .values import clean, jsonable
 
@@ -65,7 +65,7 @@ def one_event(source, index: int) -> dict:
             doc = {"view": "event", "path": source.info.path, "index": index,
                    "ts_ns": batch.ts[i], "kind": kind_name(batch.kind[i]),
                    "span": batch.span[i], "parent": batch.parent[i], "task": batch.task[i],
-                   "site": _site(site), "payload": jsonable(payload_of(batch, i))}
+                   "site": _site(site), "payload": jsonable(batch.payload(i))}
             shown = source_lines(site, source.info.path,
                                  source.info.metadata.get("source_sha256"))
             doc["source"] = ([{"line": ln, "text": clean(text), "current": cur}

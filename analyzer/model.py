@@ -76,6 +76,8 @@ class Health:
     discarded: int | None = None
     bad_lines: int = 0
     unusable: int = 0
+    bad_payloads: int = 0  # events whose payload did not decode in a chunk that is intact
+    bad_payload: str = ""
 
     @property
     def lost_events(self) -> int:
@@ -84,7 +86,7 @@ class Health:
     @property
     def lossy(self) -> bool:
         return bool(self.lost_events or self.discarded or self.damaged or not self.complete
-                    or self.bad_lines)
+                    or self.bad_lines or self.bad_payloads)
 
     def warnings(self) -> list[str]:
         out = []
@@ -103,6 +105,11 @@ class Health:
         elif not self.complete:
             out.append(f"the trace is incomplete ({self.damage or 'no trailer'}); "
                        f"read {self.events} events")
+        if self.bad_payloads:
+            out.append(f"{self.bad_payloads} payload(s) could not be decoded although their "
+                       "chunk's CRC-32 is valid (a crafted file or a faulty writer; first: "
+                       f"{self.bad_payload}): their events are counted, what the payloads "
+                       "held is treated as absent")
         if self.bad_lines:
             out.append(f"{self.bad_lines} JSON line(s) could not be parsed and were skipped")
         if self.unusable:
@@ -113,11 +120,17 @@ class Health:
     def to_json(self) -> dict:
         return {"format": self.format, "format_version": self.format_version,
                 "file_size": self.file_size, "bytes_read": self.bytes_read,
-                "events": self.events, "complete": self.complete, "damaged": self.damaged,
-                "damage": self.damage or None, "dropped": self.lost_events if (
+                "events": self.events, "complete": self.complete,
+                "damaged": self.damaged or bool(self.bad_payloads),
+                "damage": self.damage or self._bad_payload_damage(), "dropped": self.lost_events if (
                     self.dropped is not None or self.dropped_seen) else None,
                 "discarded": self.discarded,
                 "lossy": self.lossy, "warnings": self.warnings()}
+
+    def _bad_payload_damage(self) -> str | None:
+        if not self.bad_payloads:
+            return None
+        return f"{self.bad_payloads} undecodable payload(s), the first in {self.bad_payload}"
 
 
 @dataclass

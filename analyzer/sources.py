@@ -106,7 +106,7 @@ class N3tSource(Source):
     def __init__(self, path: str):
         from n3core.tracing.reader import open_trace
 
-        self._trace = open_trace(path)
+        self._trace = open_trace(path, count_bad_payloads=True)
         header = self._trace.header
         sites = {}
         for s in header.sites:  # the header's schema was checked by the reader
@@ -136,6 +136,7 @@ class N3tSource(Source):
         h.dropped = r.dropped
         h.dropped_seen = getattr(r, "dropped_seen", 0) or 0
         h.discarded = r.discarded
+        h.bad_payloads, h.bad_payload = r.bad_payloads, r.bad_payload
 
     def position(self) -> int:
         return self._trace.report.bytes_read

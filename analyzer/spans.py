@@ -7,18 +7,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from n3core.tracing.errors import TraceError
-
 from .model import END, INSTANT, START, Instant, Span
-
-
-def payload_of(batch, i: int):
-    """Event i's payload; one the decoder refuses (a crafted chunk whose CRC matches) is
-    shown as that refusal instead of ending the command."""
-    try:
-        return batch.payload(i)
-    except TraceError as exc:
-        return {"undecodable_payload": str(exc)}
 
 
 def records(source, payloads: bool = True) -> Iterator[object]:
@@ -36,10 +25,10 @@ def records(source, payloads: bool = True) -> Iterator[object]:
             if k == START:
                 open_[span[i]] = Span(span[i], parent[i], task[i], info.site(site[i]), ts[i],
                                       None, "open", index + i,
-                                      start_payload=payload_of(batch, i) if payloads else None)
+                                      start_payload=batch.payload(i) if payloads else None)
             elif k == INSTANT:
                 yield Instant(index + i, ts[i], info.site(site[i]), parent[i], task[i],
-                              payload_of(batch, i) if payloads else None)
+                              batch.payload(i) if payloads else None)
             else:
                 sp = open_.pop(span[i], None)
                 if sp is None:
@@ -48,7 +37,7 @@ def records(source, payloads: bool = True) -> Iterator[object]:
                 sp.end_index = index + i
                 sp.status = "ok" if k == END else "error"
                 if payloads:
-                    sp.end_payload = payload_of(batch, i)
+                    sp.end_payload = batch.payload(i)
                 yield sp
         index += len(batch)
     for sp in sorted(open_.values(), key=lambda s: s.start_ns, reverse=True):

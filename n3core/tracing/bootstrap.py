@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import probes, session
 from .errors import TraceError
+from .payload import MIN_LEARNED
 from .settings import load_settings
 from .sink import describe, make_private_dirs, warn
 
@@ -41,6 +42,14 @@ def start_from_build(program_file: str):
     out_dir = Path(settings.output_dir)
     path = Path(settings.output) if settings.output else None
     probes.configure_redaction()
+    short = probes.too_short_to_scrub()
+    if short:
+        values = "the value of " if len(short) == 1 else "the values of "
+        warn(f"{values}{', '.join(short)} (named like a secret) "
+             f"{'is' if len(short) == 1 else 'are'} shorter than {MIN_LEARNED} characters, "
+             "too short to scrub from recorded text without garbling it: the trace keeps "
+             "such a value out only where a secret-named key (api_key, token, ...) holds "
+             "it. Use a longer secret, or keep it out of prompts, tool arguments and results.")
     metadata = {
         "program": manifest.get("source"), "source_path": manifest.get("source_path"),
         "source_sha256": manifest.get("source_sha256"),

@@ -14,7 +14,7 @@ import re
 
 from . import reqhash as _reqhash
 from . import session as _s
-from .payload import Redaction, scrub, type_name
+from .payload import MIN_LEARNED, Redaction, scrub, type_name
 
 ERROR_SITE = 0  # the build's site table reserves id 0 for error_occurred
 _SECRET_KEY = re.compile(
@@ -42,7 +42,7 @@ def configure_redaction(patterns=(), environ=None) -> None:
     """
     global _secret_values, _SECRET_KEY
     environ = os.environ if environ is None else environ
-    values = [v for k, v in environ.items() if _SECRET_ENV.search(k) and len(v) >= 6]
+    values = [v for k, v in environ.items() if _SECRET_ENV.search(k) and len(v) >= MIN_LEARNED]
     _secret_values = sorted(set(values), key=len, reverse=True)
     if patterns:
         _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]), re.I)
@@ -54,6 +54,19 @@ def configure_redaction(patterns=(), environ=None) -> None:
 
 
 _s.default_redaction = _rules()  # key names are redacted even before configure_redaction
+
+
+def too_short_to_scrub(environ=None) -> list[str]:
+    """Secret-looking environment variables whose values `configure_redaction` leaves out.
+
+    A value under MIN_LEARNED characters is also a piece of ordinary words and numbers:
+    replacing it wherever it appears would garble payloads (and the request hashes replay
+    compares), and keeping it whole-value only would still miss it inside a prompt. So
+    it is not scrubbed, and the bootstrap says so once.
+    """
+    environ = os.environ if environ is None else environ
+    return sorted(k for k, v in environ.items()
+                  if _SECRET_ENV.search(k) and 0 < len(v) < MIN_LEARNED)
 
 
 def scrub_text(text: str) -> str:

@@ -20,12 +20,17 @@ only ever yielded after its length and CRC-32 were checked, so a torn or corrupt
 yields every complete chunk before the damage and then stops; the damage is described in
 `trace.report`, never raised. Only a file that is not a trace at all, or one written by a
 newer major format version, raises TraceFormatError, from open_trace itself.
+
+A payload can still fail to decode inside a chunk whose CRC-32 is valid (a crafted file,
+or a faulty writer). `payload` and `payload_get` then raise TraceFormatError, unless the
+trace was opened with `count_bad_payloads=True`: then they give
+`{"undecodable_payload": why}` and `{}`, and `trace.report` counts each such event once.
 """
 from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 
 from . import core as _core
@@ -70,21 +75,34 @@ class Report:
     dropped_seen: int = 0
     discarded: int | None = None
     finished: bool = False
+    bad_payloads: int = 0  # events whose payload did not decode (count_bad_payloads=True)
+    bad_payload: str = ""  # where the first one is, and why
+    _bad_seen: set = field(default_factory=set, repr=False)
 
     @property
     def lossy(self) -> bool:
-        """True when events are known to be missing: drops, discards, damage or no trailer."""
+        """True when events or payloads are known to be missing: drops, discards, damage,
+        undecodable payloads or no trailer."""
         return bool(self.dropped or self.dropped_seen or self.discarded or self.damaged
-                    or not self.complete)
+                    or self.bad_payloads or not self.complete)
+
+    def undecodable(self, chunk_offset: int, seq: int, i: int, why: str) -> None:
+        """Count event i of the chunk at `chunk_offset` as having an undecodable payload."""
+        if (chunk_offset, i) in self._bad_seen:
+            return
+        self._bad_seen.add((chunk_offset, i))
+        self.bad_payloads += 1
+        if not self.bad_payload:
+            self.bad_payload = f"chunk {seq} at offset {chunk_offset}, its event {i}: {why}"
 
 
 class Batch:
     """The events of one chunk, as columns; payloads stay encoded until asked for."""
 
     __slots__ = ("ts", "site", "kind", "span", "parent", "task", "_offsets", "_lengths",
-                 "_body", "_base", "_decode", "_get", "seq", "offset")
+                 "_body", "_base", "_decode", "_get", "seq", "offset", "_report")
 
-    def __init__(self, columns, body, base, seq, offset, module=None):
+    def __init__(self, columns, body, base, seq, offset, module=None, report=None):
         (self.ts, self.site, self.kind, self.span, self.parent, self.task, self._offsets,
          self._lengths, _) = columns
         self._body = body  # the chunk body (bytes); payloads start at body[base:]
@@ -94,6 +112,7 @@ class Batch:
         self._get = module.payload_get
         self.seq = seq
         self.offset = offset
+        self._report = report  # counts undecodable payloads instead of raising; None raises
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -107,7 +126,10 @@ class Batch:
         n = self._lengths[i]
         if not n:
             return None
-        return self._decode(self._body, self._base + self._offsets[i], n)
+        try:
+            return self._decode(self._body, self._base + self._offsets[i], n)
+        except TraceFormatError as exc:
+            return {"undecodable_payload": self._undecodable(i, exc)}
 
     def payload_get(self, i: int, keys) -> dict:
         """{key: value} for the `keys` found in event i's payload when it is a dict, else {}.
@@ -118,7 +140,17 @@ class Batch:
         n = self._lengths[i]
         if not n:
             return {}
-        return self._get(self._body, self._base + self._offsets[i], n, keys)
+        try:
+            return self._get(self._body, self._base + self._offsets[i], n, keys)
+        except TraceFormatError as exc:
+            self._undecodable(i, exc)
+            return {}
+
+    def _undecodable(self, i: int, exc: TraceFormatError) -> str:
+        if self._report is None:
+            raise exc
+        self._report.undecodable(self.offset, self.seq, i, str(exc))
+        return str(exc)
 
     def raw_payload(self, i: int) -> bytes | None:
         n = self._lengths[i]
@@ -136,8 +168,9 @@ class Batch:
 class Trace:
     """An open trace file; iterate once with batches() or events(), then read report."""
 
-    def __init__(self, path, decoder=None, module=None):
+    def __init__(self, path, decoder=None, module=None, count_bad_payloads=False):
         self.path = os.fspath(path)
+        self._count_bad = count_bad_payloads
         self._module = module or _core.reader_module()
         self._decode_records = decoder or self._module.decode_records
         self._file = open(self.path, "rb")
@@ -225,7 +258,8 @@ class Trace:
                 self._damaged(offset, f"chunk {seq}: record payload lengths sum to "
                                       f"{columns[-1]}, header says {pay}")
                 break
-            batch = Batch(columns, body, n * RECORD_SIZE, seq, offset, self._module)
+            batch = Batch(columns, body, n * RECORD_SIZE, seq, offset, self._module,
+                          report if self._count_bad else None)
             offset += CHUNK.size + body_len
             report.bytes_read = offset
             report.chunks_read += 1
@@ -260,11 +294,12 @@ class Trace:
                 yield batch.event(i)
 
 
-def open_trace(path, *, core: str | None = None) -> Trace:
+def open_trace(path, *, core: str | None = None, count_bad_payloads: bool = False) -> Trace:
     """Open a trace for streaming; raises TraceFormatError when it is not a readable trace.
 
     `core` ("c" or "python") picks the record and payload decoders, for tests and
-    benchmarks; the default follows n3core.tracing.core.
+    benchmarks; the default follows n3core.tracing.core. With `count_bad_payloads`, an
+    undecodable payload is counted in the report instead of raised (see above).
     """
     module = _core.reader_module(core) if core else None
-    return Trace(path, module=module)
+    return Trace(path, module=module, count_bad_payloads=count_bad_payloads)

@@ -13,6 +13,7 @@ from n3core.runtime import schema
 from n3core.runtime.schema import Key
 
 from .diagnostics import Diagnostic, error, note, warning
+from .lines import SourceLines
 from .nodes import (
     Boolean, Declaration, Entry, EnvCall, ListValue, Location, Null, Number, ObjectValue,
     Program, Reference, String,
@@ -96,7 +97,7 @@ def _suggest(word: str, options) -> str | None:
 class _Checker:
     def __init__(self, program: Program) -> None:
         self.program = program
-        self.lines = program.source.split("\n")
+        self.lines = SourceLines(program.source)
         self.out: list[Diagnostic] = []
         self.declared: dict[tuple[str, str], Declaration] = {}
         self.by_name: dict[str, list[Declaration]] = {}
@@ -152,7 +153,7 @@ class _Checker:
 
     def key_loc(self, entry: Entry) -> Location:
         loc = entry.loc
-        line = self.lines[loc.line - 1] if 0 < loc.line <= len(self.lines) else ""
+        line = self.lines.line(loc.line) or ""
         quoted = _QUOTED_KEY_RE.match(line, loc.column - 1)
         width = len(quoted.group(0)) if quoted else len(entry.key)
         return Location(loc.file, loc.line, loc.column, loc.line, loc.column + width)
@@ -344,9 +345,10 @@ class _Checker:
 
     def raw(self, loc: Location) -> str | None:
         """The text between the quotes of a one-line string without escapes, else None."""
-        if loc.end_line != loc.line or not 0 < loc.line <= len(self.lines):
+        line = self.lines.line(loc.line) if loc.end_line == loc.line else None
+        if line is None:
             return None
-        text = self.lines[loc.line - 1][loc.column - 1: loc.end_column - 1]
+        text = line[loc.column - 1: loc.end_column - 1]
         if len(text) < 2 or "\\" in text or text[:3] in ('"""', "'''"):
             return None
         return text[1:-1]

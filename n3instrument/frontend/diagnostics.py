@@ -10,6 +10,7 @@ from typing import Iterable
 
 from n3core.errors import ToolchainError
 
+from .lines import SourceLines, lines_of
 from .nodes import Location
 
 SEVERITIES = ("error", "warning", "note")
@@ -90,23 +91,19 @@ def note(code: str, message: str, loc: Location, hint: str | None = None) -> Dia
     return Diagnostic("note", code, message, hint, loc)
 
 
-def _source_line(source, line: int) -> str | None:
-    if source is None or line < 1:
-        return None
-    lines = source.split("\n") if isinstance(source, str) else source
-    if line > len(lines):
-        return None
-    return lines[line - 1].rstrip("\r")
+def _source_line(source: SourceLines | None, line: int) -> str | None:
+    text = source.line(line) if source is not None else None
+    return text.rstrip("\r") if text is not None else None
 
 
-def render(diagnostic: Diagnostic, source: str | list[str] | None = None) -> str:
+def render(diagnostic: Diagnostic, source: str | SourceLines | None = None) -> str:
     """The header, the source line with a caret (and `~` to the end), and the hint.
 
-    `source` is the file's text, or its lines already split on "\\n".
+    `source` is the file's text, or its SourceLines when several diagnostics share it.
     """
     loc = diagnostic.loc
     out = [diagnostic.header()]
-    text = _source_line(source, loc.line)
+    text = _source_line(lines_of(source), loc.line)
     if text is not None:
         gutter = str(loc.line)
         pad = " " * len(gutter)
@@ -140,7 +137,7 @@ def _excerpt(text: str, column: int, width: int) -> tuple[str, str, int]:
 
 
 def render_all(diagnostics: Iterable[Diagnostic], source: str | None = None) -> str:
-    lines = source.split("\n") if source is not None else None
+    lines = lines_of(source)
     return "\n\n".join(render(d, lines) for d in diagnostics)
 
 
@@ -200,7 +197,7 @@ def _unexpected_characters(exc, text: str, file: str) -> Diagnostic:
     rest = text[pos: newline if newline >= 0 else len(text)]
     here = _loc(file, line, column, line, column + 1)
     if char == "=":
-        source_line = text.split("\n")[line - 1]
+        source_line = SourceLines(text).line(line) or ""
         m = re.match(r"\s*([^\s=]+)\s*=\s*(.*?)\s*$", source_line)
         hint = f"write `{m.group(1)}: {m.group(2)}`" if m else "write `key: value`"
         return error("SYNTAX_ERROR", "use `key: value`, not `key = value`", here, hint)
