@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-START, END, ERROR_END, INSTANT = 0, 1, 2, 3
-KIND_NAMES = {START: "start", END: "end", ERROR_END: "error_end", INSTANT: "instant"}
+from n3core.tracing.format import KIND_END as END
+from n3core.tracing.format import KIND_ERROR_END as ERROR_END
+from n3core.tracing.format import KIND_INSTANT as INSTANT
+from n3core.tracing.format import KIND_START as START
+from n3core.tracing.format import Kind
+
+KIND_NAMES = {int(kind): kind.name for kind in Kind}
 KIND_CODES = {v: k for k, v in KIND_NAMES.items()}
 
 SPAN_TYPES = (

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
+from n3core.tracing.format import MAGIC as N3T_MAGIC
+
 from .errors import NotATraceError, TraceNotFoundError
 from .model import Health, RunInfo, SiteInfo
 from .values import clean, jsonable
 
-N3T_MAGIC = b"N3TRACE\x00"
 TRACE_SUFFIXES = (".n3t", ".jsonl", ".ndjson", ".json")
 LATEST = "trace_latest"
 

@@ -40,6 +40,14 @@ SITE_USER_SPAN = 0xFFFFFF
 SITE_USER_MARKER = 0xFFFFFE
 SITE_MEMORY = 0xFFFFFD
 
+# Sites every build's table reserves (docs/tracepoints.md, "The site table").
+ERROR_SITE = 0
+PERFORMANCE_SITE = 1
+
+# Ring policies as the recorders take them; the header's config names them.
+POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
+POLICIES = {"block": POLICY_BLOCK, "drop": POLICY_DROP, "flight-recorder": POLICY_FLIGHT}
+
 assert HEADER.size == 40 and CHUNK.size == 32 and TRAILER.size == 56 and RECORD_SIZE == 24
 
 
@@ -51,6 +59,8 @@ class Kind(enum.IntEnum):
     error_end = 2
     instant = 3
 
+
+KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = (int(k) for k in Kind)
 
 @dataclass(frozen=True)
 class Site:

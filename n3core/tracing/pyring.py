@@ -12,11 +12,10 @@ import contextvars
 import threading
 import time
 
-from .format import CHUNK, CHUNK_MAGIC, MAX_DELTA, MAX_SITE, RECORD, RESERVED_BASE, chunk_crc
+from .format import (CHUNK, CHUNK_MAGIC, KIND_END, KIND_ERROR_END, KIND_INSTANT, KIND_START,
+                     MAX_DELTA, MAX_SITE, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RECORD,
+                     RESERVED_BASE, chunk_crc)
 from .payload import dataclass_fields, encode
-
-POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
-KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = 0, 1, 2, 3
 FREE, FILLING, SEALED = 0, 1, 2
 MAX_ATTEMPTS = 64
 IS_COMPILED = False

@@ -12,13 +12,12 @@ import json
 from dataclasses import asdict, dataclass, replace
 
 from n3core.runtime.chain import unique_step_name
+from n3core.tracing.format import ERROR_SITE, PERFORMANCE_SITE
 
 from ..errors import UsageError
 from ..frontend import nodes
 from .profile import COMPONENTS, Profile, Tracepoint
 
-ERROR_SITE = 0  # n3core.tracing.probes.ERROR_SITE
-PERFORMANCE_SITE = 1  # n3core.tracing.bootstrap.PERFORMANCE_SITE
 FALLBACK_NAME = "*"
 
 
