@@ -30,8 +30,11 @@ demo: ext
 	$(BIN)/n3analyze inspect build/research.n3t --tree
 	$(BIN)/n3analyze export build/research.n3t --to perfetto -o build/research.perfetto.json
 
+# The whole suite once per core (tests/conftest.py): compiled, then the Python twins; the
+# second pass leaves out what does not depend on the core (front end, frozen, wheel).
 test: ext
-	$(PY) -m pytest -q
+	N3_CORE=c $(PY) -m pytest -q
+	N3_CORE=python $(PY) -m pytest -q -m "not frozen and not slow"
 
 test-quick: ext
 	$(PY) -m pytest -q -m "not frozen and not slow"

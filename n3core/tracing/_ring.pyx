@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, binding=False
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, binding=False, embedsignature=True, embedsignature.format=clinic
 """The compiled recorder: a preallocated ring of chunk slots and the payload encoder.
 
 `pyring.py` is its twin and the reference for every decision that shows in the file;

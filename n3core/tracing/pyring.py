@@ -34,6 +34,7 @@ class Recorder:
         self.mask, self.reserved_mask = bytes(mask), bytes(reserved_mask).ljust(256, b"\x01")
         self.max_depth, self.max_bytes, self.max_repr = max_depth, max_bytes, max_repr
         self.clock = clock if clock is not None else time.monotonic_ns
+        self.clock_source = "injected" if clock is not None else "monotonic"
         self.on_seal, self.on_full = on_seal, on_full
         self.redaction = redaction
         self._records = bytearray(slots * chunk_events * RECORD.size)
