@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from n3core.tracing import core, hooks, marker, session, span
-from n3core.tracing.format import CHUNK, Kind
+from n3core.tracing.format import (CHUNK, KIND_INSTANT, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT,
+                                   Kind)
 from n3core.tracing.reader import open_trace
 
 from support.tracing_cores import SITES, fake_clock, tracing_core  # noqa: F401
@@ -25,12 +26,12 @@ def chunk_counts(data):
 
 
 def test_drop_policy_counts_every_dropped_event(tracing_core):
-    rec = ring_of_ten(tracing_core, 1)
-    kept = [rec.emit(1, 3, 0, 0, 1, None if i % 2 else {"i": i}) for i in range(25)]
+    rec = ring_of_ten(tracing_core, POLICY_DROP)
+    kept = [rec.emit(1, KIND_INSTANT, 0, 0, 1, None if i % 2 else {"i": i}) for i in range(25)]
     assert kept == [True] * 10 + [False] * 15
     assert (rec.events, rec.dropped, rec.discarded) == (10, 15, 0)
     assert chunk_counts(rec.take()) == (5, 0, 0)
-    assert rec.emit(1, 3, 0, 0, 1) is True
+    assert rec.emit(1, KIND_INSTANT, 0, 0, 1) is True
     assert chunk_counts(rec.take()) == (5, 1, 0)
     assert rec.pending_drops() == 15
     assert rec.take() is None and rec.seal() is True
@@ -38,9 +39,9 @@ def test_drop_policy_counts_every_dropped_event(tracing_core):
 
 
 def test_flight_recorder_overwrites_oldest_chunks(tracing_core):
-    rec = ring_of_ten(tracing_core, 2)
+    rec = ring_of_ten(tracing_core, POLICY_FLIGHT)
     for i in range(23):
-        assert rec.emit(1, 3, i, 0, 1) is True
+        assert rec.emit(1, KIND_INSTANT, i, 0, 1) is True
     rec.seal()
     chunks = rec.peek()
     assert [chunk_counts(c)[:2] for c in chunks] == [(5, 3), (3, 4)]
@@ -51,10 +52,10 @@ def test_flight_recorder_overwrites_oldest_chunks(tracing_core):
 def test_block_policy_loses_nothing(tracing_core):
     taken = []
     ring = core.ring_module(tracing_core)
-    rec = ring.Recorder(5, 4096, 2, 0, max_bytes=1024,
+    rec = ring.Recorder(5, 4096, 2, POLICY_BLOCK, max_bytes=1024,
                         on_full=lambda: taken.append(rec.take()))
     for i in range(100):
-        assert rec.emit(1, 3, i, 0, 1, {"i": i})
+        assert rec.emit(1, KIND_INSTANT, i, 0, 1, {"i": i})
     rec.seal()
     taken.extend(iter(rec.take, None))
     assert sum(chunk_counts(c)[0] for c in taken) == 100 and rec.dropped == 0
@@ -187,13 +188,13 @@ def test_compiled_clock_tracks_monotonic_and_never_goes_back():
     if "c" not in core.available():
         pytest.skip("the compiled tracing core is not built on this machine")
     ring = core.ring_module("c")
-    rec = ring.Recorder(100_000, 1 << 20, 4, 0, max_bytes=1024)
+    rec = ring.Recorder(100_000, 1 << 20, 4, POLICY_BLOCK, max_bytes=1024)
     assert rec.clock_source in ("tsc", "monotonic")
     bounds = []
     deadline = time.monotonic_ns() + 60_000_000  # long enough to calibrate the TSC rate
     while time.monotonic_ns() < deadline and len(bounds) < 50_000:
         before = time.monotonic_ns()
-        rec.emit(1, 3, 0, 0, 1)
+        rec.emit(1, KIND_INSTANT, 0, 0, 1)
         bounds.append((before, time.monotonic_ns()))
         if len(bounds) % 1000 == 0:
             time.sleep(0.002)  # gaps longer than the re-anchoring window
