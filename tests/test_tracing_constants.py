@@ -3,6 +3,8 @@
 The compiled core keeps compile-time copies of the byte layout (Cython `DEF`s); these
 tests hold them, and every name both cores export, equal to the home.
 """
+import json
+
 import pytest
 
 from n3core.tracing import config, core, format, pyring
@@ -43,3 +45,13 @@ def test_the_reserved_sites_of_a_build_are_the_ones_the_tracer_emits_to():
     rows = {site.id: site.event_type for site in plan.sites}
     assert rows[format.ERROR_SITE] == "error_occurred"
     assert rows[format.PERFORMANCE_SITE] == "performance_marker"
+
+
+def test_one_site_row_serves_the_build_and_the_trace_header():
+    plan = plan_sites(None, builtin_profile())
+    row = json.loads(plan.to_json())["sites"][2]
+    site = format.Site.coerce(row)
+    assert site.build_row() == row and site.kind == "span" and ":" in site.target
+    header = format.decode_header(format.encode_header("r", {}, 1, 2, [site], {}), "t.n3t")
+    assert header.sites[0].to_json() == {k: v for k, v in row.items() if k in format.HEADER_FIELDS}
+    assert header.sites[0].kind == header.sites[0].target == ""
