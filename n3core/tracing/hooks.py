@@ -88,15 +88,7 @@ def _point(ring, cb) -> None:
 enter = enter_sync = exit = exit_value = exit_returning = instant = fail_end = None  # noqa: A001
 _point(_ring, None)
 
-_PROBES = frozenset({"fail", "answer", "MISS", "request"})
-
-
-def __getattr__(name: str):
-    """`fail`, `answer`, `MISS` and `request` are written in `probes`, which builds on this
-    module; they belong to this surface and resolve here on first use (generated code
-    binds them once, at import)."""
-    if name in _PROBES:
-        from . import probes
-
-        return getattr(probes, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# `fail`, `answer`, `MISS` and `request` are written in `probes`, which builds on the calls
+# above. Each module imports the other last, so either may load first. No module
+# __getattr__ here: it would stop CPython specializing the attribute loads of the calls.
+from .probes import MISS, answer, fail, request  # noqa: E402

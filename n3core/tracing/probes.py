@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-from . import hooks as _h
 from . import reqhash as _reqhash
 from . import session as _s
 from .format import ERROR_SITE
@@ -129,3 +128,7 @@ def _message(exc: BaseException, text: str | None = None) -> str:
     if isinstance(message, str) and _attr(exc, "code"):
         return message
     return _s.safe_str(exc) if text is None else text
+
+
+# Last, because hooks imports this module's names at its end: either module may load first.
+from . import hooks as _h  # noqa: E402
