@@ -35,8 +35,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "Chromium could not be installed; the report tests will fail and say why."
 
+# The whole suite once per core (tests/conftest.py): compiled, then the Python twins; the
+# second pass leaves out what does not depend on the core (front end, frozen, wheel).
 test: ext browser
-	$(PY) -m pytest -q
+	N3_CORE=c $(PY) -m pytest -q
+	N3_CORE=python $(PY) -m pytest -q -m "not frozen and not slow"
 
 test-quick: ext
 	$(PY) -m pytest -q -m "not frozen and not slow"

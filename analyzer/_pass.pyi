@@ -2,7 +2,8 @@
 
 Both modules export the same names: `Pass` (a subclass of passbase.PassBase whose
 `feed(batch)` runs the per-event and per-span work of the pass), the critical-path
-`Children` and the token table `Tokens`; `analyzer.passcore` chooses the module.
+`Children` and the token table `Tokens` (the Protocols of `analyzer.contracts`);
+`analyzer.passcore` chooses the module.
 """
 from typing import Any
 

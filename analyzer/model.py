@@ -7,8 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-START, END, ERROR_END, INSTANT = 0, 1, 2, 3
-KIND_NAMES = {START: "start", END: "end", ERROR_END: "error_end", INSTANT: "instant"}
+from n3core.tracing.format import KIND_END as END
+from n3core.tracing.format import KIND_ERROR_END as ERROR_END
+from n3core.tracing.format import KIND_INSTANT as INSTANT
+from n3core.tracing.format import KIND_START as START
+from n3core.tracing.format import Kind
+from n3core.tracing.reader import Report
+
+KIND_NAMES = {int(kind): kind.name for kind in Kind}
 KIND_CODES = {v: k for k, v in KIND_NAMES.items()}
 
 SPAN_TYPES = (
@@ -60,24 +66,14 @@ def stem(event_type: str) -> str:
 
 
 @dataclass
-class Health:
-    """How much of the trace was read; a lossy trace is reported loudly everywhere."""
+class Health(Report):
+    """How much of the trace was read, whatever its format: the reader's Report, plus what
+    only the analyzer knows. A lossy trace is reported loudly everywhere."""
 
     format: str = ""
     format_version: str = ""
-    file_size: int = 0
-    bytes_read: int = 0
-    events: int = 0
-    complete: bool = False
-    damaged: bool = False
-    damage: str = ""
-    dropped: int | None = None
-    dropped_seen: int = 0
-    discarded: int | None = None
     bad_lines: int = 0
     unusable: int = 0
-    bad_payloads: int = 0  # events whose payload did not decode in a chunk that is intact
-    bad_payload: str = ""
 
     @property
     def lost_events(self) -> int:
@@ -85,8 +81,7 @@ class Health:
 
     @property
     def lossy(self) -> bool:
-        return bool(self.lost_events or self.discarded or self.damaged or not self.complete
-                    or self.bad_lines or self.bad_payloads)
+        return super().lossy or bool(self.bad_lines)
 
     def warnings(self) -> list[str]:
         out = []

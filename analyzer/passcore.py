@@ -1,8 +1,8 @@
 """Choose the core of the analysis pass: the compiled one when it imports, else the twin.
 
 `analyzer._pass` (Cython) and `analyzer.pypass` (Python) implement one contract
-(`_pass.pyi`) and give the same analysis, to the byte in JSON. N3ANALYZE_CORE=c or
-N3ANALYZE_CORE=python forces one; a forced core that cannot be imported is an error, not
+(`contracts.py`, stub `_pass.pyi`) and give the same analysis, to the byte in JSON.
+N3ANALYZE_CORE=c or N3ANALYZE_CORE=python (or N3_CORE, for every component) forces one; a forced core that cannot be imported is an error, not
 a silent fallback. An unforced fallback is announced once, on stderr, as a warning.
 """
 from __future__ import annotations

@@ -6,13 +6,18 @@ once iteration is over, a Health. Nothing here holds more than one batch at a ti
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from typing import Iterator
+
+from n3core.tracing.format import MAGIC as N3T_MAGIC
+from n3core.tracing.reader import Report
 
 from .errors import NotATraceError, TraceNotFoundError
 from .model import Health, RunInfo, SiteInfo
 from .values import clean, jsonable
 
-N3T_MAGIC = b"N3TRACE\x00"
+REPORT_FIELDS = tuple(f.name for f in fields(Report))  # what the reader tells Health
+
 TRACE_SUFFIXES = (".n3t", ".jsonl", ".ndjson", ".json")
 LATEST = "trace_latest"
 
@@ -130,13 +135,9 @@ class N3tSource(Source):
         self._fill_health()
 
     def _fill_health(self):
-        r, h = self._trace.report, self.health
-        h.bytes_read, h.events, h.complete = r.bytes_read, r.events, r.complete
-        h.damaged, h.damage = r.damaged, r.damage
-        h.dropped = r.dropped
-        h.dropped_seen = getattr(r, "dropped_seen", 0) or 0
-        h.discarded = r.discarded
-        h.bad_payloads, h.bad_payload = r.bad_payloads, r.bad_payload
+        report = self._trace.report
+        for name in REPORT_FIELDS:
+            setattr(self.health, name, getattr(report, name))
 
     def position(self) -> int:
         return self._trace.report.bytes_read

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from n3core.tracing import core, session  # noqa: E402
+from n3core.tracing import core, hooks, session  # noqa: E402
 from n3core.tracing.reader import open_trace  # noqa: E402
 
 QUICK = "--quick" in sys.argv
@@ -48,9 +48,9 @@ def work():
 
 
 def traced_work():
-    t = session.enter(1)
+    t = hooks.enter(1)
     r = 1
-    session.exit(t)
+    hooks.exit(t)
     return r
 
 
@@ -60,9 +60,9 @@ def sync_loop(n):
 
 
 def sync_work():
-    t = session.enter_sync(1)
+    t = hooks.enter_sync(1)
     r = 1
-    session.exit(t)
+    hooks.exit(t)
     return r
 
 
@@ -81,7 +81,7 @@ def measure_core(name: str, tmp: str) -> dict:
 
     path = os.path.join(tmp, f"payload-{name}.n3t")
     session.start(path, SITES, {"install_hooks": False}, core=name)
-    instant = session.instant
+    instant = hooks.instant
 
     def payload_loop(n):
         for _ in range(n):
@@ -101,7 +101,7 @@ def measure_core(name: str, tmp: str) -> dict:
     session.start(path, SITES, {"install_hooks": False}, core="c" if "c" in
                   core.available() else name)
     for _ in range(N):
-        session.exit(session.enter(1))
+        hooks.exit(hooks.enter(1))
     session.stop()
     total = 0
     t0 = time.perf_counter_ns()

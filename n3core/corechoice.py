@@ -5,6 +5,10 @@ behind one contract. The rule is the same for both (coverage.py's `core.py` is t
 model): take the compiled module when it imports, keep the ImportError text, fall back
 to the twin and say so once; an environment variable forces a core, and a forced core
 that cannot be imported is a loud error rather than a silent fallback.
+
+Each component has its own variable (N3TRACE_CORE, N3ANALYZE_CORE); N3_CORE forces every
+component at once (`make test` runs the suite with N3_CORE=c, then N3_CORE=python). A
+component's own variable, when it is set at all, wins: set to "" it means "choose".
 """
 from __future__ import annotations
 
@@ -13,6 +17,18 @@ import os
 import warnings
 
 from .errors import USAGE, ToolchainError
+
+
+ALL_CORES_ENV = "N3_CORE"
+_SPELLINGS = {"compiled": "c"}
+
+
+def forced(env: str, environ=None) -> str:
+    """The core the environment forces for the component read from `env` ("" for none)."""
+    environ = os.environ if environ is None else environ
+    raw = environ[env] if env in environ else environ.get(ALL_CORES_ENV, "")
+    name = raw.strip().lower()
+    return _SPELLINGS.get(name, name)
 
 
 class CoreUnavailableError(ToolchainError):
@@ -39,19 +55,20 @@ class CoreChoice:
 
     def choose(self) -> tuple:
         """(core name, its modules), following the environment variable when it is set."""
-        forced = os.environ.get(self.env, "").strip().lower()
-        if forced and forced not in self.modules:
+        name = forced(self.env)
+        var = self.env if self.env in os.environ else ALL_CORES_ENV
+        if name and name not in self.modules:
             raise CoreUnavailableError(
-                f"{self.env}={forced!r} (environment) is not "
+                f"{var}={name!r} (environment) is not "
                 f"{'an' if self.what[0] in 'aeiou' else 'a'} {self.what}; use 'c' or 'python'")
-        if forced:
+        if name:
             try:
-                return forced, self.load(forced)
+                return name, self.load(name)
             except ImportError as exc:
                 raise CoreUnavailableError(
-                    f"{self.env}={forced} asks for the {forced} {self.what}, which cannot be "
+                    f"{var}={name} asks for the {name} {self.what}, which cannot be "
                     f"imported: {exc}. Rebuild it with `python setup.py build_ext --inplace` "
-                    f"or unset {self.env}.") from exc
+                    f"or unset {var}.") from exc
         try:
             return "c", self.load("c")
         except ImportError as exc:

@@ -155,9 +155,9 @@ def debug_trace(source, filters, output, chain, agent, prompt, input_, run_args,
     build_dir = _build_for(source, instrument=True, filters=check_filters(filters))
     overrides = {"enabled": True, "output": output, "capture_memory": memory,
                  "capture_performance": performance, "buffer_size": buffer_size, "policy": policy}
-    bootstrap.OVERRIDES.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        code = _run(build_dir, chain, agent, prompt, input_, run_args, False)
+        with bootstrap.overriding(overrides):
+            code = _run(build_dir, chain, agent, prompt, input_, run_args, False)
     finally:
         tracer = session.active()
         path = tracer.path if tracer else None

@@ -11,6 +11,7 @@ import pytest
 from analyzer import analysis, passcore
 from analyzer.model import END, ERROR_END, INSTANT, START, Health, ListBatch, RunInfo, SiteInfo
 from analyzer.sources import open_source
+from n3core.corechoice import ALL_CORES_ENV, forced
 from support.trace_factory import MS, SITES, US, Script, research_run, sequential_steps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -210,7 +211,7 @@ def test_odd_batches_give_the_same_json(seed):
 
 
 def run_python(code, env):
-    full = {k: v for k, v in os.environ.items() if k != passcore.CORE_ENV}
+    full = {k: v for k, v in os.environ.items() if k not in (passcore.CORE_ENV, ALL_CORES_ENV)}
     full.update(PYTHONPATH=ROOT, **env)
     return subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
                           text=True, env=full, cwd=ROOT, timeout=60)
@@ -242,6 +243,6 @@ def test_a_missing_compiled_core_falls_back_once_and_says_so():
 
 @needs_both
 def test_the_compiled_core_is_the_default_when_built():
-    assert passcore.CORE_NAME == "c" or os.environ.get(passcore.CORE_ENV) == "python"
+    assert passcore.CORE_NAME == "c" or forced(passcore.CORE_ENV) == "python"
     assert analysis.analysis_class("c").core == "c"
     assert analysis.analysis_class("python").core == "python"

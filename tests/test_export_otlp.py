@@ -121,14 +121,14 @@ def test_a_killed_trace_keeps_its_open_spans_and_no_parent_dangles(tmp_path, cap
 def test_a_flight_recorder_trace_exports_spans_whose_parent_was_discarded_as_roots(tmp_path, capsys):
     path = tmp_path / "flight.n3t"
     done = run_python(textwrap.dedent(f"""
-        from n3core.tracing import session
+        from n3core.tracing import hooks, session
         session.start({str(path)!r}, [{{"id": 1, "event_type": "chain_execution", "name": "c"}},
                                       {{"id": 2, "event_type": "tool_call", "name": "t"}}],
                       {{"policy": "flight-recorder", "buffer_size": 256, "chunk_events": 64}})
-        outer = session.enter(1)
+        outer = hooks.enter(1)
         for i in range(1000):
-            t = session.enter(2, {{"i": i}})
-            session.exit(t)
+            t = hooks.enter(2, {{"i": i}})
+            hooks.exit(t)
         raise RuntimeError("stop")
     """))
     assert done.returncode == 1

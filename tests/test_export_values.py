@@ -9,6 +9,7 @@ from rich.console import Console
 
 from analyzer import cli
 from analyzer.export_json import dumps, loads_strict
+from analyzer.export_otlp import KIND_CLIENT
 from analyzer.values import jsonable as plain
 from support.otlp import attrs, read_delimited, read_json_lines, spans_of
 from support.payload_values import deep
@@ -63,7 +64,7 @@ def test_otlp_drops_unusable_numbers_from_gen_ai_attributes(nasty_trace, tmp_pat
     _, trace = nasty_trace
     for spans in (spans_of(read_json_lines(export(trace, "otlp", tmp_path / "o.jsonl"))),
                   spans_of(read_delimited(export(trace, "otlp", tmp_path / "o.pb", "--protobuf")))):
-        llm = next(s for s in spans if s.kind == 3)
+        llm = next(s for s in spans if s.kind == KIND_CLIENT)
         a = attrs(llm)
         for key in ("gen_ai.request.temperature", "gen_ai.request.max_tokens",
                     "gen_ai.request.top_p", "gen_ai.usage.input_tokens",

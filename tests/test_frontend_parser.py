@@ -313,3 +313,30 @@ def test_parses_from_a_zip(tmp_path):
                          cwd=tmp_path, env=env, check=True)
     kind, where = out.stdout.split()
     assert kind == "llm" and "frontend.zip" in where
+
+
+def test_parsers_in_threads_give_each_node_its_own_file():
+    """The file a Location names belongs to the parse, not to a module global."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from n3instrument.frontend.parser import Parser, shared_parser
+
+    source = 'llm a { provider: "mock", model: "m" }\n' * 50
+
+    def files(index: int) -> set:
+        parser = Parser() if index % 2 else shared_parser()
+        items = parser.items(source, f"app{index}.ai")
+        return {item.loc.file for item in items}
+
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(files, range(8)))
+    assert found == [{f"app{i}.ai"} for i in range(8)]
+
+
+def test_a_problem_the_lexer_finds_names_the_file():
+    from n3instrument.frontend.parser import MAX_NESTING
+
+    source = "tool t { returns: " + "[" * (MAX_NESTING + 2) + "1" + "]" * (MAX_NESTING + 2) + " }\n"
+    with pytest.raises(FrontendError) as caught:
+        parse(source, "deep.ai")
+    assert caught.value.diagnostics[0].loc.file == "deep.ai"

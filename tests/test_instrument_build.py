@@ -106,8 +106,8 @@ def test_filters_leave_other_components_uninstrumented(tmp_path):
     build(RESEARCH, out, instrument=True, filters=("agent",))
     rows = json.loads((out / "sites.json").read_text())["sites"]
     assert {row["component"] for row in rows} == {"runtime", "agent"}
-    assert "_n3__session.enter" not in (out / "_n3_runtime" / "llm.py").read_text()
-    assert "_n3__session.enter" in (out / "_n3_runtime" / "agent.py").read_text()
+    assert "_n3__hooks.enter" not in (out / "_n3_runtime" / "llm.py").read_text()
+    assert "_n3__hooks.enter" in (out / "_n3_runtime" / "agent.py").read_text()
 
 
 def test_secrets_never_reach_the_trace(tmp_path, openai_server):

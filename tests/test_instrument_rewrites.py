@@ -12,10 +12,10 @@ from n3instrument.instrument.positions import line_runs
 from n3instrument.instrument.transform import Point, instrument_source
 from n3instrument.instrument.user_module import instrument_user_module
 
-HOOKS = "n3core.tracing.probes"
+HOOKS = "n3core.tracing.hooks"
 IMPORTS = """\
-from n3core.tracing import session as _n3__session
-from n3core.tracing.probes import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail, request as _n3__request
+from n3core.tracing import hooks as _n3__hooks
+from n3core.tracing.hooks import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail, request as _n3__request
 """
 HANDLER = """\
     except BaseException as _n3__e:
@@ -23,7 +23,7 @@ HANDLER = """\
         raise
     else:
         if _n3__t is not None:
-            _n3__session.exit(_n3__t, None)
+            _n3__hooks.exit(_n3__t, None)
 """
 
 
@@ -43,10 +43,10 @@ PAIRS = {
         IMPORTS + "\n" + dedent('''
             def add(a, b):
                 """Adds."""
-                _n3__t = _n3__session.enter_sync(3, {'a': a, 'b': b}) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter_sync(3, {'a': a, 'b': b}) if _n3__hooks.tracer is not None else None
                 try:
                     total = a + b
-                    return (total) if _n3__t is None else _n3__session.exit_value(_n3__t, (total))
+                    return (total) if _n3__t is None else _n3__hooks.exit_value(_n3__t, (total))
         ''') + HANDLER,
     ),
     "coroutine opens with enter, return value not captured": (
@@ -58,10 +58,10 @@ PAIRS = {
         [Point("fetch", "4")],
         IMPORTS + "\n" + dedent('''
             async def fetch(url):
-                _n3__t = _n3__session.enter(4, None) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter(4, None) if _n3__hooks.tracer is not None else None
                 try:
                     await wait()
-                    return (url) if _n3__t is None else _n3__session.exit_returning(_n3__t, (url))
+                    return (url) if _n3__t is None else _n3__hooks.exit_returning(_n3__t, (url))
         ''') + HANDLER,
     ),
     "generator: the span covers the consumer's iteration": (
@@ -73,7 +73,7 @@ PAIRS = {
         [Point("count", "5")],
         IMPORTS + "\n" + dedent('''
             def count(n):
-                _n3__t = _n3__session.enter(5, None) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter(5, None) if _n3__hooks.tracer is not None else None
                 try:
                     for i in range(n):
                         yield i
@@ -90,12 +90,12 @@ PAIRS = {
         [Point("stream", "6")],
         IMPORTS + "\n" + dedent('''
             async def stream(n):
-                _n3__t = _n3__session.enter(6, None) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter(6, None) if _n3__hooks.tracer is not None else None
                 try:
                     for i in range(n):
                         yield i
                         if i > 3:
-                            _n3__session.exit(_n3__t, None); return
+                            _n3__hooks.exit(_n3__t, None); return
         ''') + HANDLER,
     ),
     "method with a per-declaration site lookup": (
@@ -108,9 +108,9 @@ PAIRS = {
         IMPORTS + "\n" + dedent('''
             class Tool:
                 def call(self, x):
-                    _n3__t = _n3__session.enter_sync(_n3__sites.get(self.name, 7), {'x': x}) if _n3__session._tracer is not None else None
+                    _n3__t = _n3__hooks.enter_sync(_n3__sites.get(self.name, 7), {'x': x}) if _n3__hooks.tracer is not None else None
                     try:
-                        return (x) if _n3__t is None else _n3__session.exit_returning(_n3__t, (x))
+                        return (x) if _n3__t is None else _n3__hooks.exit_returning(_n3__t, (x))
         ''') + textwrap.indent(HANDLER, "    "),
     ),
     "early return: every return closes the span": (
@@ -123,11 +123,11 @@ PAIRS = {
         [Point("sign", "8", capture_return=True)],
         IMPORTS + "\n" + dedent('''
             def sign(x):
-                _n3__t = _n3__session.enter_sync(8, None) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter_sync(8, None) if _n3__hooks.tracer is not None else None
                 try:
                     if x < 0:
-                        return (-1) if _n3__t is None else _n3__session.exit_value(_n3__t, (-1))
-                    return (1) if _n3__t is None else _n3__session.exit_value(_n3__t, (1))
+                        return (-1) if _n3__t is None else _n3__hooks.exit_value(_n3__t, (-1))
+                    return (1) if _n3__t is None else _n3__hooks.exit_value(_n3__t, (1))
         ''') + HANDLER,
     ),
     "return inside try/finally: the user's finally stays inside the span": (
@@ -141,10 +141,10 @@ PAIRS = {
         [Point("close", "9")],
         IMPORTS + "\n" + dedent('''
             def close(f):
-                _n3__t = _n3__session.enter_sync(9, None) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter_sync(9, None) if _n3__hooks.tracer is not None else None
                 try:
                     try:
-                        return (f.read()) if _n3__t is None else _n3__session.exit_returning(_n3__t, (f.read()))
+                        return (f.read()) if _n3__t is None else _n3__hooks.exit_returning(_n3__t, (f.read()))
                     finally:
                         f.close()
         ''') + HANDLER,
@@ -157,9 +157,9 @@ PAIRS = {
         [Point("make", "10")],
         IMPORTS + "\n" + dedent('''
             def make(x):
-                _n3__t = _n3__session.enter_sync(10, None) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter_sync(10, None) if _n3__hooks.tracer is not None else None
                 try:
-                    return (lambda: x) if _n3__t is None else _n3__session.exit_returning(_n3__t, (lambda: x))
+                    return (lambda: x) if _n3__t is None else _n3__hooks.exit_returning(_n3__t, (lambda: x))
         ''') + HANDLER,
     ),
     "boundary: the payload is built once and offered to a replay (answer/MISS)": (
@@ -170,13 +170,13 @@ PAIRS = {
         [Point("ask", "11", args=("q",), capture_return=True, boundary=True)],
         IMPORTS + "\n" + dedent('''
             def ask(q):
-                _n3__p = _n3__request({'q': q}) if _n3__session._tracer is not None else None
-                _n3__t = _n3__session.enter_sync(11, _n3__p) if _n3__session._tracer is not None else None
+                _n3__p = _n3__request({'q': q}) if _n3__hooks.tracer is not None else None
+                _n3__t = _n3__hooks.enter_sync(11, _n3__p) if _n3__hooks.tracer is not None else None
                 try:
                     _n3__a = _n3__answer(_n3__t, _n3__p)
                     if _n3__a is not _n3__MISS:
-                        return _n3__session.exit_value(_n3__t, _n3__a)
-                    return (reply(q)) if _n3__t is None else _n3__session.exit_value(_n3__t, (reply(q)))
+                        return _n3__hooks.exit_value(_n3__t, _n3__a)
+                    return (reply(q)) if _n3__t is None else _n3__hooks.exit_value(_n3__t, (reply(q)))
         ''') + HANDLER,
     ),
     "instant: one guarded call before the body": (
@@ -187,7 +187,7 @@ PAIRS = {
         [Point("tick", "12", kind="instant", args=("n",))],
         IMPORTS + "\n" + dedent('''
             def tick(n):
-                _n3__session.instant(12, {'n': n}) if _n3__session._tracer is not None else None
+                _n3__hooks.instant(12, {'n': n}) if _n3__hooks.tracer is not None else None
                 n += 1
         '''),
     ),
@@ -209,9 +209,9 @@ PAIRS = {
             import os
         ''') + IMPORTS + "\n" + dedent('''
             def f():
-                _n3__t = _n3__session.enter_sync(2, None) if _n3__session._tracer is not None else None
+                _n3__t = _n3__hooks.enter_sync(2, None) if _n3__hooks.tracer is not None else None
                 try:
-                    return (os.sep) if _n3__t is None else _n3__session.exit_returning(_n3__t, (os.sep))
+                    return (os.sep) if _n3__t is None else _n3__hooks.exit_returning(_n3__t, (os.sep))
         ''') + HANDLER,
     ),
 }
@@ -245,14 +245,14 @@ USER_BEFORE = dedent('''
 ''')
 
 USER_AFTER = dedent('''
-    from n3core.tracing import session as _n3__session, marker, span
-    from n3core.tracing.probes import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail, request as _n3__request
+    from n3core.tracing import hooks as _n3__hooks, marker, span
+    from n3core.tracing.hooks import MISS as _n3__MISS, answer as _n3__answer, fail as _n3__fail, request as _n3__request
 
 
     def search(q):
-        _n3__t = _n3__session.enter_sync(4, None) if _n3__session._tracer is not None else None
+        _n3__t = _n3__hooks.enter_sync(4, None) if _n3__hooks.tracer is not None else None
         try:
-            _n3__u1 = _n3__session.enter(3, {'name': 'lookup', 'q': q})
+            _n3__u1 = _n3__hooks.enter(3, {'name': 'lookup', 'q': q})
             try:
                 hits = find(q)
             except BaseException as _n3__e:
@@ -260,9 +260,9 @@ USER_AFTER = dedent('''
                 _n3__u1 = None
                 raise
             finally:
-                _n3__session.exit(_n3__u1, None)
-            _n3__session.instant(2, {'name': 'found', 'n': len(hits)})
-            return (hits) if _n3__t is None else _n3__session.exit_value(_n3__t, (hits))
+                _n3__hooks.exit(_n3__u1, None)
+            _n3__hooks.instant(2, {'name': 'found', 'n': len(hits)})
+            return (hits) if _n3__t is None else _n3__hooks.exit_value(_n3__t, (hits))
 ''') + HANDLER
 
 

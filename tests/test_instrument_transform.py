@@ -214,7 +214,7 @@ def traced(tmp_path):
 
 def instrumented_zoo():
     points = [Point(name, str(site), capture_return=True) for name, site in SITES.items()]
-    result = instrument_source(ZOO, points, "n3core.tracing.probes")
+    result = instrument_source(ZOO, points, "n3core.tracing.hooks")
     assert result.missing == []
     assert sorted(result.applied) == sorted(TARGETS)
     return result.code
@@ -276,7 +276,7 @@ def test_plain_functions_open_their_span_without_the_context_variable():
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for call in ast.walk(node):
                 if (isinstance(call, ast.Attribute) and call.attr.startswith("enter")
-                        and getattr(call.value, "id", "") == "_n3__session"):
+                        and getattr(call.value, "id", "") == "_n3__hooks"):
                     openers.setdefault(node.name, call.attr)
     assert openers["early"] == openers["method"] == openers["inner"] == "enter_sync"
     assert openers["value"] == openers["static"] == "enter_sync"
@@ -294,7 +294,7 @@ def test_return_values_are_captured(traced):
 
 
 def test_plain_zoo_is_untouched_when_no_point_matches():
-    result = instrument_source(ZOO, [Point("not_there", "1")], "n3core.tracing.probes")
+    result = instrument_source(ZOO, [Point("not_there", "1")], "n3core.tracing.hooks")
     assert result.code == ZOO and result.applied == [] and result.missing == ["not_there"]
 
 
@@ -303,7 +303,7 @@ def test_a_boundary_call_can_be_answered_by_a_replayer(traced):
 
     source = "calls = []\n\ndef ask(question):\n    calls.append(question)\n    return 'live answer'\n"
     code = instrument_source(source, [Point("ask", "1", args=("question",), capture_return=True, boundary=True)],
-                             "n3core.tracing.probes").code
+                             "n3core.tracing.hooks").code
     m = load(code, "boundary")
     assert m.ask("q1") == "live answer" and m.calls == ["q1"]
 
@@ -428,7 +428,7 @@ def test_tracebacks_name_the_same_lines_plain_and_instrumented(traced):
     from n3instrument.instrument.positions import line_runs
 
     points = [Point(name, str(index + 1), capture_return=True) for index, name in enumerate(RAISING_TARGETS)]
-    rewritten = instrument_source(RAISING, points, "n3core.tracing.probes").code
+    rewritten = instrument_source(RAISING, points, "n3core.tracing.hooks").code
     assert rewritten.count("\n") > RAISING.count("\n") + 5  # the text did move
     plain = types.ModuleType("raising_plain")
     exec(compile(RAISING, "raising.py", "exec"), plain.__dict__)

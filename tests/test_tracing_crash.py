@@ -18,7 +18,7 @@ def prelude(path, policy, core, **config):
     settings = {"policy": policy, "chunk_events": 64, "buffer_size": 256, **config}
     return textwrap.dedent(f"""
         import os, signal, sys, time
-        from n3core.tracing import session
+        from n3core.tracing import hooks, session
         tracer = session.start({str(path)!r}, [{{"id": 1, "event_type": "tool_call"}}],
                                {settings!r}, core={core!r})
     """)
@@ -34,7 +34,7 @@ def test_sigkill_leaves_every_complete_chunk_readable(tmp_path, core):
     path = tmp_path / "killed.n3t"
     proc = spawn_python(prelude(path, "block", core) + textwrap.dedent("""
         for i in range(50_000_000):
-            session.instant(1, {"i": i, "pad": "x" * (i % 50)})
+            hooks.instant(1, {"i": i, "pad": "x" * (i % 50)})
             if i == 5000:
                 print("ready", flush=True)
     """))
@@ -56,8 +56,8 @@ def test_flight_recorder_written_on_unhandled_exception(tmp_path, core):
     path = tmp_path / "crash.n3t"
     result = run_python(prelude(path, "flight-recorder", core) + textwrap.dedent("""
         for i in range(10_000):
-            t = session.enter(1, {"i": i})
-            session.exit(t)
+            t = hooks.enter(1, {"i": i})
+            hooks.exit(t)
         raise RuntimeError("the agent gave up")
     """))
     assert result.returncode == 1 and "the agent gave up" in result.stderr
@@ -73,7 +73,7 @@ def test_flight_recorder_written_on_sigterm(tmp_path, core):
     path = tmp_path / "term.n3t"
     proc = spawn_python(prelude(path, "flight-recorder", core) + textwrap.dedent("""
         for i in range(50_000_000):
-            session.instant(1, {"i": i})
+            hooks.instant(1, {"i": i})
             if i == 3000:
                 print("ready", flush=True)
     """))
@@ -97,7 +97,7 @@ def test_sigterm_chains_the_programs_own_handler(tmp_path, core):
         signal.signal(signal.SIGTERM, handler)
     """) + prelude(path, "block", core) + textwrap.dedent("""
         for i in range(50_000_000):
-            session.instant(1, {"i": i})
+            hooks.instant(1, {"i": i})
             if i == 1000:
                 print("ready", flush=True)
     """)
@@ -116,7 +116,7 @@ def test_normal_exit_flushes_and_writes_the_trailer(tmp_path, core):
     result = run_python(prelude(path, "block", core, capture_memory=True,
                                 memory_interval=0.01) + textwrap.dedent("""
         for i in range(1000):
-            session.instant(1, {"i": i})
+            hooks.instant(1, {"i": i})
         time.sleep(0.1)
     """))
     assert result.returncode == 0, result.stderr
@@ -133,7 +133,7 @@ BLOCK_C = "import sys; sys.modules['n3core.tracing._ring'] = None\n"
 
 def test_fallback_announces_itself_once(tmp_path):
     result = run_python(BLOCK_C + textwrap.dedent(f"""
-        from n3core.tracing import core, session
+        from n3core.tracing import core, hooks, session
         for n in range(3):
             session.start({str(tmp_path / 'f.n3t')!r}, [])
             session.stop()
@@ -159,6 +159,7 @@ def test_forced_python_core_is_silent():
 
 def test_sigterm_in_the_middle_of_a_chunk_write_waits_for_it(tmp_path, monkeypatch):
     """A handler that runs between two bytecodes of a write must not interleave chunks."""
+    from n3core.tracing import hooks
     from n3core.tracing import session as sess
 
     path = tmp_path / "mid-write.n3t"
@@ -184,7 +185,7 @@ def test_sigterm_in_the_middle_of_a_chunk_write_waits_for_it(tmp_path, monkeypat
     monkeypatch.setattr(sink, "_write_all", write_in_two_halves)
     try:
         for i in range(1000):
-            sess.instant(1, {"i": i})
+            hooks.instant(1, {"i": i})
         tracer.flush()
     finally:
         sess.stop()

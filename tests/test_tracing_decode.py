@@ -211,7 +211,7 @@ def test_payload_get_on_garbage_raises(tracing_core):
 
 @needs_c
 def test_compiled_reader_batches_use_the_compiled_decoder(tmp_path):
-    from n3core.tracing import session
+    from n3core.tracing import hooks, session
     from n3core.tracing.reader import open_trace
 
     from support.tracing_cores import SITES
@@ -219,8 +219,8 @@ def test_compiled_reader_batches_use_the_compiled_decoder(tmp_path):
     path = str(tmp_path / "t.n3t")
     session.start(path, SITES, {"install_hooks": False}, core="python")
     try:
-        span = session.enter(2, {"model": "m", "skip": [1, 2, 3]})
-        session.exit(span, {"usage": {"total_tokens": 5}})
+        span = hooks.enter(2, {"model": "m", "skip": [1, 2, 3]})
+        hooks.exit(span, {"usage": {"total_tokens": 5}})
     finally:
         session.stop()
     for name in AVAILABLE:

@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from n3core.tracing import session
+from n3core.tracing import hooks, session
 from n3core.tracing.errors import TraceError, TraceFormatError
 from n3core.tracing.format import FORMAT_MAJOR, FORMAT_MINOR, HEADER, Kind
 from n3core.tracing.reader import open_trace
@@ -29,12 +29,12 @@ def write_trace(path, core, policy="block", n=40, **config):
                            core=core, clock=fake_clock(), wall_clock=lambda: 10**18,
                            run_id="run-1", metadata={"pid": 1, "argv": ["app"], "python": "3"})
     for i in range(n):
-        token = session.enter(1 + i % 3, PAYLOADS[i % len(PAYLOADS)])
-        session.instant(2, {"i": i})
+        token = hooks.enter(1 + i % 3, PAYLOADS[i % len(PAYLOADS)])
+        hooks.instant(2, {"i": i})
         if i % 5 == 4:
             session.fail(token, ValueError(f"boom {i}"))
         else:
-            session.exit(token, PAYLOADS[(i + 1) % len(PAYLOADS)])
+            hooks.exit(token, PAYLOADS[(i + 1) % len(PAYLOADS)])
     if policy == "flight-recorder":
         tracer.dump()
     session.stop()
@@ -182,12 +182,12 @@ def test_mask_filters_components_and_event_types(tmp_path, tracing_core):
 def test_spans_nest_and_masked_spans_are_transparent(tmp_path, tracing_core):
     session.start(tmp_path / "n.n3t", SITES, {"components": ["agent", "tool"]},
                   core=tracing_core)
-    outer = session.enter(1)
-    hidden = session.enter(2)
-    inner = session.enter(3)
-    session.exit(inner)
-    session.exit(hidden)
-    session.exit(outer)
+    outer = hooks.enter(1)
+    hidden = hooks.enter(2)
+    inner = hooks.enter(3)
+    hooks.exit(inner)
+    hooks.exit(hidden)
+    hooks.exit(outer)
     session.stop()
     starts = [e for e in read_all(tmp_path / "n.n3t")[1] if e.kind == Kind.start]
     assert hidden is None and [(e.site, e.parent) for e in starts] == [(1, 0), (3, starts[0].span)]
@@ -195,11 +195,11 @@ def test_spans_nest_and_masked_spans_are_transparent(tmp_path, tracing_core):
 
 def test_calls_without_a_tracer_do_nothing(tracing_core):
     assert session.active() is None
-    token = session.enter(1, {"x": 1})
+    token = hooks.enter(1, {"x": 1})
     assert token is None
-    session.exit(token)
+    hooks.exit(token)
     session.fail(token, ValueError())
-    session.instant(1)
+    hooks.instant(1)
     session.flush()
     assert session.dump() is None
 

@@ -27,21 +27,21 @@ def test_a_forked_child_leaves_the_parents_trace_alone(tmp_path, core, policy, h
     path = tmp_path / "fork.n3t"
     code = textwrap.dedent(f"""
         import os, signal, sys, time
-        from n3core.tracing import session
+        from n3core.tracing import hooks, session
         session.start({str(path)!r}, [{{"id": 1, "event_type": "tool_call"}}],
                       {{"policy": {policy!r}, "chunk_events": 8, "buffer_size": 64}},
                       core={core!r})
         for i in range(20):
-            session.instant(1, {{"who": "parent", "i": i}})
+            hooks.instant(1, {{"who": "parent", "i": i}})
         pid = os.fork()
         if pid == 0:
-            print("child traced:", session.tracing(), session.enter(1) is None, flush=True)
+            print("child traced:", session.tracing(), hooks.enter(1) is None, flush=True)
             for i in range(50):
-                session.instant(1, {{"who": "child", "i": i}})
+                hooks.instant(1, {{"who": "child", "i": i}})
             {CHILD_EXITS[how]}
         _, status = os.waitpid(pid, 0)
         for i in range(20, 40):
-            session.instant(1, {{"who": "parent", "i": i}})
+            hooks.instant(1, {{"who": "parent", "i": i}})
         print("child status", os.waitstatus_to_exitcode(status), flush=True)
     """)
     done = run_python(code)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-from n3core.tracing import probes, session
+from n3core.tracing import hooks, probes, session
 from n3core.tracing.reader import open_trace
 
 from support.tracing_cores import SITES, tracing_core  # noqa: F401
@@ -55,7 +55,7 @@ APP = textwrap.dedent('''
 
 CALLER = textwrap.dedent('''
     import importlib.util, json, sys
-    from n3core.tracing import session
+    from n3core.tracing import hooks, session
     sites = json.load(open("b/sites.json"))["sites"]
     session.start("t.n3t", sites, {"install_hooks": False})
     spec = importlib.util.spec_from_file_location("tools.search", "b/_n3_user/tools.search.py")
@@ -103,7 +103,7 @@ def test_session_and_probes_fail_record_a_hostile_exception(tmp_path, tracing_co
     path = tmp_path / "h.n3t"
     session.start(str(path), SITES, {"install_hooks": False}, core=tracing_core)
     for fail in (session.fail, probes.fail):
-        token = session.enter(1)
+        token = hooks.enter(1)
         try:
             raise namespace["Hostile"]()
         except Exception as exc:  # noqa: BLE001

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from n3core.tracing import session
+from n3core.tracing import hooks, session
 from n3core.tracing.format import Kind
 from n3core.tracing.reader import open_trace
 
@@ -34,27 +34,27 @@ POLICIES = {
 def threads_work(start: threading.Barrier, t: int) -> None:
     start.wait()
     for r in range(ROUNDS):
-        outer = session.enter_sync(OUTER, {"t": t, "r": r, "at": "outer"})
-        inner = session.enter(INNER, {"t": t, "r": r, "at": "inner"})
-        session.instant(POINT, {"t": t, "r": r, "at": "point"})
-        session.exit(inner)
-        session.exit(outer)
+        outer = hooks.enter_sync(OUTER, {"t": t, "r": r, "at": "outer"})
+        inner = hooks.enter(INNER, {"t": t, "r": r, "at": "inner"})
+        hooks.instant(POINT, {"t": t, "r": r, "at": "point"})
+        hooks.exit(inner)
+        hooks.exit(outer)
 
 
 async def one_task(i: int) -> None:
-    token = session.enter(INNER, {"task": i, "at": "task"})
+    token = hooks.enter(INNER, {"task": i, "at": "task"})
     await asyncio.sleep(0)
-    sync = session.enter_sync(OUTER, {"task": i, "at": "sync"})
-    session.instant(POINT, {"task": i, "at": "point"})
-    session.exit(sync)
+    sync = hooks.enter_sync(OUTER, {"task": i, "at": "sync"})
+    hooks.instant(POINT, {"task": i, "at": "point"})
+    hooks.exit(sync)
     await asyncio.sleep(0)
-    session.exit(token)
+    hooks.exit(token)
 
 
 async def tasks_work() -> None:
-    root = session.enter(OUTER, {"at": "root"})
+    root = hooks.enter(OUTER, {"at": "root"})
     await asyncio.gather(*(asyncio.create_task(one_task(i)) for i in range(TASKS)))
-    session.exit(root)
+    hooks.exit(root)
 
 
 def run_load(path, core, config) -> None:

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from n3core.tracing import core, probes, session
+from n3core.tracing import core, hooks, probes, session
 from n3core.tracing.payload import REDACTED, Cut, Opaque, Redaction, decode
 from n3core.tracing.payload import encode as py_encode
 from n3core.tracing.reader import open_trace
@@ -191,9 +191,9 @@ def test_a_tracer_applies_its_rules_and_both_cores_write_the_same_file(tmp_path)
                       wall_clock=lambda: 10**18, run_id="r", metadata={"pid": 1, "argv": [], "python": "3"},
                       redaction=rules())
         for value in SAMPLES:
-            token = session.enter(1, value)
-            session.instant(2, {"value": value})
-            session.exit(token, value)
+            token = hooks.enter(1, value)
+            hooks.instant(2, {"value": value})
+            hooks.exit(token, value)
         session.stop()
         files[name] = path.read_bytes()
         assert KEY.encode() not in files[name] and SHORT.encode() not in files[name]
@@ -204,21 +204,18 @@ def test_a_tracer_applies_its_rules_and_both_cores_write_the_same_file(tmp_path)
 
 
 def test_probes_record_dataclass_returns_as_fields_and_follow_configure_redaction(tmp_path, tracing_core):
-    saved = (probes._secret_values, probes._SECRET_KEY, session.default_redaction)
     path = tmp_path / "p.n3t"
+    rules = probes.configure_redaction(environ={"MY_API_TOKEN": KEY})
+    session.start(str(path), SITES, {"install_hooks": False}, core=tracing_core, redaction=rules)
     try:
-        probes.configure_redaction(environ={"MY_API_TOKEN": KEY})
-        session.start(str(path), SITES, {"install_hooks": False}, core=tracing_core)
         token = probes.enter(1, {"messages": [f"use {KEY}"], "api_key": KEY})
         probes.exit_value(token, response())
         token = probes.enter(1, None)
         probes.exit_value(token, f"answer {KEY}")
         probes.configure_redaction(patterns=(r"^note$",), environ={})  # the running tracer follows
         probes.instant(2, {"note": "hidden", "other": KEY})
-        session.stop()
     finally:
-        probes._secret_values, probes._SECRET_KEY, session.default_redaction = saved
-        probes._key_is_secret.clear()
+        session.stop()
     assert KEY.encode() not in path.read_bytes().split(b"other")[0]
     with open_trace(str(path)) as trace:
         payloads = [ev.payload for ev in trace.events()]

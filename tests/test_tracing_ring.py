@@ -7,8 +7,9 @@ import threading
 
 import pytest
 
-from n3core.tracing import core, marker, session, span
-from n3core.tracing.format import CHUNK, Kind
+from n3core.tracing import core, hooks, marker, session, span
+from n3core.tracing.format import (CHUNK, KIND_INSTANT, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT,
+                                   Kind)
 from n3core.tracing.reader import open_trace
 
 from support.tracing_cores import SITES, fake_clock, tracing_core  # noqa: F401
@@ -25,12 +26,12 @@ def chunk_counts(data):
 
 
 def test_drop_policy_counts_every_dropped_event(tracing_core):
-    rec = ring_of_ten(tracing_core, 1)
-    kept = [rec.emit(1, 3, 0, 0, 1, None if i % 2 else {"i": i}) for i in range(25)]
+    rec = ring_of_ten(tracing_core, POLICY_DROP)
+    kept = [rec.emit(1, KIND_INSTANT, 0, 0, 1, None if i % 2 else {"i": i}) for i in range(25)]
     assert kept == [True] * 10 + [False] * 15
     assert (rec.events, rec.dropped, rec.discarded) == (10, 15, 0)
     assert chunk_counts(rec.take()) == (5, 0, 0)
-    assert rec.emit(1, 3, 0, 0, 1) is True
+    assert rec.emit(1, KIND_INSTANT, 0, 0, 1) is True
     assert chunk_counts(rec.take()) == (5, 1, 0)
     assert rec.pending_drops() == 15
     assert rec.take() is None and rec.seal() is True
@@ -38,9 +39,9 @@ def test_drop_policy_counts_every_dropped_event(tracing_core):
 
 
 def test_flight_recorder_overwrites_oldest_chunks(tracing_core):
-    rec = ring_of_ten(tracing_core, 2)
+    rec = ring_of_ten(tracing_core, POLICY_FLIGHT)
     for i in range(23):
-        assert rec.emit(1, 3, i, 0, 1) is True
+        assert rec.emit(1, KIND_INSTANT, i, 0, 1) is True
     rec.seal()
     chunks = rec.peek()
     assert [chunk_counts(c)[:2] for c in chunks] == [(5, 3), (3, 4)]
@@ -51,10 +52,10 @@ def test_flight_recorder_overwrites_oldest_chunks(tracing_core):
 def test_block_policy_loses_nothing(tracing_core):
     taken = []
     ring = core.ring_module(tracing_core)
-    rec = ring.Recorder(5, 4096, 2, 0, max_bytes=1024,
+    rec = ring.Recorder(5, 4096, 2, POLICY_BLOCK, max_bytes=1024,
                         on_full=lambda: taken.append(rec.take()))
     for i in range(100):
-        assert rec.emit(1, 3, i, 0, 1, {"i": i})
+        assert rec.emit(1, KIND_INSTANT, i, 0, 1, {"i": i})
     rec.seal()
     taken.extend(iter(rec.take, None))
     assert sum(chunk_counts(c)[0] for c in taken) == 100 and rec.dropped == 0
@@ -66,7 +67,7 @@ def test_drop_counts_reach_the_trailer_exactly(tmp_path, tracing_core):
                                          "chunk_events": 5}, core=tracing_core)
     with tracer._wlock:  # hold the writer off so the ring must overflow
         for i in range(40):
-            session.instant(1, {"i": i})
+            hooks.instant(1, {"i": i})
     session.stop()
     with open_trace(path) as trace:
         events = list(trace.events())
@@ -96,11 +97,11 @@ def test_spans_nest_per_thread(tmp_path, tracing_core):
     def work():
         barrier.wait(10)
         for i in range(200):
-            outer = session.enter(1, {"i": i})
-            inner = session.enter(2)
-            session.instant(3)
-            session.exit(inner)
-            session.exit(outer)
+            outer = hooks.enter(1, {"i": i})
+            inner = hooks.enter(2)
+            hooks.instant(3)
+            hooks.exit(inner)
+            hooks.exit(outer)
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
@@ -120,17 +121,17 @@ def test_spans_nest_across_asyncio_tasks(tmp_path, tracing_core):
     session.start(path, SITES, {}, core=tracing_core)
 
     async def child(i):
-        token = session.enter(1, {"i": i})
+        token = hooks.enter(1, {"i": i})
         await asyncio.sleep(0)
-        inner = session.enter(2)
+        inner = hooks.enter(2)
         await asyncio.sleep(0.001 * (i % 3))
-        session.exit(inner)
-        session.exit(token)
+        hooks.exit(inner)
+        hooks.exit(token)
 
     async def main():
-        root = session.enter(3)
+        root = hooks.enter(3)
         await asyncio.gather(*(child(i) for i in range(100)))
-        session.exit(root)
+        hooks.exit(root)
         return root.span
 
     root_span = asyncio.run(main())
@@ -187,13 +188,13 @@ def test_compiled_clock_tracks_monotonic_and_never_goes_back():
     if "c" not in core.available():
         pytest.skip("the compiled tracing core is not built on this machine")
     ring = core.ring_module("c")
-    rec = ring.Recorder(100_000, 1 << 20, 4, 0, max_bytes=1024)
+    rec = ring.Recorder(100_000, 1 << 20, 4, POLICY_BLOCK, max_bytes=1024)
     assert rec.clock_source in ("tsc", "monotonic")
     bounds = []
     deadline = time.monotonic_ns() + 60_000_000  # long enough to calibrate the TSC rate
     while time.monotonic_ns() < deadline and len(bounds) < 50_000:
         before = time.monotonic_ns()
-        rec.emit(1, 3, 0, 0, 1)
+        rec.emit(1, KIND_INSTANT, 0, 0, 1)
         bounds.append((before, time.monotonic_ns()))
         if len(bounds) % 1000 == 0:
             time.sleep(0.002)  # gaps longer than the re-anchoring window
@@ -239,26 +240,26 @@ def test_sync_spans_nest_inside_async_spans_inside_tasks_on_threads(tmp_path, tr
     barrier = threading.Barrier(8)
 
     async def task(i):
-        a = session.enter(1, {"n": "task"})
+        a = hooks.enter(1, {"n": "task"})
         await asyncio.sleep(0)
-        s = session.enter_sync(2, {"n": "sync"})
-        inner = session.enter_sync(2, {"n": "inner"})
-        session.instant(3, {"n": "in-inner"})
-        session.exit(inner)
-        session.instant(3, {"n": "in-sync"})
-        session.exit(s)
+        s = hooks.enter_sync(2, {"n": "sync"})
+        inner = hooks.enter_sync(2, {"n": "inner"})
+        hooks.instant(3, {"n": "in-inner"})
+        hooks.exit(inner)
+        hooks.instant(3, {"n": "in-sync"})
+        hooks.exit(s)
         await asyncio.sleep(0.001 * (i % 3))
-        s = session.enter_sync(2, {"n": "sync"})
-        session.exit(s)
-        session.instant(3, {"n": "in-task"})
-        session.exit(a)
+        s = hooks.enter_sync(2, {"n": "sync"})
+        hooks.exit(s)
+        hooks.instant(3, {"n": "in-task"})
+        hooks.exit(a)
 
     async def main():
-        root = session.enter(1, {"n": "main"})
-        s = session.enter_sync(2, {"n": "main-sync"})
-        session.exit(s)
+        root = hooks.enter(1, {"n": "main"})
+        s = hooks.enter_sync(2, {"n": "main-sync"})
+        hooks.exit(s)
         await asyncio.gather(*(task(i) for i in range(6)))
-        session.exit(root)
+        hooks.exit(root)
 
     def work():
         barrier.wait(10)
@@ -291,17 +292,17 @@ def test_sync_spans_nest_inside_async_spans_inside_tasks_on_threads(tmp_path, tr
 def test_spans_and_instants_inside_sync_spans(tmp_path, tracing_core):
     path = tmp_path / "sync-plain.n3t"
     session.start(path, SITES, {}, core=tracing_core)
-    s = session.enter_sync(1, {"n": "sync"})
-    session.instant(3, {"n": "i-sync"})
-    a = session.enter(2, {"n": "async-in-sync"})
-    session.instant(3, {"n": "i-async"})
-    t = session.enter_sync(1, {"n": "sync-in-async"})
-    session.instant(3, {"n": "i-sync-in-async"})
-    session.exit(t)
-    session.exit(a)
-    session.instant(3, {"n": "i-sync-again"})
-    session.exit(s)
-    session.instant(3, {"n": "i-top"})
+    s = hooks.enter_sync(1, {"n": "sync"})
+    hooks.instant(3, {"n": "i-sync"})
+    a = hooks.enter(2, {"n": "async-in-sync"})
+    hooks.instant(3, {"n": "i-async"})
+    t = hooks.enter_sync(1, {"n": "sync-in-async"})
+    hooks.instant(3, {"n": "i-sync-in-async"})
+    hooks.exit(t)
+    hooks.exit(a)
+    hooks.instant(3, {"n": "i-sync-again"})
+    hooks.exit(s)
+    hooks.instant(3, {"n": "i-top"})
     session.stop()
     _, pairs = _named(_read(path))
     assert pairs == [("sync", "ROOT"), ("i-sync", "sync"), ("async-in-sync", "sync"),
@@ -318,19 +319,19 @@ def test_a_task_created_inside_a_sync_span_is_a_child_of_the_enclosing_open_span
     session.start(path, SITES, {}, core=tracing_core)
 
     async def child():
-        session.instant(3, {"n": "child-first"})
-        c = session.enter(2, {"n": "child"})
-        s = session.enter_sync(1, {"n": "child-sync"})
-        session.exit(s)
-        session.exit(c)
+        hooks.instant(3, {"n": "child-first"})
+        c = hooks.enter(2, {"n": "child"})
+        s = hooks.enter_sync(1, {"n": "child-sync"})
+        hooks.exit(s)
+        hooks.exit(c)
 
     async def main():
-        a = session.enter(1, {"n": "outer"})
-        s = session.enter_sync(1, {"n": "sync"})
+        a = hooks.enter(1, {"n": "outer"})
+        s = hooks.enter_sync(1, {"n": "sync"})
         task = asyncio.get_running_loop().create_task(child())
-        session.exit(s)
+        hooks.exit(s)
         await task
-        session.exit(a)
+        hooks.exit(a)
 
     asyncio.run(main())
     session.stop()
@@ -347,28 +348,28 @@ def test_generators_consumed_across_sync_spans(tmp_path, tracing_core):
     session.start(path, SITES, {}, core=tracing_core)
 
     def gen():
-        g = session.enter(2, {"n": "gen"})
+        g = hooks.enter(2, {"n": "gen"})
         try:
             for i in range(3):
-                s = session.enter_sync(1, {"n": f"gen-sync-{i}"})
-                session.exit(s)
+                s = hooks.enter_sync(1, {"n": f"gen-sync-{i}"})
+                hooks.exit(s)
                 yield i
         finally:
-            session.exit(g)
+            hooks.exit(g)
 
-    c1 = session.enter_sync(1, {"n": "consumer-1"})
+    c1 = hooks.enter_sync(1, {"n": "consumer-1"})
     it = gen()
     assert next(it) == 0
-    session.instant(3, {"n": "i-c1"})
-    session.exit(c1)
-    session.instant(3, {"n": "i-between"})
-    c2 = session.enter_sync(1, {"n": "consumer-2"})
+    hooks.instant(3, {"n": "i-c1"})
+    hooks.exit(c1)
+    hooks.instant(3, {"n": "i-between"})
+    c2 = hooks.enter_sync(1, {"n": "consumer-2"})
     assert next(it) == 1
-    session.exit(c2)
+    hooks.exit(c2)
     assert list(it) == [2]
-    session.instant(3, {"n": "i-after"})
-    c3 = session.enter_sync(1, {"n": "consumer-3"})
-    session.exit(c3)
+    hooks.instant(3, {"n": "i-after"})
+    c3 = hooks.enter_sync(1, {"n": "consumer-3"})
+    hooks.exit(c3)
     session.stop()
     _, pairs = _named(_read(path))
     # As when every span set the context variable: the generator's span encloses what
@@ -384,22 +385,22 @@ def test_exceptions_through_sync_spans(tmp_path, tracing_core):
     session.start(path, SITES, {}, core=tracing_core)
 
     def traced(name, body):
-        t = session.enter_sync(1, {"n": name})
+        t = hooks.enter_sync(1, {"n": name})
         try:
             result = body()
         except BaseException as exc:
             session.fail(t, exc)
             raise
-        session.exit(t)
+        hooks.exit(t)
         return result
 
     def boom():
-        session.instant(3, {"n": "before-boom"})
+        hooks.instant(3, {"n": "before-boom"})
         raise KeyError("k")
 
     with pytest.raises(KeyError):
         traced("outer", lambda: traced("middle", lambda: traced("inner", boom)))
-    session.instant(3, {"n": "after"})
+    hooks.instant(3, {"n": "after"})
     assert traced("again", lambda: 5) == 5
     session.stop()
     events = _read(path)
@@ -415,22 +416,22 @@ def test_sync_spans_closed_out_of_order_or_after_their_holder(tmp_path, tracing_
     path = tmp_path / "sync-stale.n3t"
     session.start(path, SITES, {}, core=tracing_core)
     # an inner sync span left open: closing the outer one takes it off too
-    outer = session.enter_sync(1, {"n": "outer"})
-    leaked = session.enter_sync(1, {"n": "leaked"})
-    session.exit(outer)
-    session.instant(3, {"n": "i-1"})
-    session.exit(leaked)  # still ends, changes nothing
-    session.instant(3, {"n": "i-2"})
+    outer = hooks.enter_sync(1, {"n": "outer"})
+    leaked = hooks.enter_sync(1, {"n": "leaked"})
+    hooks.exit(outer)
+    hooks.instant(3, {"n": "i-1"})
+    hooks.exit(leaked)  # still ends, changes nothing
+    hooks.instant(3, {"n": "i-2"})
     # the async span holding a sync span closes first
-    a = session.enter(2, {"n": "holder"})
-    s = session.enter_sync(1, {"n": "held"})
-    session.exit(a)
-    session.instant(3, {"n": "i-3"})
-    t = session.enter_sync(1, {"n": "next"})
-    session.exit(t)
-    session.exit(s)
-    session.instant(3, {"n": "i-4"})
-    session.exit(s)  # a second exit is ignored
+    a = hooks.enter(2, {"n": "holder"})
+    s = hooks.enter_sync(1, {"n": "held"})
+    hooks.exit(a)
+    hooks.instant(3, {"n": "i-3"})
+    t = hooks.enter_sync(1, {"n": "next"})
+    hooks.exit(t)
+    hooks.exit(s)
+    hooks.instant(3, {"n": "i-4"})
+    hooks.exit(s)  # a second exit is ignored
     session.stop()
     _, pairs = _named(_read(path))
     assert pairs == [("outer", "ROOT"), ("leaked", "outer"), ("i-1", "ROOT"),
@@ -441,15 +442,15 @@ def test_sync_spans_closed_out_of_order_or_after_their_holder(tmp_path, tracing_
 def test_sync_span_from_a_previous_tracer_is_left_out(tmp_path, tracing_core):
     first, second = tmp_path / "first.n3t", tmp_path / "second.n3t"
     session.start(first, SITES, {}, core=tracing_core)
-    old = session.enter_sync(1, {"n": "old"})
+    old = hooks.enter_sync(1, {"n": "old"})
     session.stop()
     session.start(second, SITES, {}, core=tracing_core)
-    session.instant(3, {"n": "i-new"})
-    new = session.enter_sync(1, {"n": "new"})
-    session.exit(old)  # from the previous tracer: not written, the new chain intact
-    session.instant(3, {"n": "i-in-new"})
-    session.exit(new)
-    session.instant(3, {"n": "i-end"})
+    hooks.instant(3, {"n": "i-new"})
+    new = hooks.enter_sync(1, {"n": "new"})
+    hooks.exit(old)  # from the previous tracer: not written, the new chain intact
+    hooks.instant(3, {"n": "i-in-new"})
+    hooks.exit(new)
+    hooks.instant(3, {"n": "i-end"})
     session.stop()
     _, pairs = _named(_read(second))
     assert pairs == [("i-new", "ROOT"), ("new", "ROOT"), ("i-in-new", "new"), ("i-end", "ROOT")]
@@ -466,24 +467,24 @@ def test_sync_spans_write_the_same_bytes_in_both_cores(tmp_path):
                       run_id="r", metadata={"argv": [], "pid": 0, "python": "x"})
 
         async def child(i):
-            s = session.enter_sync(2, {"i": i})
-            inner = session.enter_sync(2)
-            session.instant(3)
-            session.exit(inner)
-            session.instant(3)
-            session.exit(s)
+            s = hooks.enter_sync(2, {"i": i})
+            inner = hooks.enter_sync(2)
+            hooks.instant(3)
+            hooks.exit(inner)
+            hooks.instant(3)
+            hooks.exit(s)
             await asyncio.sleep(0)
-            a = session.enter(1)
-            session.exit(session.enter_sync(2))
-            session.exit(a)
+            a = hooks.enter(1)
+            hooks.exit(hooks.enter_sync(2))
+            hooks.exit(a)
 
         async def main():
-            a = session.enter(1)
-            s = session.enter_sync(2)
+            a = hooks.enter(1)
+            s = hooks.enter_sync(2)
             tasks = [asyncio.get_running_loop().create_task(child(i)) for i in range(3)]
-            session.exit(s)
+            hooks.exit(s)
             await asyncio.gather(*tasks)
-            session.exit(a)
+            hooks.exit(a)
 
         asyncio.run(main())
         session.stop()

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from n3core.tracing import core, session
+from n3core.tracing import core, hooks, session
 from n3core.tracing.payload import REDACTED, Redaction, decode, learn, scrub_argv
 from n3core.tracing.payload import encode as py_encode
 from n3core.tracing.reader import open_trace
@@ -100,7 +100,7 @@ def test_the_header_argv_is_scrubbed_and_its_values_learned(tmp_path, tracing_co
     path = tmp_path / "argv.n3t"
     session.start(str(path), SITES, {"install_hooks": False}, core=tracing_core,
                   redaction=rules())
-    session.instant(2, {"prompt": f"the user typed {PASSWORD}"})
+    hooks.instant(2, {"prompt": f"the user typed {PASSWORD}"})
     session.stop()
     assert PASSWORD.encode() not in path.read_bytes()
     with open_trace(str(path)) as trace:

@@ -8,9 +8,10 @@ run's output is the untraced run's, and a long secret in the same text is scrubb
 from __future__ import annotations
 
 import json
+import os
 
-from n3core.tracing import probes
 from n3core.tracing.payload import MIN_LEARNED
+from n3core.tracing.redaction import too_short_to_scrub
 from support.fault_runs import assert_same_run, cli, warnings, write_program
 from support.traced_runs import read_events
 
@@ -43,7 +44,7 @@ def test_a_short_secret_is_named_once_at_start_and_the_run_is_unchanged(tmp_path
 def test_no_warning_when_every_secret_is_long_enough(tmp_path):
     traced = _run(tmp_path, True, {"DEPLOY_SECRET": LONG})
     assert traced.returncode == 0, traced.stderr
-    ambient = probes.too_short_to_scrub()  # whatever this machine's environment holds
+    ambient = too_short_to_scrub(os.environ)  # whatever this machine's environment holds
     named = [w for w in warnings(traced.stderr) if "named like a secret" in w]
     assert len(named) == (1 if ambient else 0)
     assert "DEPLOY_SECRET" not in traced.stderr
@@ -52,4 +53,4 @@ def test_no_warning_when_every_secret_is_long_enough(tmp_path):
 def test_too_short_to_scrub_names_secret_looking_variables_only():
     environ = {"A_TOKEN": "x" * (MIN_LEARNED - 1), "B_TOKEN": "x" * MIN_LEARNED,
                "EMPTY_SECRET": "", "SHORT_NAME": "abc", "MY_PASSWORD": "pw"}
-    assert probes.too_short_to_scrub(environ) == ["A_TOKEN", "MY_PASSWORD"]
+    assert too_short_to_scrub(environ) == ["A_TOKEN", "MY_PASSWORD"]

@@ -43,13 +43,14 @@ class Departure:
 
 class Replayer:
     def __init__(self, book, runtime, sites, *, mode="stop", mocks=None, limits=None,
-                 on_event=None):
+                 redaction=None, on_event=None):
         self.book, self.runtime, self.mode = book, runtime, mode
         self.sites = {s.id: s for s in sites}
         self.names = {sid: site_key(s) for sid, s in self.sites.items()}
         self.kinds = {sid: BOUNDARY_EVENTS.get(s.event_type) for sid, s in self.sites.items()}
         self.mocks = mocks or {}
         self.limits = limits
+        self.redaction = redaction  # the replay tracer's rules: requests hash as it records them
         self.tracker = KeyTracker()
         self.history: deque = deque(maxlen=HISTORY)
         self.used: set = set()
@@ -92,7 +93,7 @@ class Replayer:
         if entry.request is not None or payload is not None:
             digest = payload.get(FIELD) if isinstance(payload, dict) else None
             if not isinstance(digest, str):
-                digest = live_digest(payload, probes._s.default_redaction, self.limits)
+                digest = live_digest(payload, self.redaction, self.limits)
             if digest != entry.hash:
                 return self._diverge("changed", key, site, entry, payload)
         self.used.add(key)
@@ -103,7 +104,7 @@ class Replayer:
 
     def _diverge(self, verdict, key, site, entry, payload):
         recorded = entry.request if entry is not None else None
-        replayed = _recorded_form(payload, self.limits)
+        replayed = _recorded_form(payload, self.redaction, self.limits)
         cause = self._cause()
         if entry is not None:
             self.used.add(key)
@@ -136,10 +137,10 @@ class Replayer:
         return out
 
 
-def _recorded_form(payload, limits):
+def _recorded_form(payload, redaction, limits):
     from n3core.tracing.reqhash import as_recorded
 
     try:
-        return as_recorded(payload, probes._s.default_redaction, limits)
+        return as_recorded(payload, redaction, limits)
     except Exception:  # noqa: BLE001 - a report must not fail on an odd payload
         return repr(payload)

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from n3core.tracing import probes, session
+from n3core.tracing import hooks, probes, session
 
 from . import loadbuild
 from .answers import Runtime
@@ -90,7 +90,7 @@ def replay(options: Options, *, book=None) -> Outcome:
     metadata = {"program": manifest.get("source"), "source_path": manifest.get("source_path"),
                 "compiler": manifest.get("compiler"), "sites_sha256": manifest.get("sites_sha256"),
                 "replay_of": book.run_id, "replayed_trace": os.path.abspath(options.trace),
-                "argv": [probes.scrub_text(a) for a in meta.get("argv") or () if isinstance(a, str)]}
+                "argv": [a for a in meta.get("argv") or () if isinstance(a, str)]}
     from .mocks import components_of_sites, parse_mock
     from .row import site_rows
 
@@ -99,17 +99,17 @@ def replay(options: Options, *, book=None) -> Outcome:
     mocks = [parse_mock(spec, components) for spec in options.mocks]
     if session.active() is not None:
         raise ReplayInputError("a tracer is already running in this process; replay needs its own")
-    probes.configure_redaction()
-    tracer = session.start(out, sites, trace_config, metadata=metadata)
+    tracer = session.start(out, sites, trace_config, metadata=metadata,
+                           redaction=probes.configure_redaction())
     replayer = None
     try:
         app = loadbuild.load(located.path)
-        replayer = Replayer(book, Runtime(), rows, mode=options.on_divergence,
-                            limits=limits, on_event=options.on_event)
+        replayer = Replayer(book, Runtime(), rows, mode=options.on_divergence, limits=limits,
+                            redaction=tracer.redaction, on_event=options.on_event)
         replayer.mocks = {m.target: m for m in mocks}
         for mock in mocks:
             mock.install(app)
-        session.observe(replayer.observe)
+        hooks.observe(replayer.observe)
         probes.install_replayer(replayer)
         try:
             outcome.result = app.run_sync(book.entry, book.input)
@@ -119,7 +119,7 @@ def replay(options: Options, *, book=None) -> Outcome:
             outcome.error = _describe(exc)
     finally:
         probes.install_replayer(None)
-        session.observe(None)
+        hooks.observe(None)
         tracer.stop()
         loadbuild.unload(located.path)
     outcome.matched = replayer.matched

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from . import session
+from . import hooks, session
 from .format import SITE_USER_MARKER, SITE_USER_SPAN
 
 __all__ = ["span", "marker", "session"]
@@ -33,8 +33,8 @@ class span:  # noqa: N801 - reads like the keyword it stands in for
 
     def __enter__(self):
         token = None
-        if session._tracer is not None:
-            token = session.enter(SITE_USER_SPAN, {"name": self.name, **self.fields})
+        if hooks.tracer is not None:
+            token = hooks.enter(SITE_USER_SPAN, {"name": self.name, **self.fields})
         self._tokens.append(token)
         return self
 
@@ -44,7 +44,7 @@ class span:  # noqa: N801 - reads like the keyword it stands in for
             if exc is not None:
                 session.fail(token, exc)
             else:
-                session.exit(token)
+                hooks.exit(token)
         return False
 
     async def __aenter__(self):
@@ -71,5 +71,5 @@ class span:  # noqa: N801 - reads like the keyword it stands in for
 
 def marker(name: str, **fields) -> None:
     """Record an instant event named `name` with `fields` as its payload."""
-    if session._tracer is not None:
-        session.instant(SITE_USER_MARKER, {"name": name, **fields})
+    if hooks.tracer is not None:
+        hooks.instant(SITE_USER_MARKER, {"name": name, **fields})

@@ -1,4 +1,5 @@
-"""Stub for the compiled record and payload decoders; `pyreader.py` is their Python twin."""
+"""Stub for the compiled record and payload decoders: `contracts.ReaderCore`, which
+`pyreader.py` keeps too."""
 from array import array
 from typing import Any, Collection
 

@@ -1,4 +1,5 @@
-"""Stub for the compiled recorder; `pyring.py` implements the same contract in Python."""
+"""Stub for the compiled recorder: `contracts.RingCore`, `Recorder` and `Frame`, which
+`pyring.py` keeps too; TSC_USABLE and LAYOUT are the compiled core's alone."""
 from typing import Any, Callable
 
 from .payload import Redaction
@@ -12,6 +13,7 @@ KIND_ERROR_END: int
 KIND_INSTANT: int
 IS_COMPILED: bool
 TSC_USABLE: bool
+LAYOUT: dict  # the compile-time copies of format.py's byte layout
 
 def encode(obj: Any, max_depth: int = 32, max_bytes: int = 262144, max_repr: int = 200,
            redaction: Redaction | None = None) -> bytes: ...

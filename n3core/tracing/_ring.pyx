@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, binding=False
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, binding=False, embedsignature=True, embedsignature.format=clinic
 """The compiled recorder: a preallocated ring of chunk slots and the payload encoder.
 
 `pyring.py` is its twin and the reference for every decision that shows in the file;
@@ -20,6 +20,8 @@ import os
 import sys
 import zlib
 
+from .format import (KIND_END, KIND_ERROR_END, KIND_INSTANT,
+                     KIND_START, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT)
 from .payload import REDACTED, MAX_VERDICTS, dataclass_fields, learn, opaque_parts, type_name
 from .payload import _FIELDS as _fields_cache
 
@@ -104,14 +106,17 @@ DEF MAX_SITE = 0xFFFFFF
 DEF RESERVED_BASE = 0xFFFF00
 DEF RECORD_SIZE = 24
 DEF CHUNK_HEADER = 32
+DEF CHUNK_TAG = b"N3CK"
 DEF TSC_WINDOW_NS = 1000000        # re-anchor on CLOCK_MONOTONIC at least every 1 ms
 DEF TSC_CALIBRATE_NS = 10000000    # the rate is measured over at least 10 ms...
 DEF TSC_RECALIBRATE_NS = 1000000000  # ...and at most about 1 s, so it follows NTP slewing
 DEF TSC_PAIR_TICKS = 1000          # an anchor's two TSC reads must bracket the clock read tightly
 
-POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
-KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = 0, 1, 2, 3
 IS_COMPILED = True
+# The byte layout's constants above are compile-time copies of n3core.tracing.format's;
+# LAYOUT shows them to Python so a test can hold the two equal.
+LAYOUT = {"MAX_DELTA": MAX_DELTA, "MAX_SITE": MAX_SITE, "RESERVED_BASE": RESERVED_BASE,
+          "RECORD_SIZE": RECORD_SIZE, "CHUNK_HEADER": CHUNK_HEADER, "CHUNK_MAGIC": CHUNK_TAG}
 
 
 cdef packed struct Rec:
@@ -799,7 +804,7 @@ cdef class Recorder:
         cdef bytes out = PyBytes_FromStringAndSize(NULL, CHUNK_HEADER + rec_len + pay)
         cdef char* p = PyBytes_AS_STRING(out)
         cdef uint32_t crc
-        memcpy(p, b"N3CK", 4)
+        memcpy(p, CHUNK_TAG, 4)
         memcpy(p + 8, &n, 4)
         memcpy(p + 12, &pay, 4)
         memcpy(p + 16, &self.base[slot], 8)

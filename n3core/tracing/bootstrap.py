@@ -8,28 +8,43 @@ settings enable it; then the trace goes to `<output_dir>/trace-<utc>-<run>.n3t`,
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from . import probes, session
+from . import hooks, probes, session
 from .errors import TraceError
+from .format import PERFORMANCE_SITE
 from .payload import MIN_LEARNED
+from .redaction import too_short_to_scrub
 from .settings import load_settings
 from .sink import describe, make_private_dirs, warn
 
-# Set by `namel3ss debug trace` in its own process before it loads the build.
-OVERRIDES: dict = {}
+# The one slot here: settings `namel3ss debug trace` imposes on the build it loads in its
+# own process, set only inside `overriding`.
+_overrides: dict = {}
 LATEST = "trace_latest"
-PERFORMANCE_SITE = 1  # the build's site table reserves id 1 for the process's performance marker
+
+
+@contextlib.contextmanager
+def overriding(settings: dict):
+    """Builds started inside the block take `settings` over every other source (None
+    values are left out); the previous overrides are back when it ends."""
+    global _overrides
+    previous, _overrides = _overrides, {k: v for k, v in settings.items() if v is not None}
+    try:
+        yield
+    finally:
+        _overrides = previous
 
 
 def start_from_build(program_file: str):
     """Start the session if tracing is enabled; return the Tracer or None."""
     try:
-        settings = load_settings(overrides=OVERRIDES)
+        settings = load_settings(overrides=_overrides)
     except TraceError as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise SystemExit(2) from None
@@ -41,8 +56,8 @@ def start_from_build(program_file: str):
     sites = json.loads((build / "sites.json").read_text("utf-8"))["sites"]
     out_dir = Path(settings.output_dir)
     path = Path(settings.output) if settings.output else None
-    probes.configure_redaction()
-    short = probes.too_short_to_scrub()
+    rules = probes.configure_redaction()
+    short = too_short_to_scrub(os.environ)
     if short:
         values = "the value of " if len(short) == 1 else "the values of "
         warn(f"{values}{', '.join(short)} (named like a secret) "
@@ -61,7 +76,8 @@ def start_from_build(program_file: str):
         if path is None:
             make_private_dirs(str(out_dir))
             cleanup(out_dir, settings.retention_days)
-        tracer = session.start(str(path) if path else None, sites, settings.trace_config(), metadata=metadata)
+        tracer = session.start(str(path) if path else None, sites, settings.trace_config(), metadata=metadata,
+                               redaction=rules)
     except TraceError as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise SystemExit(2) from None
@@ -95,7 +111,7 @@ def finish() -> None:
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    session.instant(PERFORMANCE_SITE, {
+    hooks.instant(PERFORMANCE_SITE, {
         "name": "process", "cpu_user_s": usage.ru_utime, "cpu_system_s": usage.ru_stime,
         "max_rss_bytes": rss, "wall_s": time.monotonic() - started,
     })

@@ -5,9 +5,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from .errors import TraceConfigError
-from .format import RESERVED_BASE, Site
-
-POLICIES = {"block": 0, "drop": 1, "flight-recorder": 2}
+from .format import POLICIES, RESERVED_BASE, Site
 _ALIASES = {"flight": "flight-recorder", "flight_recorder": "flight-recorder"}
 
 

@@ -1,7 +1,8 @@
 """Choose the tracing core: the compiled one when it imports, else the Python twin.
 
-The two implement one contract (`_ring.pyi`, `_reader.pyi`) and write byte-identical
-files. N3TRACE_CORE=c or N3TRACE_CORE=python forces one; a forced core that cannot be
+The two implement one contract (`contracts.py`; the stubs `_ring.pyi`, `_reader.pyi`) and
+write byte-identical files. N3TRACE_CORE=c or N3TRACE_CORE=python (or N3_CORE, for every
+component) forces one; a forced core that cannot be
 imported is an error, not a silent fallback. An unforced fallback is announced once.
 """
 from __future__ import annotations

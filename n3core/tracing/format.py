@@ -40,6 +40,14 @@ SITE_USER_SPAN = 0xFFFFFF
 SITE_USER_MARKER = 0xFFFFFE
 SITE_MEMORY = 0xFFFFFD
 
+# Sites every build's table reserves (docs/tracepoints.md, "The site table").
+ERROR_SITE = 0
+PERFORMANCE_SITE = 1
+
+# Ring policies as the recorders take them; the header's config names them.
+POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
+POLICIES = {"block": POLICY_BLOCK, "drop": POLICY_DROP, "flight-recorder": POLICY_FLIGHT}
+
 assert HEADER.size == 40 and CHUNK.size == 32 and TRAILER.size == 56 and RECORD_SIZE == 24
 
 
@@ -52,9 +60,16 @@ class Kind(enum.IntEnum):
     instant = 3
 
 
+KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = (int(k) for k in Kind)
+
 @dataclass(frozen=True)
 class Site:
-    """One row of the site table: everything a runtime event does not have to carry."""
+    """One row of the site table: everything a runtime event does not have to carry.
+
+    The build writes every field to sites.json; `kind` (span or instant) and `target`
+    (the Python function traced) are the build's own, and the trace header leaves them
+    out (HEADER_FIELDS).
+    """
 
     id: int
     event_type: str
@@ -64,6 +79,8 @@ class Site:
     line: int = 0
     column: int = 0
     captures: tuple = field(default_factory=tuple)
+    kind: str = ""
+    target: str = ""
 
     @classmethod
     def coerce(cls, value) -> "Site":
@@ -77,9 +94,19 @@ class Site:
         raise TypeError(f"a site must be a Site or a dict, not {type(value).__name__}")
 
     def to_json(self) -> dict:
+        """The row as the trace header records it."""
+        data = {name: getattr(self, name) for name in HEADER_FIELDS}
+        data["captures"] = list(self.captures)
+        return data
+
+    def build_row(self) -> dict:
+        """The row as the build's sites.json records it: every field."""
         data = asdict(self)
         data["captures"] = list(self.captures)
         return data
+
+
+HEADER_FIELDS = ("id", "event_type", "component", "name", "file", "line", "column", "captures")
 
 
 RESERVED_SITES = (

@@ -1,93 +1,52 @@
-"""What the compile-time pass's injected calls go through in an instrumented build.
+"""The hooks of an instrumented build that do more than one call into the core.
 
-Kept apart from `session` because generated code needs a little more than the core's
-span calls: a return value handed back unchanged, one `error_occurred` per exception
-(at the innermost span it leaves), generators closed early ending normally, and the
-redaction rules. Payloads are handed to the encoder as they are: it records dataclasses
+Generated code reaches them through `hooks` (`fail`, `answer`, `MISS`, `request`): one
+`error_occurred` per exception (at the innermost span it leaves), generators closed early
+ending normally, boundary calls a replay may answer, and the redaction rules. Payloads are handed to the encoder as they are: it records dataclasses
 as the dicts of their fields and removes secrets while it encodes (`payload.Redaction`,
 configured here). With no tracer started every hook returns after one call into the core.
 """
 from __future__ import annotations
 
 import os
-import re
 
 from . import reqhash as _reqhash
 from . import session as _s
-from .payload import MIN_LEARNED, Redaction, scrub, type_name
+from .format import ERROR_SITE
+from .payload import Redaction, type_name
+from .redaction import environment_rules
 
-ERROR_SITE = 0  # the build's site table reserves id 0 for error_occurred
-_SECRET_KEY = re.compile(
-    r"(?i)^(.*[_-])?(api[_-]?key|authorization|password|passwd|secret|token|cookie|credentials?)$")
-_SECRET_ENV = re.compile(r"(?i)(key|secret|token|passw|credential|auth)")
-_key_is_secret: dict = {}  # the encoders' verdict cache: key -> is it secret-named
-_secret_values: list = []  # longest first; the encoders add values they redact by key
 MISS = object()  # what `answer` returns when no replay answers the call
 _replayer = None
 
 
-def _secret_key(key: str) -> bool:
-    """The rule behind `_key_is_secret`, asked once per key (by the encoder, on a miss)."""
-    return _SECRET_KEY.search(key) is not None
+def configure_redaction(patterns=(), environ=None) -> Redaction:
+    """The rules a build's tracer redacts by: secret-named keys (and `patterns`), and the
+    values of secret-named environment variables wherever they appear.
 
-
-def _rules() -> Redaction:
-    return Redaction(_key_is_secret, _secret_key, _secret_values)
-
-
-def configure_redaction(patterns=(), environ=None) -> None:
-    """Collect the values to scrub: env vars whose names look secret, and extra patterns.
-
-    The rules apply to tracers started afterwards, and to the running one from now on.
+    Returns them for `session.start(..., redaction=...)`; a running tracer follows them
+    from now on.
     """
-    global _secret_values, _SECRET_KEY
-    environ = os.environ if environ is None else environ
-    values = [v for k, v in environ.items() if _SECRET_ENV.search(k) and len(v) >= MIN_LEARNED]
-    _secret_values = sorted(set(values), key=len, reverse=True)
-    if patterns:
-        _SECRET_KEY = re.compile("|".join([_SECRET_KEY.pattern, *patterns]), re.I)
-    _key_is_secret.clear()
-    rules = _s.default_redaction = _rules()
-    tracer = _s._tracer
+    rules = environment_rules(os.environ if environ is None else environ, patterns)
+    tracer = _h.tracer
     if tracer is not None:
-        tracer.recorder.redact(rules)
-
-
-_s.default_redaction = _rules()  # key names are redacted even before configure_redaction
-
-
-def too_short_to_scrub(environ=None) -> list[str]:
-    """Secret-looking environment variables whose values `configure_redaction` leaves out.
-
-    A value under MIN_LEARNED characters is also a piece of ordinary words and numbers:
-    replacing it wherever it appears would garble payloads (and the request hashes replay
-    compares), and keeping it whole-value only would still miss it inside a prompt. So
-    it is not scrubbed, and the bootstrap says so once.
-    """
-    environ = os.environ if environ is None else environ
-    return sorted(k for k, v in environ.items()
-                  if _SECRET_ENV.search(k) and 0 < len(v) < MIN_LEARNED)
-
-
-def scrub_text(text: str) -> str:
-    """`text` with the secret values removed, for strings written outside payloads (the
-    trace header's argv); payloads are scrubbed by the encoder itself."""
-    return scrub(text, _secret_values) if _secret_values else text
+        tracer.redact(rules)
+    return rules
 
 
 def enter(site, payload=None):
-    return _s.enter(site, payload)
+    return _h.enter(site, payload)
 
 
 def exit(token, value):  # noqa: A001 - named after the span edge it closes
     if token is not None:
-        _s.exit(token, None)
+        _h.exit(token, None)
     return value
 
 
 def exit_value(token, value):
     """Close the span recording a dataclass return as its fields, anything else as output."""
-    return _s.exit_value(token, value)
+    return _h.exit_value(token, value)
 
 
 def fail(token, exc: BaseException) -> None:
@@ -99,10 +58,10 @@ def fail(token, exc: BaseException) -> None:
     if token is None:
         return
     if isinstance(exc, GeneratorExit):  # the consumer stopped early: not a failure
-        _s.exit(token, None)
+        _h.exit(token, None)
         return
     if _attr(exc, "_n3__reported") is True:
-        _s._fail_end(token, {"type": _type(exc), "message": _message(exc)})
+        _h.fail_end(token, {"type": _type(exc), "message": _message(exc)})
         return
     try:
         exc._n3__reported = True
@@ -116,8 +75,8 @@ def fail(token, exc: BaseException) -> None:
         hint = _attr(exc, "hint")
         if isinstance(hint, str):
             payload["hint"] = hint
-    _s.instant(ERROR_SITE, payload)
-    _s._fail_end(token, payload)
+    _h.instant(ERROR_SITE, payload)
+    _h.fail_end(token, payload)
 
 
 def _attr(exc: BaseException, name: str):
@@ -131,11 +90,11 @@ def _attr(exc: BaseException, name: str):
 def request(payload):
     """A boundary's payload with the hash a replay checks it by (`reqhash`), computed on the
     form the trace records: redacted and bounded by the running tracer's limits."""
-    tracer = _s._tracer
+    tracer = _h.tracer
     if isinstance(payload, dict) and tracer is not None:
         config = tracer.config
         payload[_reqhash.FIELD] = _reqhash.live_digest(
-            payload, _s.default_redaction, (config.max_depth, config.max_payload, config.max_repr))
+            payload, tracer.redaction, (config.max_depth, config.max_payload, config.max_repr))
     return payload
 
 
@@ -152,7 +111,7 @@ def answer(token, payload):
 
 
 def instant(site, payload=None) -> None:
-    _s.instant(site, payload)
+    _h.instant(site, payload)
 
 
 def _type(exc: BaseException) -> str:
@@ -169,3 +128,7 @@ def _message(exc: BaseException, text: str | None = None) -> str:
     if isinstance(message, str) and _attr(exc, "code"):
         return message
     return _s.safe_str(exc) if text is None else text
+
+
+# Last, because hooks imports this module's names at its end: either module may load first.
+from . import hooks as _h  # noqa: E402

@@ -12,11 +12,10 @@ import contextvars
 import threading
 import time
 
-from .format import CHUNK, CHUNK_MAGIC, MAX_DELTA, MAX_SITE, RECORD, RESERVED_BASE, chunk_crc
+from .format import (CHUNK, CHUNK_MAGIC, KIND_END, KIND_ERROR_END, KIND_INSTANT, KIND_START,
+                     MAX_DELTA, MAX_SITE, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RECORD,
+                     RESERVED_BASE, chunk_crc)
 from .payload import dataclass_fields, encode
-
-POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
-KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = 0, 1, 2, 3
 FREE, FILLING, SEALED = 0, 1, 2
 MAX_ATTEMPTS = 64
 IS_COMPILED = False
@@ -35,6 +34,7 @@ class Recorder:
         self.mask, self.reserved_mask = bytes(mask), bytes(reserved_mask).ljust(256, b"\x01")
         self.max_depth, self.max_bytes, self.max_repr = max_depth, max_bytes, max_repr
         self.clock = clock if clock is not None else time.monotonic_ns
+        self.clock_source = "injected" if clock is not None else "monotonic"
         self.on_seal, self.on_full = on_seal, on_full
         self.redaction = redaction
         self._records = bytearray(slots * chunk_events * RECORD.size)

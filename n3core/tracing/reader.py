@@ -35,7 +35,7 @@ from typing import Iterator, NamedTuple
 
 from . import core as _core
 from .errors import TraceError, TraceFormatError
-from .format import (CHUNK, CHUNK_MAGIC, HEADER, RECORD_SIZE, TRAILER, TRAILER_MAGIC, Header,
+from .format import (CHUNK, CHUNK_MAGIC, HEADER, MAGIC, RECORD_SIZE, TRAILER, TRAILER_MAGIC, Header,
                      Kind, Site, decode_header)
 from .payload import Cut, Opaque
 
@@ -177,7 +177,7 @@ class Trace:
         try:
             size = os.fstat(self._file.fileno()).st_size
             head = self._file.read(HEADER.size)
-            if len(head) == HEADER.size and head[:8] == b"N3TRACE\x00":
+            if len(head) == HEADER.size and head[:8] == MAGIC:
                 # a damaged length must not make read() preallocate it: bound it by the file
                 want = int.from_bytes(head[12:16], "little")
                 head += self._file.read(min(want, max(0, size - HEADER.size)))

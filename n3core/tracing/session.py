@@ -1,10 +1,8 @@
-"""The layer injected tracepoints call: start a tracer, open and close spans, flush.
+"""A tracing session: the recorder, the file it drains to, and the hooks that finish it.
 
-Generated code is expected to `import n3core.tracing.session as _n3t` once and call
-`_n3t.enter(SITE, payload)` (or `_n3t.enter_sync(SITE, payload)` around a plain
-synchronous function: no context-variable update) / `_n3t.exit(token, payload)` /
-`_n3t.fail(token, exc)` / `_n3t.instant(SITE, payload)`. Those names are bound straight to the core's compiled
-functions, so a call is one C call; with no tracer started each returns at once.
+`start` makes the one Tracer of the process and binds `hooks` (the calls generated code
+makes) to its core; `stop` writes the rest and the trailer and unbinds them. The
+session's state is `hooks.tracer`; `active()` reads it.
 """
 from __future__ import annotations
 
@@ -19,85 +17,25 @@ import traceback
 import uuid
 
 from . import core as _core
+from . import hooks
 from .config import TraceConfig, build_masks, coerce_sites
 from .errors import TraceStateError
-from .format import (CHUNK, RESERVED_SITES, SITE_MEMORY, encode_header, encode_trailer)
+from .format import (CHUNK, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RESERVED_SITES,
+                     SITE_MEMORY, encode_header, encode_trailer)
 from .payload import scrub_argv, type_name
+from .redaction import key_rules
 from .sink import TraceFile, describe, make_private_dirs, warn
 
-__all__ = ["start", "stop", "enter", "enter_sync", "exit", "fail", "instant", "flush", "dump", "active",
-           "tracing", "Tracer"]
+__all__ = ["start", "stop", "fail", "flush", "dump", "active", "tracing", "Tracer"]
 
-_tracer: "Tracer | None" = None
 _formatting = threading.local()  # set while error_payload runs the user's __str__
 _start_lock = threading.Lock()
-# The payload.Redaction a new tracer's encoder applies (None: none). `probes` sets it when
-# an instrumented build loads, and `probes.configure_redaction` updates it.
-default_redaction = None
-
-
-def _bind(ring) -> None:
-    """Point the module-level fast functions at one core's implementation."""
-    global enter, enter_sync, exit, instant, _fail_end, exit_value, exit_returning, _ring  # noqa: A001
-    _ring = ring
-    enter, enter_sync, exit, instant = ring.enter, ring.enter_sync, ring.exit, ring.instant
-    _fail_end = ring.fail_end
-    exit_value, exit_returning = ring.exit_value, ring.exit_returning
-    if _observer is not None:
-        _observed(ring, _observer)
-
-
-_observer = None
-
-
-def observe(callback) -> None:
-    """Call `callback(kind, token, site, payload)` after each event the module functions
-    record (kind: "start", "end", "error_end" or "instant"; token None for instants), so
-    a replay sees every event as it happens. Costs a Python call per event while set;
-    `observe(None)` restores the direct core calls."""
-    global _observer
-    _observer = callback
-    _bind(_ring)
-
-
-def _observed(ring, cb) -> None:
-    global enter, enter_sync, exit, instant, _fail_end, exit_value, exit_returning  # noqa: A001
-
-    def opener(real):
-        def open_(site, payload=None):
-            token = real(site, payload)
-            if token is not None:
-                cb("start", token, site, payload)
-            return token
-        return open_
-
-    def closer(real, kind, value_is_payload=True):
-        def close(token, value=None):
-            done = token is None or getattr(token, "done", False)
-            out = real(token, value)
-            if not done:
-                cb(kind, token, token.site, value if value_is_payload else None)
-            return out
-        return close
-
-    def instant_(site, payload=None):
-        ring.instant(site, payload)
-        cb("instant", None, site, payload)
-
-    enter, enter_sync = opener(ring.enter), opener(ring.enter_sync)
-    exit, _fail_end = closer(ring.exit, "end"), closer(ring.fail_end, "error_end")
-    exit_value = closer(ring.exit_value, "end")
-    exit_returning = closer(ring.exit_returning, "end", False)
-    instant = instant_
-
-
-_bind(_core.ring)
 
 
 def fail(token, exc: BaseException) -> None:
     """End the span `token` as failed, recording the exception's type, message and stack."""
     if token is not None:
-        _fail_end(token, error_payload(exc))
+        hooks.fail_end(token, error_payload(exc))
 
 
 def error_payload(exc: BaseException) -> dict:
@@ -144,11 +82,11 @@ def _str(exc: BaseException) -> str:
 
 
 def active() -> "Tracer | None":
-    return _tracer
+    return hooks.tracer
 
 
 def tracing() -> bool:
-    return _tracer is not None
+    return hooks.tracer is not None
 
 
 def _chunk_counts(data) -> tuple:
@@ -170,7 +108,8 @@ class Tracer:
         self._clock = clock or time.monotonic_ns
         mono = self._clock()
         wall = (wall_clock or time.time_ns)()
-        rules = redaction if redaction is not None else default_redaction
+        rules = redaction if redaction is not None else key_rules()
+        self.redaction = rules
         meta = {"pid": os.getpid(), "argv": list(sys.argv), "python": sys.version.split()[0]}
         meta.update(metadata or {})
         if isinstance(meta.get("argv"), (list, tuple)):
@@ -185,8 +124,9 @@ class Tracer:
             per_chunk, chunk_payload, slots, policy, mask=mask, reserved_mask=reserved,
             max_depth=self.config.max_depth, max_bytes=self.config.max_payload,
             max_repr=self.config.max_repr, clock=clock,
-            on_seal=(self.drain if policy == 0 else self._wake_writer if policy == 1 else None),
-            on_full=self.drain if policy == 0 else None, redaction=rules)
+            on_seal=(self.drain if policy == POLICY_BLOCK else
+                     self._wake_writer if policy == POLICY_DROP else None),
+            on_full=self.drain if policy == POLICY_BLOCK else None, redaction=rules)
         self._wlock = threading.RLock()
         self._busy = 0  # file writes in progress on the main thread (see _writing)
         self._pending_signal = None
@@ -199,9 +139,14 @@ class Tracer:
         self._quit = threading.Event()
         self._threads: list = []
         self._hooks: dict = {}
-        if policy != 2:
+        if policy != POLICY_FLIGHT:
             make_private_dirs(os.path.dirname(os.path.abspath(self.path)))
             self._file = TraceFile(self.path, self.header)
+
+    def redact(self, rules) -> None:
+        """Follow new redaction rules from now on (the encoder and the request hash)."""
+        self.redaction = rules
+        self.recorder.redact(rules)
 
     def _default_path(self, wall_ns: int) -> str:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(wall_ns / 1e9))
@@ -285,7 +230,7 @@ class Tracer:
         import psutil
         proc = psutil.Process()
         while not self._quit.wait(self.config.memory_interval):
-            instant(SITE_MEMORY, {"rss": proc.memory_info().rss})
+            hooks.instant(SITE_MEMORY, {"rss": proc.memory_info().rss})
 
     # -- lifecycle ---------------------------------------------------------------------
     def _begin(self) -> None:
@@ -295,7 +240,7 @@ class Tracer:
             self._install_hooks()
         if self.config.capture_memory:
             import psutil
-            instant(SITE_MEMORY, {"rss": psutil.Process().memory_info().rss})
+            hooks.instant(SITE_MEMORY, {"rss": psutil.Process().memory_info().rss})
             self._spawn(self._sampler_loop, "n3trace-memory")
 
     def _spawn(self, target, name) -> None:
@@ -377,15 +322,13 @@ class Tracer:
         self._release()
 
     def _release(self) -> None:
-        global _tracer
         with _start_lock:
-            if _tracer is self:
-                _tracer = None
-                _bind(_core.ring)
+            if hooks.tracer is self:
+                hooks.bind(_core.ring, None)
 
     def _forget_in_child(self) -> None:
         """In a forked child: drop this tracer without writing a byte of the parent's file."""
-        global _tracer, _start_lock
+        global _start_lock
         self._stopped = True
         self.ring.uninstall()
         file, self._file = self._file, None
@@ -397,8 +340,7 @@ class Tracer:
         except Exception:  # noqa: BLE001 - the child runs on untraced whatever happens
             pass
         _start_lock = threading.Lock()  # another thread may have held it at the fork
-        _tracer = None
-        _bind(_core.ring)
+        hooks.bind(_core.ring, None)
 
     @property
     def stats(self) -> dict:
@@ -465,7 +407,7 @@ class Tracer:
 
 
 def _after_fork_in_child() -> None:
-    tracer = _tracer
+    tracer = hooks.tracer
     if tracer is not None:
         tracer._forget_in_child()
 
@@ -480,15 +422,15 @@ def start(path=None, sites=(), config=None, **options) -> Tracer:
     path: the trace file (None: `<output_dir>/trace-<utc>-<run>.n3t`); sites: Site rows or
     dicts; config: TraceConfig or dict. Keyword options: metadata, run_id, clock (a
     monotonic-ns callable, for tests), wall_clock, core ("c" or "python"), redaction (a
-    payload.Redaction; by default `default_redaction`, which `probes` configures).
+    payload.Redaction, such as `probes.configure_redaction()` returns; by default
+    `redaction.key_rules()`: secret-named keys only).
     """
-    global _tracer
     with _start_lock:
-        if _tracer is not None:
-            raise TraceStateError(f"a tracer is already writing {_tracer.path}; stop() it first")
+        running = hooks.tracer
+        if running is not None:
+            raise TraceStateError(f"a tracer is already writing {running.path}; stop() it first")
         tracer = Tracer(path, sites, config, **options)
-        _tracer = tracer
-        _bind(tracer.ring)
+        hooks.bind(tracer.ring, tracer)
         tracer.ring.install(tracer.recorder)
     tracer._begin()
     return tracer
@@ -496,18 +438,18 @@ def start(path=None, sites=(), config=None, **options) -> Tracer:
 
 def stop() -> None:
     """Stop the active tracer, if any (also runs at exit)."""
-    tracer = _tracer
+    tracer = hooks.tracer
     if tracer is not None:
         tracer.stop()
 
 
 def flush() -> None:
-    tracer = _tracer
+    tracer = hooks.tracer
     if tracer is not None:
         tracer.flush()
 
 
 def dump(path=None):
     """Write the flight recorder now; returns the path written, or None without a tracer."""
-    tracer = _tracer
+    tracer = hooks.tracer
     return tracer.dump(path) if tracer is not None else None

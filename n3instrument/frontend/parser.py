@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput
@@ -33,6 +34,9 @@ from .nodes import (
 MAX_NESTING = 64
 _OPENERS = {"LBRACE", "LSQB"}
 _CLOSERS = {"RBRACE", "RSQB"}
+
+
+_NO_FILE = "<string>"  # a Location's file outside a parse
 
 
 class Problem(ToolchainError):
@@ -222,7 +226,7 @@ class _Lexer(Lexer):
                         column = start - line_start + 1
                         raise Problem(
                             f"`{value}` nests deeper than {MAX_NESTING} levels",
-                            Location(_BUILD.file, line, column, line, column + 1),
+                            Location(_NO_FILE, line, column, line, column + 1),
                             "flatten the value, or keep deep data in a file a tool reads")
                 elif kind in _CLOSERS and depth:
                     depth -= 1
@@ -243,9 +247,9 @@ class _Lexer(Lexer):
 
 
 class _Build(Transformer):
-    """Builds nodes as the parser reduces; `file` is set per parse under `_LOCK`."""
+    """Builds nodes as the parser reduces; `Parser.parse` sets `file` for each parse."""
 
-    file = "<string>"
+    file = _NO_FILE
 
     def _tok(self, t: Token) -> Location:
         return Location(self.file, t.line, t.column, t.end_line, t.end_column)
@@ -386,25 +390,52 @@ class _Build(Transformer):
         return c
 
 
-_LOCK = threading.Lock()
-_BUILD = _Build()
-_PARSER: Lark | None = None
+class Parser:
+    """The grammar's lark parser and the transformer it reduces with, one file at a time.
 
+    lark binds the transformer's methods into its parse tables (building nodes while it
+    reduces, without a tree, is what keeps the front end fast), so the file name each
+    node's Location carries is the transformer's, set for the length of one parse under
+    this parser's lock. `parse()` shares one instance; code that parses from many threads
+    at once can make its own.
+    """
 
-def _parser() -> Lark:
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = Lark.open_from_package(
+    def __init__(self) -> None:
+        self._build = _Build()
+        self._lark = Lark.open_from_package(
             __package__, "namel3ss.lark", ("",),
-            parser="lalr", lexer=_Lexer, transformer=_BUILD,
+            parser="lalr", lexer=_Lexer, transformer=self._build,
             propagate_positions=False, maybe_placeholders=False,
         )
-    return _PARSER
+        self._lock = threading.Lock()
+
+    def items(self, text: str, file: str) -> list:
+        """The top-level items of `text`; Problem or lark's UnexpectedInput on bad syntax."""
+        with self._lock:
+            self._build.file = file
+            try:
+                return self._lark.parse(text)
+            except Problem as problem:
+                if problem.loc.file == _NO_FILE:  # found by the lexer, which knows no file
+                    problem.loc = replace(problem.loc, file=file)
+                raise
+            finally:
+                self._build.file = _NO_FILE
+
+    def tokens(self, text: str):
+        """Every token of `text`, without parser context (for error reports)."""
+        return self._lark.parser.lexer.tokens(text)
 
 
-def _tokens(text: str):
-    """Every token of `text`, without parser context (for error reports)."""
-    return _parser().parser.lexer.tokens(text)
+_SHARED: Parser | None = None
+
+
+def shared_parser() -> Parser:
+    """The Parser `parse` uses, made on first use (building it compiles the grammar)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = Parser()
+    return _SHARED
 
 
 def _program(items: list, source: str, file: str) -> Program:
@@ -432,13 +463,11 @@ def parse(source: str, file: str) -> Program:
     text = source[1:] if source.startswith("\ufeff") else source
     if "\r" in text:
         text = text.replace("\r\n", "\n")
+    parser = shared_parser()
     try:
-        with _LOCK:
-            _BUILD.file = file
-            items = _parser().parse(text)
-        return _program(items, text, file)
+        return _program(parser.items(text, file), text, file)
     except Problem as problem:
         diagnostic = Diagnostic("error", "SYNTAX_ERROR", problem.message, problem.hint, problem.loc)
     except UnexpectedInput as exc:
-        diagnostic = from_lark_error(exc, text, file, _tokens)
+        diagnostic = from_lark_error(exc, text, file, parser.tokens)
     raise FrontendError([diagnostic], text)

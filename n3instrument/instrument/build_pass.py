@@ -2,7 +2,7 @@
 
 The installed `n3core.runtime` is never modified. The build gets its own copy under the
 private package name `_n3_runtime`, rewritten so each tracepoint is a direct call into
-`n3core.tracing.probes` with a static site id, and `program.py` is pointed at that copy.
+`n3core.tracing.hooks` with a static site id, and `program.py` is pointed at that copy.
 A plain build never reaches this module.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .transform import PREFIX, Point, instrument_source
 
 RUNTIME = "n3core.runtime"
 RUNTIME_COPY = "_n3_runtime"
-HOOKS_MODULE = "n3core.tracing.probes"
+HOOKS_MODULE = "n3core.tracing.hooks"
 BOOTSTRAP = f"from n3core.tracing.bootstrap import start_from_build as {PREFIX}start"
 POSITIONS = "_n3_positions"  # the build's copy of mapped_import
 # One line, so every later line of program.py and __main__.py keeps its number.

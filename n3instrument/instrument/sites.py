@@ -9,31 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from n3core.runtime.chain import unique_step_name
+from n3core.tracing.format import ERROR_SITE, PERFORMANCE_SITE, Site
 
 from ..errors import UsageError
 from ..frontend import nodes
 from .profile import COMPONENTS, Profile, Tracepoint
 
-ERROR_SITE = 0  # n3core.tracing.probes.ERROR_SITE
-PERFORMANCE_SITE = 1  # n3core.tracing.bootstrap.PERFORMANCE_SITE
 FALLBACK_NAME = "*"
-
-
-@dataclass(frozen=True)
-class Site:
-    id: int
-    event_type: str
-    kind: str
-    component: str
-    name: str
-    file: str
-    line: int
-    column: int
-    target: str
-    captures: tuple[str, ...] = ()
 
 
 @dataclass
@@ -44,7 +29,7 @@ class SitePlan:
     tracepoints: list[Tracepoint]
 
     def to_json(self) -> str:
-        rows = [dict(asdict(site), captures=list(site.captures)) for site in self.sites]
+        rows = [site.build_row() for site in self.sites]
         return json.dumps({"format": 1, "sites": rows}, indent=1, sort_keys=True) + "\n"
 
     def digest(self) -> str:
@@ -65,9 +50,10 @@ def plan_sites(program: nodes.Program | None, profile: Profile, filters=()) -> S
     filters = check_filters(filters)
     display = program.file if program else ""
     sites = [
-        Site(ERROR_SITE, "error_occurred", "instant", "runtime", FALLBACK_NAME, "", 0, 0, "", ("type", "message", "stack")),
-        Site(PERFORMANCE_SITE, "performance_marker", "instant", "runtime", "process", "", 0, 0, "",
-             ("name", "cpu_user_s", "cpu_system_s", "max_rss_bytes", "wall_s")),
+        Site(ERROR_SITE, "error_occurred", "runtime", FALLBACK_NAME, kind="instant",
+             captures=("type", "message", "stack")),
+        Site(PERFORMANCE_SITE, "performance_marker", "runtime", "process", kind="instant",
+             captures=("name", "cpu_user_s", "cpu_system_s", "max_rss_bytes", "wall_s")),
     ]
     lookups: dict[str, tuple[int, dict]] = {}
     kept = [tp for tp in profile.tracepoints if not filters or tp.component in filters]
@@ -76,9 +62,9 @@ def plan_sites(program: nodes.Program | None, profile: Profile, filters=()) -> S
 
         def add(name: str, loc: nodes.Location | None) -> int:
             site = Site(
-                len(sites), tp.event, tp.kind, tp.component, name,
-                loc.file if loc else tp.target, loc.line if loc else 0, loc.column if loc else 0,
-                tp.target, captures,
+                len(sites), tp.event, tp.component, name, loc.file if loc else tp.target,
+                loc.line if loc else 0, loc.column if loc else 0, captures,
+                kind=tp.kind, target=tp.target,
             )
             sites.append(site)
             return site.id

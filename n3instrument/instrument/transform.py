@@ -22,7 +22,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 
 PREFIX = "_n3__"
-HOOKS = ("fail", "answer", "MISS", "request")  # from probes; spans open and close through `session`
+HOOKS = ("fail", "answer", "MISS", "request")  # imported by name; span calls are looked up on `hooks`
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,9 @@ def _call(hook: str, *args: cst.BaseExpression) -> cst.Call:
 
 
 def _core(function: str, *args: cst.BaseExpression) -> cst.Call:
-    """A call straight into the running core, looked up on `session` at each call because
+    """A call straight into the running core, looked up on `hooks` at each call because
     `session.start` binds these names to the core it chose."""
-    return cst.Call(cst.Attribute(_name("session"), cst.Name(function)), [cst.Arg(a) for a in args])
+    return cst.Call(cst.Attribute(_name("hooks"), cst.Name(function)), [cst.Arg(a) for a in args])
 
 
 def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
@@ -90,7 +90,7 @@ def _payload(args: tuple[str, ...]) -> cst.BaseExpression:
 def _when_tracing(expr: cst.BaseExpression) -> cst.BaseExpression:
     """`expr if a tracer runs else None`: with tracing off no call is made, no dict is built."""
     return cst.IfExp(
-        test=cst.parse_expression(f"{PREFIX}session._tracer is not None"),
+        test=cst.parse_expression(f"{PREFIX}hooks.tracer is not None"),
         body=expr, orelse=cst.Name("None"),
     )
 
@@ -160,7 +160,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
             cst.parse_statement(f"{PREFIX}p = {cst.Module([]).code_for_node(_when_tracing(_call('request', payload)))}"),
             cst.parse_statement(f"{PREFIX}a = {PREFIX}answer({PREFIX}t, {PREFIX}p)"),
             cst.parse_statement(
-                f"if {PREFIX}a is not {PREFIX}MISS:\n    return {PREFIX}session.exit_value({PREFIX}t, {PREFIX}a)\n"
+                f"if {PREFIX}a is not {PREFIX}MISS:\n    return {PREFIX}hooks.exit_value({PREFIX}t, {PREFIX}a)\n"
             ),
         ]
         payload = _name("p")
@@ -176,7 +176,7 @@ def _instrument_function(func: cst.FunctionDef, point: Point) -> cst.FunctionDef
         name=cst.AsName(_name("e")),
     )
     orelse = cst.Else(cst.IndentedBlock([
-        cst.parse_statement(f"if {PREFIX}t is not None:\n    {PREFIX}session.exit({PREFIX}t, None)\n")
+        cst.parse_statement(f"if {PREFIX}t is not None:\n    {PREFIX}hooks.exit({PREFIX}t, None)\n")
     ]))
     if prologue:
         inner = inner.with_changes(body=[*prologue[1:], *inner.body])
@@ -250,7 +250,8 @@ def _add_import(module: cst.Module, hooks_module: str, prelude=()) -> cst.Module
     context = CodemodContext()
     for hook in HOOKS:
         AddImportsVisitor.add_needed_import(context, hooks_module, hook, PREFIX + hook)
-    AddImportsVisitor.add_needed_import(context, hooks_module.rpartition(".")[0], "session", f"{PREFIX}session")
+    package, _, name = hooks_module.rpartition(".")
+    AddImportsVisitor.add_needed_import(context, package, name, f"{PREFIX}{name}")
     module = AddImportsVisitor(context).transform_module(module)
     if not prelude:
         return module

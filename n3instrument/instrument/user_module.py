@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from n3core.tracing.format import Site
+
 from ..errors import UsageError
-from .sites import Site
 from .transform import PREFIX, Point, _add_import, _call, _core, instrument_source
 
 USER_NAMES = ("span", "marker")
@@ -41,8 +42,9 @@ def instrument_user_module(path: str, module: str, first_site: int, hooks_module
     sites: list[Site] = []
 
     def new_site(event: str, kind: str, name: str, line: int, column: int) -> int:
-        sites.append(Site(first_site + len(sites), event, kind, "python", name, display, line,
-                          column, f"{module}:{name}", ("return",) if event == "python_call" else ()))
+        sites.append(Site(first_site + len(sites), event, "python", name, display, line, column,
+                          ("return",) if event == "python_call" else (), kind=kind,
+                          target=f"{module}:{name}"))
         return sites[-1].id
 
     markers = {key: new_site("performance_marker", "instant", name, line, col)

@@ -10,27 +10,27 @@ from support.trace_factory import SITES
 
 PROGRAM = """
 import asyncio
-from n3core.tracing import session
+from n3core.tracing import hooks, session
 session.start({path!r}, {sites!r}, {{"policy": "block", "chunk_events": 64,
               "buffer_size": 256, "install_hooks": False}})
 
 async def step(i):
-    t = session.enter(9, {{"step": i}})
+    t = hooks.enter(9, {{"step": i}})
     for j in range(20):
-        u = session.enter(5, {{"call_id": f"call-{{i}}-{{j}}", "arguments": {{"q": j}}}})
+        u = hooks.enter(5, {{"call_id": f"call-{{i}}-{{j}}", "arguments": {{"q": j}}}})
         await asyncio.sleep(0)
-        session.exit(u, {{"result": j}})
-    session.exit(t, {{"output": i}})
+        hooks.exit(u, {{"result": j}})
+    hooks.exit(t, {{"output": i}})
 
 async def main():
-    chain = session.enter(1, {{"input": {{"topic": "killed"}}}})
+    chain = hooks.enter(1, {{"input": {{"topic": "killed"}}}})
     await asyncio.gather(*(step(i) for i in range(4)))
-    agent = session.enter(2, {{"input": "loop"}})
+    agent = hooks.enter(2, {{"input": "loop"}})
     n = 0
     while True:
-        t = session.enter(4, {{"provider": "openai", "model": "gpt-4o"}})
+        t = hooks.enter(4, {{"provider": "openai", "model": "gpt-4o"}})
         await asyncio.sleep(0)
-        session.exit(t, {{"usage": {{"prompt_tokens": 10, "completion_tokens": 2}}}})
+        hooks.exit(t, {{"usage": {{"prompt_tokens": 10, "completion_tokens": 2}}}})
         n += 1
         if n == 3000:
             print("ready", flush=True)

@@ -87,6 +87,7 @@ class Script:
     # -- writers ---------------------------------------------------------------------
     def to_n3t(self, path, sites=SITES, config=None, core=None, metadata=None) -> str:
         import n3core.tracing.session as session
+        from n3core.tracing import hooks
 
         clock_now = [0]
         tokens = {}
@@ -103,14 +104,14 @@ class Script:
             for op in self.ops:
                 clock_now[0] = op.t
                 if op.kind == "enter":
-                    tokens[op.key] = session.enter(op.site, op.payload)
+                    tokens[op.key] = hooks.enter(op.site, op.payload)
                 elif op.kind == "exit":
-                    session.exit(tokens.pop(op.key), op.payload)
+                    hooks.exit(tokens.pop(op.key), op.payload)
                 elif op.kind == "fail":
                     exc = op.payload if isinstance(op.payload, BaseException) else RuntimeError("failed")
                     session.fail(tokens.pop(op.key), exc)
                 else:
-                    session.instant(op.site, op.payload)
+                    hooks.instant(op.site, op.payload)
         finally:
             session.stop()
         return str(path)
