@@ -16,7 +16,7 @@ from ..costs import PriceTable, usage_of
 from ..model import START, Instant, Span
 from ..source_view import source_lines
 from ..sources import open_source
-from ..spans import payload_of, records
+from ..spans import records
 from ..values import jsonable
 
 SCHEMA = 1
@@ -109,7 +109,7 @@ def _payloads(source, wanted: set) -> dict:
         n = len(batch)
         for i in range(n):
             if index + i in wanted:
-                found[index + i] = payload_of(batch, i)
+                found[index + i] = batch.payload(i)
         index += n
     return found
 
