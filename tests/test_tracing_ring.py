@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import threading
 
 import pytest
@@ -61,17 +62,44 @@ def test_block_policy_loses_nothing(tracing_core):
 
 
 def test_drop_counts_reach_the_trailer_exactly(tmp_path, tracing_core):
-    path = tmp_path / "d.n3t"
-    tracer = session.start(path, SITES, {"policy": "drop", "buffer_size": 10,
-                                         "chunk_events": 5}, core=tracing_core)
-    with tracer._wlock:  # hold the writer off so the ring must overflow
-        for i in range(40):
-            session.instant(1, {"i": i})
+    """A disk that cannot keep up: the trace goes to a FIFO that is full and not read
+    until the events are emitted, so the writer is stuck on its first chunk."""
+    fifo = tmp_path / "d.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    tracer = session.start(str(fifo), SITES, {"policy": "drop", "buffer_size": 10,
+                                              "chunk_events": 5}, core=tracing_core)
+    header = os.read(reader, 1 << 20)
+    assert header.startswith(b"N3TRACE")
+    stuffer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    junk = 0
+    try:
+        for _ in range(1 << 20):
+            junk += os.write(stuffer, b"\0" * 4096)
+    except BlockingIOError:
+        pass
+    for i in range(40):
+        session.instant(1, {"i": i})
+    os.close(stuffer)
+    os.set_blocking(reader, True)
+    received = []
+    drain = threading.Thread(target=lambda: received.extend(iter(
+        lambda: os.read(reader, 1 << 16), b"")))
+    drain.start()
     session.stop()
+    drain.join(30)
+    os.close(reader)
+    body = b"".join(received)
+    assert body[:junk] == b"\0" * junk
+    path = tmp_path / "d.n3t"
+    path.write_bytes(header + body[junk:])
     with open_trace(path) as trace:
         events = list(trace.events())
-    assert trace.report.dropped == 25 and len(events) == 15 and trace.report.lossy
+    report = trace.report
+    assert report.complete and not report.damaged, report.damage
+    assert report.dropped == report.dropped_seen == 25 and len(events) == 15 and report.lossy
     assert [e.payload["i"] for e in events] == list(range(15))
+    assert tracer.stats["dropped"] == 25
 
 
 def _check_nesting(events, tasks_expected):
