@@ -771,10 +771,15 @@ cdef class Recorder:
 
     cdef int _emit(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
                    uint32_t task, object payload) except -1:
-        cdef Enc local
-        cdef bint mine
         if not self._enabled(site):
             return 0
+        return self._record(site, kind, span, parent, task, payload)
+
+    cdef int _record(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
+                     uint32_t task, object payload) except -1:
+        """_emit for a site already known to be enabled (a span's masks do not change)."""
+        cdef Enc local
+        cdef bint mine
         if payload is None:
             return self._commit(site, kind, span, parent, task, NULL, 0)
         mine = not self.busy
@@ -1105,9 +1110,13 @@ cdef uint64_t _generation = 0
 cdef uint32_t _next_span = 0
 cdef uint32_t _next_task = 0
 cdef object _current = contextvars.ContextVar("n3trace_span", default=None)
+# Bumped by every set or reset of _current, in any thread: a sync span that sees it
+# unchanged when it closes knows the variable still holds what it held at the open.
+cdef uint64_t _cv_sets = 0
 
 
 @cython.final
+@cython.no_gc
 @cython.freelist(256)
 cdef class Frame:
     """An open span; enter()/enter_sync() return it as the token exit() takes back.
@@ -1116,11 +1125,15 @@ cdef class Frame:
     opened by enter(). Spans opened by enter_sync() (plain functions, which cannot switch
     tasks while they run) are not set in the variable: they are pushed on that frame's
     `sync_top`, remembering the frame that holds them and the previous top.
+
+    Frames are not tracked by the cycle collector (an allocation costs no GC count): the
+    links between them are cleared when a span closes, so only a span that never closes
+    can leave a cycle, of two frames.
     """
 
     cdef readonly uint32_t site, span, parent, task
     cdef void* ctx
-    cdef uint64_t gen
+    cdef uint64_t gen, cv_sets
     cdef object cvtok
     cdef bint done, root
     cdef Frame sync_top  # a context's frame: its innermost open sync span (None: none)
@@ -1150,7 +1163,7 @@ cdef Frame _top():
 
     The innermost open span is `frame.sync_top` when a sync span is open, else the frame.
     """
-    global _next_task
+    global _next_task, _cv_sets
     cdef PyObject* raw = NULL
     cdef Frame frame = None, root
     PyContextVar_Get(_current, NULL, &raw)
@@ -1170,6 +1183,7 @@ cdef Frame _top():
     root.gen = _generation
     root.done = root.root = True
     PyContextVar_Set(_current, root)
+    _cv_sets += 1
     root.ctx = PyThreadState_Get().context
     return root
 
@@ -1187,7 +1201,7 @@ cdef inline Frame _open(Recorder rec, uint32_t site, object payload):
     frame.ctx = top.ctx
     frame.gen = top.gen
     frame.holder = top
-    rec._emit(site, 0, frame.span, frame.parent, frame.task, payload)
+    rec._record(site, 0, frame.span, frame.parent, frame.task, payload)
     return frame
 
 
@@ -1198,8 +1212,10 @@ def enter(uint32_t site, payload=None):
     if rec is None or not rec._enabled(site):
         return None
     cdef Frame frame = _open(rec, site, payload)
+    global _cv_sets
     frame.holder = None
     frame.cvtok = PyContextVar_Set(_current, frame)
+    _cv_sets += 1
     return frame
 
 
@@ -1213,6 +1229,7 @@ def enter_sync(uint32_t site, payload=None):
     cdef Frame frame = _open(rec, site, payload)
     cdef Frame top = frame.holder
     frame.prev = top.sync_top
+    frame.cv_sets = _cv_sets
     top.sync_top = frame
     return frame
 
@@ -1222,16 +1239,22 @@ cdef void _pop(Frame frame) noexcept:
     it (nothing when an enclosing sync span already closed and took it off), and leave the
     context variable as the span found it, as a reset would: a generator started inside
     the span and still suspended no longer encloses what follows."""
+    global _cv_sets
     cdef Frame holder = frame.holder
     cdef Frame walk = holder.sync_top
     cdef PyObject* raw = NULL
-    while walk is not None:
-        if walk is frame:
-            holder.sync_top = frame.prev
-            break
-        walk = walk.prev
+    if walk is frame:
+        holder.sync_top = frame.prev
+    else:
+        while walk is not None:
+            if walk is frame:
+                holder.sync_top = frame.prev
+                break
+            walk = walk.prev
     frame.holder = None
     frame.prev = None
+    if frame.cv_sets == _cv_sets:
+        return  # nothing set the variable since the span opened: it still holds `holder`
     if (holder.gen == _generation and (holder.root or not holder.done) and
             holder.ctx == PyThreadState_Get().context):
         if PyContextVar_Get(_current, NULL, &raw) < 0:
@@ -1241,22 +1264,25 @@ cdef void _pop(Frame frame) noexcept:
             _decref_raw(raw)  # only compared below: the variable still holds it
         if raw != <PyObject*>holder:
             PyContextVar_Set(_current, holder)
+            _cv_sets += 1
 
 
 cdef int _finish(Frame frame, uint32_t kind, object payload) except -1:
+    global _cv_sets
     if frame is None or frame.done:
         return 0
     frame.done = True
     cdef Recorder rec = _recorder
     try:
         if rec is not None and frame.gen == _generation:
-            rec._emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
+            rec._record(frame.site, kind, frame.span, frame.parent, frame.task, payload)
     finally:
         if frame.holder is not None:
             _pop(frame)
         elif frame.cvtok is not None:
             if PyContextVar_Reset(_current, frame.cvtok) < 0:
                 PyErr_Clear()
+            _cv_sets += 1
             frame.cvtok = None
     return 0
 def exit(Frame token, payload=None):
@@ -1293,5 +1319,5 @@ def instant(uint32_t site, payload=None):
     if rec is None or not rec._enabled(site):
         return
     cdef Frame top = _top()
-    rec._emit(site, 3, 0, top.sync_top.span if top.sync_top is not None else top.span,
+    rec._record(site, 3, 0, top.sync_top.span if top.sync_top is not None else top.span,
               top.task, payload)
