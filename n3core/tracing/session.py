@@ -29,6 +29,7 @@ __all__ = ["start", "stop", "enter", "enter_sync", "exit", "fail", "instant", "f
            "tracing", "Tracer"]
 
 _tracer: "Tracer | None" = None
+WRITER_THREAD = "n3trace-writer"
 _formatting = threading.local()  # set while error_payload runs the user's __str__
 _start_lock = threading.Lock()
 # The payload.Redaction a new tracer's encoder applies (None: none). `probes` sets it when
@@ -265,7 +266,7 @@ class Tracer:
     # -- lifecycle ---------------------------------------------------------------------
     def _begin(self) -> None:
         if self._file is not None:
-            self._spawn(self.recorder.run_writer, "n3trace-writer", (self._write_failed,))
+            self._spawn(self.recorder.run_writer, WRITER_THREAD, (self._write_failed,))
         if self.config.install_hooks:
             self._install_hooks()
         if self.config.capture_memory:
@@ -343,7 +344,9 @@ class Tracer:
             rec.stop_writer()
         for thread in self._threads:
             if thread is not threading.current_thread():
-                thread.join(5)
+                # the writer is waited for however long the disk takes: the trailer must
+                # come after its last chunk, as when the caller wrote them itself
+                thread.join(None if thread.name == WRITER_THREAD else 5)
         self._remove_hooks()
         if self.config.policy == "flight-recorder":
             self.dump()
@@ -387,7 +390,7 @@ class Tracer:
     def stats(self) -> dict:
         rec = self.recorder
         return {"events": rec.events, "dropped": rec.dropped, "discarded": rec.discarded,
-                "chunks": rec.chunks, "core": self.core_name}
+                "chunks": rec.chunks, "block_waits": rec.block_waits, "core": self.core_name}
 
     # -- exit hooks --------------------------------------------------------------------
     def _install_hooks(self) -> None:
