@@ -838,7 +838,7 @@ cdef class Recorder:
                     return 1
                 self._seal(cur)
                 continue
-            if self.state[self.tail] == FREE:
+            if n3_load(&self.state[self.tail]) == FREE:  # freed by the writer thread
                 self._open(self.tail)
                 continue
             if self.policy == POLICY_FLIGHT:
