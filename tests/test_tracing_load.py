@@ -131,8 +131,7 @@ def test_threads_and_tasks_every_event_counted_and_nested(tmp_path, tracing_core
     if policy == "block":
         assert report.dropped == report.discarded == 0 and len(events) == EMITTED
     elif policy == "drop":
-        # drops after the last sealed chunk are in the trailer's total only
-        assert report.discarded == 0 and report.dropped >= report.dropped_seen
+        assert report.discarded == 0 and report.dropped == report.dropped_seen
     else:
         assert report.dropped == 0 and report.discarded > 0 and len(events) <= 512 + 64
     checked = check_nesting(events)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import threading
 
 import pytest
@@ -61,18 +62,72 @@ def test_block_policy_loses_nothing(tracing_core):
     assert sum(chunk_counts(c)[0] for c in taken) == 100 and rec.dropped == 0
 
 
+class StuckDisk:
+    """A trace written into a FIFO that is full and not read until `release()`: the
+    writer thread is stuck on its first chunk, as on a disk that cannot keep up."""
+
+    def __init__(self, tmp_path, tracing_core, policy):
+        fifo = tmp_path / f"{policy}.fifo"
+        os.mkfifo(fifo)
+        self.reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.tracer = session.start(str(fifo), SITES, {"policy": policy, "buffer_size": 10,
+                                                       "chunk_events": 5}, core=tracing_core)
+        self.header = os.read(self.reader, 1 << 20)
+        assert self.header.startswith(b"N3TRACE")
+        stuffer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        self.junk = 0
+        try:
+            for _ in range(1 << 20):
+                self.junk += os.write(stuffer, b"\0" * 4096)
+        except BlockingIOError:
+            pass
+        os.close(stuffer)
+        self.received = []
+        self.drain = threading.Thread(target=self._read)
+
+    def _read(self):
+        os.set_blocking(self.reader, True)
+        self.received.extend(iter(lambda: os.read(self.reader, 1 << 16), b""))
+
+    def release(self, after=0.0):
+        self.drain = threading.Timer(after, self._read)
+        self.drain.start()
+
+    def trace(self, tmp_path):
+        """Stop the tracer and read back what reached the FIFO, less the stuffing."""
+        session.stop()
+        self.drain.join(30)
+        os.close(self.reader)
+        body = b"".join(self.received)
+        assert body[:self.junk] == b"\0" * self.junk
+        path = tmp_path / "read.n3t"
+        path.write_bytes(self.header + body[self.junk:])
+        with open_trace(path) as trace:
+            events = list(trace.events())
+        assert trace.report.complete and not trace.report.damaged, trace.report.damage
+        return trace.report, events
+
+
 def test_drop_counts_reach_the_trailer_exactly(tmp_path, tracing_core):
-    path = tmp_path / "d.n3t"
-    tracer = session.start(path, SITES, {"policy": "drop", "buffer_size": 10,
-                                         "chunk_events": 5}, core=tracing_core)
-    with tracer._wlock:  # hold the writer off so the ring must overflow
-        for i in range(40):
-            hooks.instant(1, {"i": i})
-    session.stop()
-    with open_trace(path) as trace:
-        events = list(trace.events())
-    assert trace.report.dropped == 25 and len(events) == 15 and trace.report.lossy
+    disk = StuckDisk(tmp_path, tracing_core, "drop")
+    for i in range(40):
+        hooks.instant(1, {"i": i})
+    disk.release()
+    report, events = disk.trace(tmp_path)
+    assert report.dropped == report.dropped_seen == 25 and len(events) == 15 and report.lossy
     assert [e.payload["i"] for e in events] == list(range(15))
+    assert disk.tracer.stats["dropped"] == 25
+
+
+def test_block_waits_for_the_disk_and_the_trailer_counts_it(tmp_path, tracing_core):
+    disk = StuckDisk(tmp_path, tracing_core, "block")
+    disk.release(after=0.3)  # three slots hold 15 events: the 16th waits for this
+    for i in range(40):
+        hooks.instant(1, {"i": i})
+    report, events = disk.trace(tmp_path)
+    assert [e.payload["i"] for e in events] == list(range(40)) and report.dropped == 0
+    assert report.block_waits >= 1 and report.block_wait_ns > 0
+    assert disk.tracer.stats["block_waits"] == report.block_waits
 
 
 def _check_nesting(events, tasks_expected):

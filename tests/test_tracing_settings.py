@@ -88,3 +88,20 @@ def test_unknown_event_types_are_refused_by_name(tmp_path):
     assert "unknown: llm_cal" in str(info.value) and "NAMEL3SS_DEBUG_EVENT_TYPES" in str(info.value)
     ok = load_settings(tmp_path, environ={"NAMEL3SS_DEBUG_EVENT_TYPES": "llm_call_start,agent_turn"})
     assert ok.event_types == ("llm_call_start", "agent_turn")
+
+
+def test_flush_interval_from_the_environment_reaches_the_tracer(tmp_path):
+    from n3core.tracing.config import TraceConfig
+
+    settings = load_settings(tmp_path, environ={"NAMEL3SS_DEBUG_FLUSH_INTERVAL": "0.25"})
+    assert settings.flush_interval == 0.25 and DebugSettings().flush_interval == 0.1
+    assert TraceConfig.from_mapping(settings.trace_config()).flush_interval == 0.25
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-1", "7200", "nan"])
+def test_a_bad_flush_interval_is_refused_by_name(tmp_path, raw):
+    with pytest.raises(TraceConfigError) as err:
+        load_settings(tmp_path, environ={"NAMEL3SS_DEBUG_FLUSH_INTERVAL": raw})
+    message = str(err.value)
+    assert "NAMEL3SS_DEBUG_FLUSH_INTERVAL" in message and "the environment" in message
+    assert "seconds" in message

@@ -1,10 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, binding=False, embedsignature=True, embedsignature.format=clinic
+# distutils: libraries = z
 """The compiled recorder: a preallocated ring of chunk slots and the payload encoder.
 
 `pyring.py` is its twin and the reference for every decision that shows in the file;
 keep the two in step. Nothing here allocates a Python object for an event without a
 payload; a span costs one Frame (from a free list), plus one context-variable update
 when it is opened with enter() rather than enter_sync().
+
+Sealed chunks leave through run_writer(), a loop a writer thread enters with the GIL
+released: the checksum and the write happen there, never in the thread that records.
 """
 cimport cython
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
@@ -64,6 +68,51 @@ cdef extern from "Python.h":
     object PyUnicode_Replace(object s, object substr, object replstr, Py_ssize_t maxcount)
     PyObject* Py_True
     PyObject* Py_None
+
+cdef extern from "zlib.h" nogil:
+    unsigned long crc32(unsigned long crc, const unsigned char* buf, unsigned int length)
+
+cdef extern from *:
+    """
+    #include <errno.h>
+    static inline int n3_errno(void) { return errno; }
+    static inline void n3_set_errno(int e) { errno = e; }
+    """
+    int n3_errno() noexcept nogil
+    void n3_set_errno(int e) noexcept nogil
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t c_write "write"(int fd, const void* buf, size_t count)
+    int ftruncate(int fd, long length)
+    long lseek(int fd, long offset, int whence)
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_cond_t:
+        pass
+    ctypedef struct pthread_condattr_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t* m, void* attr)
+    int pthread_mutex_lock(pthread_mutex_t* m)
+    int pthread_mutex_unlock(pthread_mutex_t* m)
+    int pthread_condattr_init(pthread_condattr_t* a)
+    int pthread_condattr_setclock(pthread_condattr_t* a, int clock)
+    int pthread_cond_init(pthread_cond_t* c, pthread_condattr_t* a)
+    int pthread_cond_signal(pthread_cond_t* c)
+    int pthread_cond_broadcast(pthread_cond_t* c)
+    int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const timespec* t)
+
+cdef extern from *:
+    """
+    #define n3_load(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+    #define n3_store(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+    """
+    uint8_t n3_load(uint8_t* p) noexcept nogil
+    void n3_store(uint8_t* p, uint8_t v) noexcept nogil
+    uint32_t n3_load32 "n3_load"(uint32_t* p) noexcept nogil
+    int n3_loadi "n3_load"(int* p) noexcept nogil
+    int64_t n3_load64 "n3_load"(int64_t* p) noexcept nogil
 
 cdef extern from *:
     """
@@ -497,6 +546,28 @@ cdef inline int64_t _mono_ns() noexcept nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
+cdef inline void _deadline(timespec* t, int64_t after_ns) noexcept nogil:
+    cdef int64_t at = _mono_ns() + after_ns
+    t.tv_sec = at // 1000000000
+    t.tv_nsec = at % 1000000000
+
+
+cdef int _write_all(int fd, const char* data, size_t length) noexcept nogil:
+    cdef ssize_t done
+    while length > 0:
+        done = c_write(fd, data, length)
+        if done < 0:
+            if n3_errno() == 4:  # EINTR
+                continue
+            return -1
+        if done == 0:
+            n3_set_errno(28)  # ENOSPC: a write that takes nothing would never finish
+            return -1
+        data += done
+        length -= <size_t>done
+    return 0
+
+
 def _tsc_usable():
     """The TSC may stand in for CLOCK_MONOTONIC only where the kernel itself uses it.
 
@@ -547,6 +618,16 @@ cdef class Recorder:
     cdef int64_t a_ns, r_ns, last_ts
     cdef uint64_t a_tsc, r_tsc, tsc_window
     cdef double ns_per_tick
+    # the writer thread (run_writer): w_mu guards the hand-over of sealed slots
+    cdef pthread_mutex_t w_mu
+    cdef pthread_cond_t w_work, w_space
+    cdef bint w_running, w_quit, w_failed
+    cdef int w_fd, w_errno
+    cdef int64_t w_interval
+    cdef uint64_t w_freed
+    cdef readonly int64_t write_offset
+    cdef readonly uint64_t written_chunks, written_events, written_payload
+    cdef readonly uint64_t block_waits, block_wait_ns
 
     def __cinit__(self, uint32_t chunk_events, Py_ssize_t chunk_payload, uint32_t slots,
                   int policy, *, mask=b"", reserved_mask=b"\x01" * 256, int max_depth=32,
@@ -584,6 +665,15 @@ cdef class Recorder:
         self.use_tsc = clock is None and TSC_USABLE
         self.on_seal, self.on_full = on_seal, on_full
         self.cur = -1
+        self._init_sync()
+
+    cdef void _init_sync(self) noexcept:
+        cdef pthread_condattr_t attr
+        pthread_mutex_init(&self.w_mu, NULL)
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(&self.w_work, &attr)
+        pthread_cond_init(&self.w_space, &attr)
 
     def __dealloc__(self):
         free(self.records)
@@ -686,10 +776,15 @@ cdef class Recorder:
 
     cdef int _emit(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
                    uint32_t task, object payload) except -1:
-        cdef Enc local
-        cdef bint mine
         if not self._enabled(site):
             return 0
+        return self._record(site, kind, span, parent, task, payload)
+
+    cdef int _record(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
+                     uint32_t task, object payload) except -1:
+        """_emit for a site already known to be enabled (a span's masks do not change)."""
+        cdef Enc local
+        cdef bint mine
         if payload is None:
             return self._commit(site, kind, span, parent, task, NULL, 0)
         mine = not self.busy
@@ -715,14 +810,15 @@ cdef class Recorder:
     cdef int _commit(self, uint32_t site, uint32_t kind, uint32_t span, uint32_t parent,
                      uint32_t task, const char* pdata, Py_ssize_t plen) except -1:
         cdef int64_t ts
-        cdef int cur, attempt
+        cdef int cur, attempt = 0
         cdef uint32_t n
         cdef Rec* rec
         if self.clock is None:
             ts = self._now()
         else:
             ts = self.clock()
-        for attempt in range(MAX_ATTEMPTS):
+        while attempt < MAX_ATTEMPTS:
+            attempt += 1
             cur = self.cur
             if cur >= 0:
                 n = self.n[cur]
@@ -747,11 +843,15 @@ cdef class Recorder:
                     return 1
                 self._seal(cur)
                 continue
-            if self.state[self.tail] == FREE:
+            if n3_load(&self.state[self.tail]) == FREE:  # freed by the writer thread
                 self._open(self.tail)
                 continue
             if self.policy == POLICY_FLIGHT:
                 self._discard_oldest()
+                continue
+            if self.policy == POLICY_BLOCK and self.w_running:
+                self._wait_space()
+                attempt -= 1  # waiting for the disk is not a failed attempt
                 continue
             if self.policy == POLICY_BLOCK and self.on_full is not None:
                 self.on_full()
@@ -776,13 +876,173 @@ cdef class Recorder:
         self.tail = (slot + 1) % self.slots
 
     cdef int _seal(self, int slot) except -1:
-        self.state[slot] = SEALED
         self.dropped_at[slot] = <uint32_t>self.pending
         self.pending = 0
         self.cur = -1
         self.chunks += 1
+        n3_store(&self.state[slot], SEALED)
+        if self.w_running:
+            pthread_mutex_lock(&self.w_mu)
+            pthread_cond_signal(&self.w_work)
+            pthread_mutex_unlock(&self.w_mu)
         if self.on_seal is not None:
             self.on_seal()
+        return 0
+
+    cdef void _wait_space(self):
+        """block: wait, without the GIL, until the writer frees the next slot."""
+        cdef int tail = self.tail
+        cdef int64_t t0 = _mono_ns()
+        cdef timespec until
+        with nogil:
+            pthread_mutex_lock(&self.w_mu)
+            while n3_load(&self.state[tail]) != FREE and self.w_running:
+                _deadline(&until, 50000000)
+                pthread_cond_timedwait(&self.w_space, &self.w_mu, &until)
+            pthread_mutex_unlock(&self.w_mu)
+        self.block_waits += 1
+        self.block_wait_ns += <uint64_t>(_mono_ns() - t0)
+
+    # ---- the writer thread ----
+
+    def attach_writer(self, int fd, int64_t offset, double flush_interval=0.0):
+        """Hand sealed chunks to run_writer() from now on, appending to `fd` at `offset`.
+
+        flush_interval (seconds, 0: off) seals the filling chunk once its first event is
+        that old; it needs the recorder's own clock, so an injected clock turns it off.
+        """
+        self.w_fd, self.write_offset = fd, offset
+        self.w_interval = <int64_t>(flush_interval * 1e9) if self.clock is None else 0
+        self.w_quit = self.w_failed = False
+        self.w_running = True
+
+    def run_writer(self, on_error=None):
+        """The writer thread's body: checksum and write each sealed chunk, in order, with
+        the GIL released, until stop_writer() and every sealed chunk is written.
+
+        After a failed write (on_error gets the OSError, once) the file is cut back to its
+        last whole chunk and later chunks are freed unwritten, so `block` never waits for
+        a disk that will not take them.
+        """
+        cdef int rc
+        try:
+            while True:
+                with nogil:
+                    rc = self._writer_pass()
+                if rc == 0:
+                    return
+                if rc == 1:
+                    self._seal_aged()
+                elif on_error is not None:
+                    on_error(OSError(self.w_errno, os.strerror(self.w_errno)))
+        finally:
+            with nogil:
+                pthread_mutex_lock(&self.w_mu)
+                self.w_running = False
+                pthread_cond_broadcast(&self.w_space)
+                pthread_mutex_unlock(&self.w_mu)
+
+    def stop_writer(self):
+        """Let run_writer() return once every chunk sealed so far is written."""
+        with nogil:
+            pthread_mutex_lock(&self.w_mu)
+            self.w_quit = True
+            pthread_cond_signal(&self.w_work)
+            pthread_mutex_unlock(&self.w_mu)
+
+    def sync(self, double timeout=30.0):
+        """Wait until every chunk sealed so far has left the ring; True when it has."""
+        cdef uint64_t target = self.chunks
+        cdef int64_t end = _mono_ns() + <int64_t>(timeout * 1e9)
+        cdef timespec until
+        cdef bint done
+        with nogil:
+            pthread_mutex_lock(&self.w_mu)
+            while self.w_freed < target and self.w_running and _mono_ns() < end:
+                _deadline(&until, 20000000)
+                pthread_cond_timedwait(&self.w_space, &self.w_mu, &until)
+            done = self.w_freed >= target
+            pthread_mutex_unlock(&self.w_mu)
+        return done
+
+    def forget_writer(self):
+        """In a forked child: the writer thread is gone, and its lock may have been held."""
+        self._init_sync()
+        self.w_running = False
+
+    cdef void _seal_aged(self) except *:
+        cdef int cur = self.cur
+        if cur >= 0 and self.n[cur] > 0 and _mono_ns() - self.base[cur] >= self.w_interval:
+            self._seal(cur)
+
+    cdef bint _aged(self) noexcept nogil:
+        """A racy look at the filling chunk; _seal_aged checks again under the GIL."""
+        cdef int cur = n3_loadi(&self.cur)
+        if cur < 0 or n3_load32(&self.n[cur]) == 0:
+            return False
+        return _mono_ns() - n3_load64(&self.base[cur]) >= self.w_interval
+
+    cdef int _writer_pass(self) noexcept nogil:
+        """Write sealed chunks until there is none; 0: quit, 1: a chunk to seal for its
+        age, 2: a write failed (w_errno). Called and returns with w_mu unlocked."""
+        cdef int slot
+        cdef timespec until
+        cdef int64_t tick = self.w_interval // 4 if self.w_interval else 50000000
+        cdef int rc = -1
+        pthread_mutex_lock(&self.w_mu)
+        while rc < 0:
+            slot = self.head
+            if n3_load(&self.state[slot]) == SEALED:
+                pthread_mutex_unlock(&self.w_mu)
+                if not self.w_failed and self._write_slot(slot) < 0:
+                    self.w_failed = True
+                    rc = 2
+                pthread_mutex_lock(&self.w_mu)
+                n3_store(&self.state[slot], FREE)
+                self.head = (slot + 1) % self.slots
+                self.w_freed += 1
+                pthread_cond_broadcast(&self.w_space)
+            elif self.w_quit:
+                rc = 0
+            elif self.w_interval and self._aged():
+                rc = 1
+            else:
+                _deadline(&until, tick)
+                pthread_cond_timedwait(&self.w_work, &self.w_mu, &until)
+        pthread_mutex_unlock(&self.w_mu)
+        return rc
+
+    cdef int _write_slot(self, int slot) noexcept nogil:
+        """One chunk to the file: its header, records and payload; -1 on a failed write."""
+        cdef char head[CHUNK_HEADER]
+        cdef uint32_t n = self.n[slot], pay = self.pay[slot]
+        cdef size_t rec_len = <size_t>n * RECORD_SIZE
+        cdef const char* recs = self.records + <size_t>slot * self.chunk_events * RECORD_SIZE
+        cdef const char* body = self.payload + <size_t>slot * self.chunk_payload
+        cdef unsigned long crc
+        cdef uint32_t crc32v
+        memcpy(head, b"N3CK", 4)
+        memcpy(head + 8, &n, 4)
+        memcpy(head + 12, &pay, 4)
+        memcpy(head + 16, &self.base[slot], 8)
+        memcpy(head + 24, &self.seq[slot], 4)
+        memcpy(head + 28, &self.dropped_at[slot], 4)
+        crc = crc32(0, <const unsigned char*>head + 8, CHUNK_HEADER - 8)
+        crc = crc32(crc, <const unsigned char*>recs, <unsigned int>rec_len)
+        crc = crc32(crc, <const unsigned char*>body, pay)
+        crc32v = <uint32_t>crc
+        memcpy(head + 4, &crc32v, 4)
+        if (_write_all(self.w_fd, head, CHUNK_HEADER) < 0 or
+                _write_all(self.w_fd, recs, rec_len) < 0 or
+                _write_all(self.w_fd, body, pay) < 0):
+            self.w_errno = n3_errno()
+            ftruncate(self.w_fd, self.write_offset)  # the file ends on a whole chunk again
+            lseek(self.w_fd, self.write_offset, 0)
+            return -1
+        self.write_offset += CHUNK_HEADER + rec_len + pay
+        self.written_chunks += 1
+        self.written_events += n
+        self.written_payload += pay
         return 0
 
     cdef void _discard_oldest(self) noexcept:
@@ -791,9 +1051,15 @@ cdef class Recorder:
         self.head = (self.head + 1) % self.slots
 
     def seal(self):
-        """Seal the filling chunk if it holds events, so flush and dump can take it."""
+        """Seal the filling chunk if it holds events, so flush and dump can take it; drops
+        not yet counted in a chunk get one of their own (no events, base_ns 0)."""
         cdef int cur = self.cur
-        if cur >= 0 and self.n[cur] > 0:
+        if cur < 0 and self.pending and n3_load(&self.state[self.tail]) == FREE:
+            self._open(self.tail)
+            cur = self.cur
+        if cur >= 0 and (self.n[cur] > 0 or self.pending):
+            if self.n[cur] == 0:
+                self.base[cur] = 0
             self._seal(cur)
             return True
         return False
@@ -849,9 +1115,13 @@ cdef uint64_t _generation = 0
 cdef uint32_t _next_span = 0
 cdef uint32_t _next_task = 0
 cdef object _current = contextvars.ContextVar("n3trace_span", default=None)
+# Bumped by every set or reset of _current, in any thread: a sync span that sees it
+# unchanged when it closes knows the variable still holds what it held at the open.
+cdef uint64_t _cv_sets = 0
 
 
 @cython.final
+@cython.no_gc
 @cython.freelist(256)
 cdef class Frame:
     """An open span; enter()/enter_sync() return it as the token exit() takes back.
@@ -860,11 +1130,15 @@ cdef class Frame:
     opened by enter(). Spans opened by enter_sync() (plain functions, which cannot switch
     tasks while they run) are not set in the variable: they are pushed on that frame's
     `sync_top`, remembering the frame that holds them and the previous top.
+
+    Frames are not tracked by the cycle collector (an allocation costs no GC count): the
+    links between them are cleared when a span closes, so only a span that never closes
+    can leave a cycle, of two frames.
     """
 
     cdef readonly uint32_t site, span, parent, task
     cdef void* ctx
-    cdef uint64_t gen
+    cdef uint64_t gen, cv_sets
     cdef object cvtok
     cdef bint done, root
     cdef Frame sync_top  # a context's frame: its innermost open sync span (None: none)
@@ -894,7 +1168,7 @@ cdef Frame _top():
 
     The innermost open span is `frame.sync_top` when a sync span is open, else the frame.
     """
-    global _next_task
+    global _next_task, _cv_sets
     cdef PyObject* raw = NULL
     cdef Frame frame = None, root
     PyContextVar_Get(_current, NULL, &raw)
@@ -914,6 +1188,7 @@ cdef Frame _top():
     root.gen = _generation
     root.done = root.root = True
     PyContextVar_Set(_current, root)
+    _cv_sets += 1
     root.ctx = PyThreadState_Get().context
     return root
 
@@ -931,7 +1206,7 @@ cdef inline Frame _open(Recorder rec, uint32_t site, object payload):
     frame.ctx = top.ctx
     frame.gen = top.gen
     frame.holder = top
-    rec._emit(site, 0, frame.span, frame.parent, frame.task, payload)
+    rec._record(site, 0, frame.span, frame.parent, frame.task, payload)
     return frame
 
 
@@ -942,8 +1217,10 @@ def enter(uint32_t site, payload=None):
     if rec is None or not rec._enabled(site):
         return None
     cdef Frame frame = _open(rec, site, payload)
+    global _cv_sets
     frame.holder = None
     frame.cvtok = PyContextVar_Set(_current, frame)
+    _cv_sets += 1
     return frame
 
 
@@ -957,6 +1234,7 @@ def enter_sync(uint32_t site, payload=None):
     cdef Frame frame = _open(rec, site, payload)
     cdef Frame top = frame.holder
     frame.prev = top.sync_top
+    frame.cv_sets = _cv_sets
     top.sync_top = frame
     return frame
 
@@ -966,16 +1244,22 @@ cdef void _pop(Frame frame) noexcept:
     it (nothing when an enclosing sync span already closed and took it off), and leave the
     context variable as the span found it, as a reset would: a generator started inside
     the span and still suspended no longer encloses what follows."""
+    global _cv_sets
     cdef Frame holder = frame.holder
     cdef Frame walk = holder.sync_top
     cdef PyObject* raw = NULL
-    while walk is not None:
-        if walk is frame:
-            holder.sync_top = frame.prev
-            break
-        walk = walk.prev
+    if walk is frame:
+        holder.sync_top = frame.prev
+    else:
+        while walk is not None:
+            if walk is frame:
+                holder.sync_top = frame.prev
+                break
+            walk = walk.prev
     frame.holder = None
     frame.prev = None
+    if frame.cv_sets == _cv_sets:
+        return  # nothing set the variable since the span opened: it still holds `holder`
     if (holder.gen == _generation and (holder.root or not holder.done) and
             holder.ctx == PyThreadState_Get().context):
         if PyContextVar_Get(_current, NULL, &raw) < 0:
@@ -985,22 +1269,25 @@ cdef void _pop(Frame frame) noexcept:
             _decref_raw(raw)  # only compared below: the variable still holds it
         if raw != <PyObject*>holder:
             PyContextVar_Set(_current, holder)
+            _cv_sets += 1
 
 
 cdef int _finish(Frame frame, uint32_t kind, object payload) except -1:
+    global _cv_sets
     if frame is None or frame.done:
         return 0
     frame.done = True
     cdef Recorder rec = _recorder
     try:
         if rec is not None and frame.gen == _generation:
-            rec._emit(frame.site, kind, frame.span, frame.parent, frame.task, payload)
+            rec._record(frame.site, kind, frame.span, frame.parent, frame.task, payload)
     finally:
         if frame.holder is not None:
             _pop(frame)
         elif frame.cvtok is not None:
             if PyContextVar_Reset(_current, frame.cvtok) < 0:
                 PyErr_Clear()
+            _cv_sets += 1
             frame.cvtok = None
     return 0
 def exit(Frame token, payload=None):
@@ -1037,5 +1324,5 @@ def instant(uint32_t site, payload=None):
     if rec is None or not rec._enabled(site):
         return
     cdef Frame top = _top()
-    rec._emit(site, 3, 0, top.sync_top.span if top.sync_top is not None else top.span,
+    rec._record(site, 3, 0, top.sync_top.span if top.sync_top is not None else top.span,
               top.task, payload)

@@ -23,6 +23,7 @@ class TraceConfig:
     event_types: tuple | None = None
     capture_memory: bool = False
     memory_interval: float = 0.1
+    flush_interval: float = 0.1  # seconds; the writer seals a chunk once its first event is this old
     output_dir: str = "debug/traces"
     install_hooks: bool = True
 
@@ -69,9 +70,13 @@ class TraceConfig:
         if self.chunk_events > 1 << 20:
             raise TraceConfigError(f"chunk_events={self.chunk_events} in {source} is over "
                                    f"{1 << 20}")
-        if not isinstance(self.memory_interval, (int, float)) or self.memory_interval <= 0:
-            raise TraceConfigError(
-                f"memory_interval={self.memory_interval!r} in {source} must be > 0 seconds")
+        for name in ("memory_interval", "flush_interval"):
+            value = getattr(self, name)
+            if (not isinstance(value, (int, float)) or isinstance(value, bool) or
+                    not 0 < value <= 3600):
+                raise TraceConfigError(
+                    f"{name}={value!r} in {source} must be a number of seconds above 0 "
+                    "and at most 3600")
 
     @property
     def policy_code(self) -> int:

@@ -17,7 +17,7 @@ from .errors import TraceFormatError
 
 MAGIC = b"N3TRACE\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2  # what the writer writes (1.2: boundary requests carry request_hash); every minor of FORMAT_MAJOR stays readable
+FORMAT_MINOR = 3  # what the writer writes (1.2: boundary requests carry request_hash; 1.3: the trailer counts block waits); every minor of FORMAT_MAJOR stays readable
 FIXED_CRC_MINOR = 1  # from this minor on, the header's fixed fields carry their own CRC-32
 
 # magic, major, minor, json length, json crc32, fixed-field crc32 (1.0: 0), wall, mono anchor
@@ -27,7 +27,9 @@ CHUNK_MAGIC = b"N3CK"
 CHUNK = struct.Struct("<4sIIIqII")
 TRAILER_MAGIC = b"N3TE"
 # magic, crc32, chunks, events, dropped, discarded, payload bytes, end monotonic ns
-TRAILER = struct.Struct("<4sIQQQQQq")
+TRAILER_1_2 = struct.Struct("<4sIQQQQQq")
+# 1.3 appends: times the recording thread waited for the writer (block), ns spent waiting
+TRAILER = struct.Struct("<4sIQQQQQqQQ")
 # delta ns from chunk base, site | kind << 24, span, parent, task, payload length
 RECORD = struct.Struct("<IIIIII")
 RECORD_SIZE = RECORD.size
@@ -48,7 +50,7 @@ PERFORMANCE_SITE = 1
 POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT = 0, 1, 2
 POLICIES = {"block": POLICY_BLOCK, "drop": POLICY_DROP, "flight-recorder": POLICY_FLIGHT}
 
-assert HEADER.size == 40 and CHUNK.size == 32 and TRAILER.size == 56 and RECORD_SIZE == 24
+assert HEADER.size == 40 and CHUNK.size == 32 and TRAILER_1_2.size == 56 and TRAILER.size == 72 and RECORD_SIZE == 24
 
 
 class Kind(enum.IntEnum):
@@ -213,8 +215,9 @@ def chunk_crc(chunk_header_tail: bytes, body) -> int:
     return zlib.crc32(body, zlib.crc32(chunk_header_tail))
 
 
-def encode_trailer(chunks, events, dropped, discarded, payload_bytes, end_mono_ns) -> bytes:
+def encode_trailer(chunks, events, dropped, discarded, payload_bytes, end_mono_ns,
+                   block_waits=0, block_wait_ns=0) -> bytes:
     tail = TRAILER.pack(TRAILER_MAGIC, 0, chunks, events, dropped, discarded, payload_bytes,
-                        end_mono_ns)
+                        end_mono_ns, block_waits, block_wait_ns)
     crc = zlib.crc32(tail[8:])
     return tail[:4] + struct.pack("<I", crc) + tail[8:]

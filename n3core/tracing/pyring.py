@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 import time
 
@@ -51,7 +52,17 @@ class Recorder:
         self._next_seq = 0
         self._pending_drops = 0
         self.events = self.dropped = self.discarded = self.payload_bytes = self.chunks = 0
+        self._injected = clock is not None
+        self._init_sync()
+        self._w_running = self._w_quit = self._w_failed = False
+        self._w_fd, self._w_interval, self._w_freed = -1, 0, 0
+        self.write_offset = self.written_chunks = self.written_events = self.written_payload = 0
+        self.block_waits = self.block_wait_ns = 0
+
+    def _init_sync(self):
         self._lock = threading.RLock()
+        self._work = threading.Condition(self._lock)
+        self._space = threading.Condition(self._lock)
 
     def redact(self, redaction) -> None:
         """Apply a payload.Redaction (or None: no redaction) to the payloads encoded from now on."""
@@ -132,6 +143,8 @@ class Recorder:
             if self.policy == POLICY_FLIGHT:
                 self._discard_oldest()
                 continue
+            if self.policy == POLICY_BLOCK and self._w_running:
+                return attempts - 1, self._wait_space  # waiting for the disk is no failed attempt
             if self.policy == POLICY_BLOCK and self.on_full is not None:
                 return attempts, self.on_full
             return attempts, None
@@ -151,6 +164,109 @@ class Recorder:
         self._pending_drops = 0
         self._cur = -1
         self.chunks += 1
+        if self._w_running:
+            self._work.notify()
+
+    def _wait_space(self):
+        """block: wait until the writer frees the next slot."""
+        t0 = time.monotonic_ns()
+        with self._lock:
+            tail = self._tail
+            while self._state[tail] != FREE and self._w_running:
+                self._space.wait(0.05)
+            self.block_waits += 1
+            self.block_wait_ns += time.monotonic_ns() - t0
+
+    # ---- the writer thread ----
+
+    def attach_writer(self, fd, offset, flush_interval=0.0):
+        """Hand sealed chunks to run_writer() from now on, appending to `fd` at `offset`.
+
+        flush_interval (seconds, 0: off) seals the filling chunk once its first event is
+        that old; it needs the recorder's own clock, so an injected clock turns it off.
+        """
+        with self._lock:
+            self._w_fd, self.write_offset = fd, offset
+            self._w_interval = 0 if self._injected else int(flush_interval * 1e9)
+            self._w_quit = self._w_failed = False
+            self._w_running = True
+
+    def run_writer(self, on_error=None):
+        """The writer thread's body: write each sealed chunk, in order, until
+        stop_writer() and every sealed chunk is written (see _ring.pyx)."""
+        tick = self._w_interval / 4e9 if self._w_interval else 0.05
+        try:
+            for _ in iter(int, 1):
+                with self._lock:
+                    while self._state[self._head] != SEALED:
+                        if self._w_quit:
+                            return
+                        if self._w_interval and self._aged():
+                            self._seal_slot(self._cur)
+                            continue
+                        self._work.wait(tick)
+                    slot = self._head
+                    data, n, pay = self._chunk_bytes(slot), self._n[slot], self._pay[slot]
+                error = None if self._w_failed else self._write(data, n, pay)
+                with self._lock:
+                    self._state[slot] = FREE
+                    self._head = (slot + 1) % self.slots
+                    self._w_freed += 1
+                    self._space.notify_all()
+                if error is not None and on_error is not None:
+                    on_error(error)
+        finally:
+            with self._lock:
+                self._w_running = False
+                self._space.notify_all()
+
+    def _aged(self):
+        cur = self._cur
+        return (cur >= 0 and self._n[cur] > 0 and
+                time.monotonic_ns() - self._base[cur] >= self._w_interval)
+
+    def _write(self, data, n, pay):
+        """One chunk to the file; the OSError when the write failed (the file is then cut
+        back to its last whole chunk and later chunks are freed unwritten)."""
+        view = memoryview(data)
+        try:
+            for _ in range(len(view) + 1):
+                if not view:
+                    break
+                view = view[os.write(self._w_fd, view):]
+        except OSError as exc:
+            self._w_failed = True
+            try:
+                os.ftruncate(self._w_fd, self.write_offset)
+                os.lseek(self._w_fd, self.write_offset, os.SEEK_SET)
+            except OSError:
+                pass
+            return OSError(exc.errno, exc.strerror)
+        self.write_offset += len(data)
+        self.written_chunks += 1
+        self.written_events += n
+        self.written_payload += pay
+        return None
+
+    def stop_writer(self):
+        """Let run_writer() return once every chunk sealed so far is written."""
+        with self._lock:
+            self._w_quit = True
+            self._work.notify()
+
+    def sync(self, timeout=30.0):
+        """Wait until every chunk sealed so far has left the ring; True when it has."""
+        end = time.monotonic() + timeout
+        with self._lock:
+            target = self.chunks
+            while self._w_freed < target and self._w_running and time.monotonic() < end:
+                self._space.wait(0.02)
+            return self._w_freed >= target
+
+    def forget_writer(self):
+        """In a forked child: the writer thread is gone, and its lock may have been held."""
+        self._init_sync()
+        self._w_running = False
 
     def _discard_oldest(self):
         head = self._head
@@ -159,11 +275,16 @@ class Recorder:
         self._head = (head + 1) % self.slots
 
     def seal(self) -> bool:
-        """Seal the filling chunk if it holds events, so flush and dump can take it."""
+        """Seal the filling chunk if it holds events, so flush and dump can take it; drops
+        not yet counted in a chunk get one of their own (no events, base_ns 0)."""
         with self._lock:
+            if self._cur < 0 and self._pending_drops and self._state[self._tail] == FREE:
+                self._open(self._tail)
             cur = self._cur
-            if cur < 0 or self._n[cur] == 0:
+            if cur < 0 or (self._n[cur] == 0 and not self._pending_drops):
                 return False
+            if self._n[cur] == 0:
+                self._base[cur] = 0
             self._seal_slot(cur)
         if self.on_seal is not None:
             self.on_seal()

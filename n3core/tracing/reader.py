@@ -35,7 +35,8 @@ from typing import Iterator, NamedTuple
 
 from . import core as _core
 from .errors import TraceError, TraceFormatError
-from .format import (CHUNK, CHUNK_MAGIC, HEADER, MAGIC, RECORD_SIZE, TRAILER, TRAILER_MAGIC, Header,
+from .format import (CHUNK, CHUNK_MAGIC, HEADER, MAGIC, RECORD_SIZE, TRAILER, TRAILER_1_2,
+                     TRAILER_MAGIC, Header,
                      Kind, Site, decode_header)
 from .payload import Cut, Opaque
 
@@ -75,6 +76,8 @@ class Report:
     dropped_seen: int = 0
     discarded: int | None = None
     finished: bool = False
+    block_waits: int = 0  # 1.3 trailers: times `block` made the program wait for the disk
+    block_wait_ns: int = 0
     bad_payloads: int = 0  # events whose payload did not decode (count_bad_payloads=True)
     bad_payload: str = ""  # where the first one is, and why
     _bad_seen: set = field(default_factory=set, repr=False)
@@ -271,14 +274,18 @@ class Trace:
     def _read_trailer(self, head: bytes, offset: int) -> None:
         report = self.report
         raw = head + self._file.read(TRAILER.size - len(head))
-        if len(raw) < TRAILER.size:
-            self._damaged(offset, f"torn trailer ({len(raw)} of {TRAILER.size} bytes)")
+        layout = TRAILER  # 1.3; a 1.2 trailer is its first 56 bytes with their own CRC
+        if len(raw) < TRAILER.size or zlib.crc32(raw[8:]) != TRAILER.unpack(raw)[1]:
+            layout, raw = TRAILER_1_2, raw[:TRAILER_1_2.size]
+        if len(raw) < layout.size:
+            self._damaged(offset, f"torn trailer ({len(raw)} of {layout.size} bytes)")
             return
-        _, crc, chunks, events, dropped, discarded, _pay, _end = TRAILER.unpack(raw)
+        _, crc, chunks, events, dropped, discarded, _pay, _end, *waits = layout.unpack(raw)
         if zlib.crc32(raw[8:]) != crc:
             self._damaged(offset, "trailer fails its CRC-32 check (corrupt bytes)")
             return
-        report.bytes_read = offset + TRAILER.size
+        report.block_waits, report.block_wait_ns = waits or (0, 0)
+        report.bytes_read = offset + layout.size
         report.complete = True
         report.dropped, report.discarded = dropped, discarded
         if chunks != report.chunks_read or events != report.events:

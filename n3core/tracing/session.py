@@ -28,6 +28,7 @@ from .sink import TraceFile, describe, make_private_dirs, warn
 
 __all__ = ["start", "stop", "fail", "flush", "dump", "active", "tracing", "Tracer"]
 
+WRITER_THREAD = "n3trace-writer"
 _formatting = threading.local()  # set while error_payload runs the user's __str__
 _start_lock = threading.Lock()
 
@@ -123,25 +124,22 @@ class Tracer:
         self.recorder = self.ring.Recorder(
             per_chunk, chunk_payload, slots, policy, mask=mask, reserved_mask=reserved,
             max_depth=self.config.max_depth, max_bytes=self.config.max_payload,
-            max_repr=self.config.max_repr, clock=clock,
-            on_seal=(self.drain if policy == POLICY_BLOCK else
-                     self._wake_writer if policy == POLICY_DROP else None),
-            on_full=self.drain if policy == POLICY_BLOCK else None, redaction=rules)
+            max_repr=self.config.max_repr, clock=clock, redaction=rules)
         self._wlock = threading.RLock()
         self._busy = 0  # file writes in progress on the main thread (see _writing)
         self._pending_signal = None
         self._pid = os.getpid()
         self._file: TraceFile | None = None
         self.write_error: OSError | None = None
-        self.chunks_written = self.events_written = self.payload_written = 0
         self._stopped = False
-        self._wake = threading.Event()
         self._quit = threading.Event()
         self._threads: list = []
         self._hooks: dict = {}
         if policy != POLICY_FLIGHT:
             make_private_dirs(os.path.dirname(os.path.abspath(self.path)))
             self._file = TraceFile(self.path, self.header)
+            self.recorder.attach_writer(self._file.fd, self._file.offset,
+                                        self.config.flush_interval)
 
     def redact(self, rules) -> None:
         """Follow new redaction rules from now on (the encoder and the request hash)."""
@@ -177,35 +175,21 @@ class Tracer:
             self._pending_signal = None
             self._on_sigterm(signum, frame)
 
-    def drain(self) -> None:
-        """Write every sealed chunk to the file, oldest first (block: in the caller).
-
-        Once a write has failed the chunks are freed unwritten, so a blocked ring never
-        waits for a disk that will not take them.
-        """
-        with self._writing():
-            file = self._file
-            if file is None:
-                return
-            for _ in range(1 << 20):
-                data = self.recorder.take()
-                if data is None:
-                    return
-                if file.write(data):
-                    events, payload = _chunk_counts(data)
-                    self.chunks_written += 1
-                    self.events_written += events
-                    self.payload_written += payload
-                elif self.write_error is None:
-                    self._write_failed(file.error)
-
     def _write_failed(self, exc: OSError) -> None:
+        """The writer thread's report of a failed write: the file ends on its last whole
+        chunk, later chunks are freed unwritten, and the trailer counts them as lost."""
+        exc.filename = self.path
+        if self._file is not None:
+            self._file.error = exc
+        self._stop_recording(exc)
+
+    def _stop_recording(self, exc: OSError) -> None:
         """Stop recording after a failed write, and say so once; the program goes on."""
         self.write_error = exc
         if self.ring.active() is self.recorder:
             self.ring.uninstall()
         warn(f"cannot write the trace {self.path}: {describe(exc)}. Tracing stopped there "
-             f"and the program goes on untraced; the {self.events_written} events written "
+             f"and the program goes on untraced; the {self.recorder.written_events} events written "
              "before stay readable, and the trailer, if it still fits, counts the rest as "
              "dropped. Free some space, or point NAMEL3SS_DEBUG_OUTPUT_DIR at a writable "
              "folder.")
@@ -215,16 +199,7 @@ class Tracer:
         """Events recorded but not in the file because writing it failed (block and drop)."""
         if self.config.policy == "flight-recorder":
             return 0
-        return max(0, self.recorder.events - self.events_written)
-
-    def _wake_writer(self) -> None:
-        self._wake.set()
-
-    def _writer_loop(self) -> None:
-        while not self._quit.is_set():
-            self._wake.wait(0.05)
-            self._wake.clear()
-            self.drain()
+        return max(0, self.recorder.events - self.recorder.written_events)
 
     def _sampler_loop(self) -> None:
         import psutil
@@ -234,8 +209,8 @@ class Tracer:
 
     # -- lifecycle ---------------------------------------------------------------------
     def _begin(self) -> None:
-        if self.config.policy == "drop":
-            self._spawn(self._writer_loop, "n3trace-writer")
+        if self._file is not None:
+            self._spawn(self.recorder.run_writer, WRITER_THREAD, (self._write_failed,))
         if self.config.install_hooks:
             self._install_hooks()
         if self.config.capture_memory:
@@ -243,8 +218,8 @@ class Tracer:
             hooks.instant(SITE_MEMORY, {"rss": psutil.Process().memory_info().rss})
             self._spawn(self._sampler_loop, "n3trace-memory")
 
-    def _spawn(self, target, name) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
+    def _spawn(self, target, name, args=()) -> None:
+        thread = threading.Thread(target=target, name=name, args=args, daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -255,7 +230,7 @@ class Tracer:
             return
         with self._writing():
             self.recorder.seal()
-            self.drain()
+            self.recorder.sync()
 
     def dump(self, path=None) -> "str | None":
         """Write the flight recorder's ring (header, chunks, trailer) atomically to `path`.
@@ -303,22 +278,31 @@ class Tracer:
         self._stopped = True
         self.ring.uninstall()
         self._quit.set()
+        rec = self.recorder
+        if self._file is not None:
+            with self._writing():
+                rec.seal()
+                if rec.pending_drops():  # a full ring: once a slot is free they get a chunk
+                    rec.sync()
+                    rec.seal()
+            rec.stop_writer()
         for thread in self._threads:
             if thread is not threading.current_thread():
-                thread.join(5)
+                # the writer is waited for however long the disk takes: the trailer must
+                # come after its last chunk, as when the caller wrote them itself
+                thread.join(None if thread.name == WRITER_THREAD else 5)
         self._remove_hooks()
         if self.config.policy == "flight-recorder":
             self.dump()
         else:
             with self._writing():
-                self.recorder.seal()
-                self.drain()
                 file, self._file = self._file, None
                 if file is not None:
+                    file.offset = rec.write_offset
                     file.finish(encode_trailer(
-                        self.chunks_written, self.events_written,
-                        self.recorder.dropped + self.events_lost, self.recorder.discarded,
-                        self.payload_written, self._clock()))
+                        rec.written_chunks, rec.written_events,
+                        rec.dropped + self.events_lost, rec.discarded, rec.written_payload,
+                        self._clock(), rec.block_waits, rec.block_wait_ns))
         self._release()
 
     def _release(self) -> None:
@@ -331,6 +315,7 @@ class Tracer:
         global _start_lock
         self._stopped = True
         self.ring.uninstall()
+        self.recorder.forget_writer()
         file, self._file = self._file, None
         if file is not None:
             file.close()  # the child's copy of the descriptor; the parent's stays open
@@ -346,7 +331,7 @@ class Tracer:
     def stats(self) -> dict:
         rec = self.recorder
         return {"events": rec.events, "dropped": rec.dropped, "discarded": rec.discarded,
-                "chunks": rec.chunks, "core": self.core_name}
+                "chunks": rec.chunks, "block_waits": rec.block_waits, "core": self.core_name}
 
     # -- exit hooks --------------------------------------------------------------------
     def _install_hooks(self) -> None:

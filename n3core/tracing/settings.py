@@ -38,6 +38,7 @@ class DebugSettings:
     capture_performance: bool = True
     retention_days: int = 7
     policy: str = "block"
+    flush_interval: float = 0.1  # seconds
 
     def trace_config(self) -> dict:
         """The tracer's own settings (see `config.TraceConfig`)."""
@@ -48,6 +49,7 @@ class DebugSettings:
             "policy": self.policy, "buffer_size": self.buffer_size,
             "components": components, "event_types": self.event_types,
             "capture_memory": self.capture_memory, "output_dir": self.output_dir,
+            "flush_interval": self.flush_interval,
         }
 
 
@@ -108,6 +110,14 @@ def _coerce(key: str, raw, name: str, source: str):
         low = 16 if key == "buffer_size" else 0
         if value is None or value < low:
             fail(f"an integer >= {low}")
+        return value
+    if key == "flush_interval":
+        try:
+            value = float(raw) if not isinstance(raw, bool) else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not 0 < value <= 3600:
+            fail("a number of seconds above 0 and at most 3600, like 0.1")
         return value
     if key == "policy":
         if raw not in POLICIES:
