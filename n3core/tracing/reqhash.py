@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .payload import decode, encode
+from .payload import decode
+from .pyencode import encode
 
 FIELD = "request_hash"
 
