@@ -236,7 +236,7 @@ def test_writer_writes_the_current_minor_with_a_fixed_field_crc(tmp_path, tracin
     path = tmp_path / "t.n3t"
     write_trace(path, tracing_core)
     data = path.read_bytes()
-    assert struct.unpack_from("<HH", data, 8) == (FORMAT_MAJOR, FORMAT_MINOR) == (1, 2)
+    assert struct.unpack_from("<HH", data, 8) == (FORMAT_MAJOR, FORMAT_MINOR) == (1, 3)
     assert struct.unpack_from("<I", data, 20)[0] == zlib.crc32(data[24:40], zlib.crc32(data[8:20]))
 
 
@@ -254,9 +254,9 @@ def test_every_bit_flip_in_the_fixed_fields_is_refused(tmp_path, tracing_core):
         except TraceFormatError:
             continue
         accepted.append(bit)
-    # A flipped minor bit that turns 1.2 into 1.0 disables the fixed-field check: that is
-    # the one way left, and such a file still reads with the correct anchors.
-    assert accepted == [8 * 10 + 1]
+    # Only a minor version of 0 (1.0 files) skips the fixed-field check, and no single
+    # flipped bit turns 1.3 into 1.0, so every flip is caught.
+    assert accepted == []
 
 
 def test_version_1_0_files_stay_readable(tmp_path, tracing_core):
@@ -295,7 +295,7 @@ def test_major_version_0_is_refused(tmp_path, tracing_core):
     struct.pack_into("<H", data, 8, 0)
     struct.pack_into("<I", data, 20, zlib.crc32(data[24:40], zlib.crc32(data[8:20])))
     path.write_bytes(bytes(data))
-    with pytest.raises(TraceFormatError, match="format 0.2"):
+    with pytest.raises(TraceFormatError, match="format 0.3"):
         open_trace(path)
 
 

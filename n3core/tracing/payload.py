@@ -17,7 +17,9 @@ T_NONE, T_FALSE, T_TRUE, T_INT, T_BIGINT, T_FLOAT = 0x00, 0x01, 0x02, 0x03, 0x04
 T_STR, T_BYTES, T_LIST, T_TUPLE, T_DICT, T_OPAQUE, T_CUT = 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C
 
 CUT_CYCLE, CUT_DEPTH, CUT_SIZE, CUT_MUTATED = 1, 2, 3, 4
-CUT_REASONS = {CUT_CYCLE: "cycle", CUT_DEPTH: "depth", CUT_SIZE: "size", CUT_MUTATED: "mutated"}
+CUT_HISTORY = 5  # never written: what a reader shows where a request's history is not in the trace
+CUT_REASONS = {CUT_CYCLE: "cycle", CUT_DEPTH: "depth", CUT_SIZE: "size", CUT_MUTATED: "mutated",
+               CUT_HISTORY: "history"}
 
 DEFAULT_MAX_DEPTH = 32
 DEFAULT_MAX_BYTES = 256 * 1024

@@ -3,15 +3,17 @@
 Kept apart from `session` because generated code needs a little more than the core's
 span calls: a return value handed back unchanged, one `error_occurred` per exception
 (at the innermost span it leaves), generators closed early ending normally, and the
-redaction rules. Payloads are handed to the encoder as they are: it records dataclasses
-as the dicts of their fields and removes secrets while it encodes (`payload.Redaction`,
-configured here). With no tracer started every hook returns after one call into the core.
+redaction rules. Payloads are handed to the encoder as they are (it records dataclasses
+as the dicts of their fields and removes secrets while it encodes, `payload.Redaction`,
+configured here), but for llm requests, which leave out what earlier ones recorded
+(`history`). With no tracer started every hook returns after one call into the core.
 """
 from __future__ import annotations
 
 import os
 import re
 
+from . import history as _hist
 from . import reqhash as _reqhash
 from . import session as _s
 from .payload import Redaction, scrub, type_name
@@ -24,6 +26,7 @@ _key_is_secret: dict = {}  # the encoders' verdict cache: key -> is it secret-na
 _secret_values: list = []  # longest first; the encoders add values they redact by key
 MISS = object()  # what `answer` returns when no replay answers the call
 _replayer = None
+_history: tuple = (None, None)  # (tracer, history.Writer): what that tracer's trace holds
 
 
 def _secret_key(key: str) -> bool:
@@ -117,13 +120,30 @@ def _attr(exc: BaseException, name: str):
 
 def request(payload):
     """A boundary's payload with the hash a replay checks it by (`reqhash`), computed on the
-    form the trace records: redacted and bounded by the running tracer's limits."""
+    form the trace records: redacted and bounded by the running tracer's limits.
+
+    An llm request (a dict with a `messages` list) is returned as the `history.Recorded`
+    form the trace keeps, without what earlier requests already recorded; its hash is that
+    of the whole request as a reader rebuilds it.
+    """
+    global _history
     tracer = _s._tracer
-    if isinstance(payload, dict) and tracer is not None:
-        config = tracer.config
-        payload[_reqhash.FIELD] = _reqhash.live_digest(
-            payload, _s.default_redaction, (config.max_depth, config.max_payload, config.max_repr))
-    return payload
+    if not isinstance(payload, dict) or tracer is None:
+        return payload
+    config = tracer.config
+    redaction = _s.default_redaction
+    limits = (config.max_depth, config.max_payload, config.max_repr)
+    if not isinstance(payload.get(_hist.MESSAGES), list) or config.policy == "flight-recorder":
+        payload[_reqhash.FIELD] = _reqhash.live_digest(payload, redaction, limits)
+        return payload
+    if _history[0] is not tracer:
+        _history = (tracer, _hist.Writer())
+    payload.pop(_reqhash.FIELD, None)
+    recorded, rebuilt = _history[1].record(
+        payload, tracer.ring.encode, (*limits, redaction),
+        redaction.secrets if redaction is not None else ())
+    payload[_reqhash.FIELD] = recorded[_reqhash.FIELD] = _reqhash.digest(rebuilt)
+    return recorded
 
 
 def install_replayer(replayer) -> None:
@@ -135,7 +155,9 @@ def install_replayer(replayer) -> None:
 def answer(token, payload):
     """A recorded answer for this llm/tool/clock call, or MISS to run it for real."""
     replayer = _replayer
-    return MISS if replayer is None else replayer.answer(token, payload)
+    if replayer is None:
+        return MISS
+    return replayer.answer(token, payload.full if type(payload) is _hist.Recorded else payload)
 
 
 def instant(site, payload=None) -> None:

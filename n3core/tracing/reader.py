@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from typing import Iterator, NamedTuple
 
 from . import core as _core
+from . import history as _history
 from .errors import TraceError, TraceFormatError
-from .format import (CHUNK, CHUNK_MAGIC, HEADER, RECORD_SIZE, TRAILER, TRAILER_MAGIC, Header,
+from .format import (CHUNK, CHUNK_MAGIC, HEADER, HISTORY_MINOR, RECORD_SIZE, TRAILER, TRAILER_MAGIC, Header,
                      Kind, Site, decode_header)
 from .payload import Cut, Opaque
 
@@ -82,7 +83,7 @@ class Batch:
     """The events of one chunk, as columns; payloads stay encoded until asked for."""
 
     __slots__ = ("ts", "site", "kind", "span", "parent", "task", "_offsets", "_lengths",
-                 "_body", "_base", "_decode", "_get", "seq", "offset")
+                 "_body", "_base", "_decode", "_get", "seq", "offset", "_rebuilt")
 
     def __init__(self, columns, body, base, seq, offset, module=None):
         (self.ts, self.site, self.kind, self.span, self.parent, self.task, self._offsets,
@@ -94,6 +95,7 @@ class Batch:
         self._get = module.payload_get
         self.seq = seq
         self.offset = offset
+        self._rebuilt: dict = {}  # event index -> llm request with its history put back
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -104,10 +106,10 @@ class Batch:
         return self._lengths
 
     def payload(self, i: int):
-        n = self._lengths[i]
-        if not n:
-            return None
-        return self._decode(self._body, self._base + self._offsets[i], n)
+        rebuilt = self._rebuilt.get(i) if self._rebuilt else None
+        if rebuilt is not None:
+            return _history.fresh(rebuilt)
+        return self.recorded(i)
 
     def payload_get(self, i: int, keys) -> dict:
         """{key: value} for the `keys` found in event i's payload when it is a dict, else {}.
@@ -115,6 +117,20 @@ class Batch:
         Equals filtering `payload(i)`, but only the wanted values are decoded (text in the
         parts skipped is not checked for valid UTF-8).
         """
+        rebuilt = self._rebuilt.get(i) if self._rebuilt else None
+        if rebuilt is not None:
+            return {k: v for k, v in _history.fresh(rebuilt).items() if k in keys}
+        return self.recorded_get(i, keys)
+
+    def recorded(self, i: int):
+        """Event i's payload as the file holds it: an llm request without its history."""
+        n = self._lengths[i]
+        if not n:
+            return None
+        return self._decode(self._body, self._base + self._offsets[i], n)
+
+    def recorded_get(self, i: int, keys) -> dict:
+        """`payload_get` on the payload as the file holds it."""
         n = self._lengths[i]
         if not n:
             return {}
@@ -126,6 +142,10 @@ class Batch:
             return None
         start = self._base + self._offsets[i]
         return self._body[start:start + n]
+
+    def mentions(self, raw: bytes) -> bool:
+        """Whether these bytes occur anywhere in the batch's payloads (one scan, in C)."""
+        return self._body.find(raw, self._base) >= 0
 
     def event(self, i: int) -> Event:
         k = self.kind[i]
@@ -154,6 +174,8 @@ class Trace:
             raise
         self.report = Report(file_size=size, bytes_read=self.header.size)
         self._shift = self.header.wall_anchor_ns - self.header.mono_anchor_ns
+        self._rebuilder = (_history.Rebuilder(self.header.sites)
+                           if self.header.format_version >= (1, HISTORY_MINOR) else None)
         self._started = False
 
     def __enter__(self) -> "Trace":
@@ -226,6 +248,8 @@ class Trace:
                                       f"{columns[-1]}, header says {pay}")
                 break
             batch = Batch(columns, body, n * RECORD_SIZE, seq, offset, self._module)
+            if self._rebuilder is not None:
+                batch._rebuilt = self._rebuilder.scan(batch)
             offset += CHUNK.size + body_len
             report.bytes_read = offset
             report.chunks_read += 1
