@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from .payload import CUT_HISTORY, CUT_REASONS, T_CUT, T_STR, Cut, decode
+from . import core as _core
+from .payload import CUT_HISTORY, CUT_REASONS, T_CUT, T_STR, Cut
+from .reqhash import canonical, digest_with
 
 FIELD = "history"  # the payload key a 1.3 writer adds to every llm request it records
 MESSAGES, TOOLS = "messages", "tools"
@@ -35,6 +37,37 @@ def _chain(previous: bytes, part: bytes) -> bytes:
                            digest_size=16).digest()
 
 
+class _Part:
+    """One recorded message (or tool list) and its canonical JSON, made once."""
+
+    __slots__ = ("value", "text")
+
+    def __init__(self, value):
+        self.value = value
+        self.text = canonical(value)
+
+
+def _decode(raw: bytes):
+    return _core.reader.decode_payload(raw, 0, len(raw))
+
+
+def _digest(payload: dict, others, given: dict) -> str:
+    """The request hash of the whole request: `others` holds its recorded fields but those
+    in `given` (messages: a tuple of parts; tools: one part), in `payload`'s key order."""
+    if not isinstance(others, dict):  # cut as a whole: hash what a reader would rebuild
+        others = {}
+    rebuilt, texts = {}, {}
+    for key in payload:
+        if key == MESSAGES:
+            rebuilt[key] = [p.value for p in given[key]]
+            texts[key] = "[" + ",".join(p.text for p in given[key]) + "]"
+        elif key in given:
+            rebuilt[key], texts[key] = given[key].value, given[key].text
+        elif key in others:
+            rebuilt[key] = others[key]
+    return digest_with(rebuilt, texts)
+
+
 class Writer:
     """One tracer's memory of the requests it recorded: numbers, prefixes, tool lists.
 
@@ -46,12 +79,13 @@ class Writer:
     def __init__(self):
         self._lock = threading.Lock()
         self._count = 0
-        self._calls: dict = {}  # number -> (recorded messages, recorded tools)
+        self._calls: dict = {}  # number -> (message parts, tools part or None)
         self._prefixes: dict = {}
         self._tools: dict = {}  # encoded tools -> latest number that recorded them
 
     def record(self, payload: dict, encode, limits, secrets) -> tuple:
-        """(what to record, the request as a reader rebuilds it) for an llm request dict."""
+        """(what to record, the hash of the request as a reader rebuilds it) for an llm
+        request dict; `limits` are max_depth, max_bytes, max_repr and the redaction."""
         max_depth, max_bytes, max_repr, redaction = limits
         messages, tools = payload[MESSAGES], payload.get(TOOLS)
 
@@ -76,9 +110,9 @@ class Writer:
             if tools_base is not None and number - tools_base > WINDOW:
                 tools_base = None
             old = self._calls[base][0][:kept] if base else ()
-            new = tuple(decode(p) for p in parts[kept:])
+            new = tuple(_Part(_decode(p)) for p in parts[kept:])
             rec_tools = (self._calls[tools_base][1] if tools_base is not None
-                         else decode(tools_raw) if tools_raw is not None else None)
+                         else _Part(_decode(tools_raw)) if tools_raw is not None else None)
             history: dict = {"call": number}
             if base:
                 history[MESSAGES] = [base, kept]
@@ -95,19 +129,12 @@ class Writer:
             recorded.full = payload
             if encode(recorded, max_depth, max_bytes, max_repr, redaction)[:1] != bytes((T_CUT,)):
                 self._remember(number, old + new, rec_tools, chains, tools_raw)
-        whole = tools_raw is None
-        others = decode(encode({k: v for k, v in payload.items()
-                                if k != MESSAGES and (whole or k != TOOLS)},
-                               max_depth, max_bytes, max_repr, redaction))
-        rebuilt = {}
-        for key in payload:
-            if key == MESSAGES:
-                rebuilt[key] = list(old + new)
-            elif key == TOOLS and not whole:
-                rebuilt[key] = rec_tools
-            elif isinstance(others, dict) and key in others:
-                rebuilt[key] = others[key]
-        return recorded, rebuilt
+        given = {MESSAGES: old + new}
+        if rec_tools is not None:
+            given[TOOLS] = rec_tools
+        others = _decode(encode({k: v for k, v in payload.items() if k not in given},
+                                max_depth, max_bytes, max_repr, redaction))
+        return recorded, _digest(payload, others, given)
 
     def _prefix(self, chains: list, number: int) -> tuple:
         for k in range(len(chains), 0, -1):

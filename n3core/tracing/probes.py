@@ -139,10 +139,10 @@ def request(payload):
     if _history[0] is not tracer:
         _history = (tracer, _hist.Writer())
     payload.pop(_reqhash.FIELD, None)
-    recorded, rebuilt = _history[1].record(
+    recorded, digest = _history[1].record(
         payload, tracer.ring.encode, (*limits, redaction),
         redaction.secrets if redaction is not None else ())
-    payload[_reqhash.FIELD] = recorded[_reqhash.FIELD] = _reqhash.digest(rebuilt)
+    payload[_reqhash.FIELD] = recorded[_reqhash.FIELD] = digest
     return recorded
 
 
