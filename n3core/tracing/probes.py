@@ -157,7 +157,7 @@ def answer(token, payload):
     replayer = _replayer
     if replayer is None:
         return MISS
-    return replayer.answer(token, payload.full if type(payload) is _hist.Recorded else payload)
+    return replayer.answer(token, _hist.whole(payload))
 
 
 def instant(site, payload=None) -> None:
