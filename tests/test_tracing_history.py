@@ -167,3 +167,14 @@ def test_the_replayer_is_offered_the_whole_request(tmp_path, tracing_core):
         session.stop()
     assert [_plain(p) for p in seen] == [_plain(c) for c in conv]
     assert all(type(p) is dict and p[HASH] == digest(_plain(p)) for p in seen)
+
+
+def test_the_flight_recorder_keeps_requests_whole(tmp_path, tracing_core):
+    """Its ring forgets old chunks, so a request there must not lean on an earlier one."""
+    path = tmp_path / "t.n3t"
+    sent = _record(path, [_conversation(5)], tracing_core, {"policy": "flight-recorder"})
+    with open_trace(str(path)) as trace:
+        stored = [b.recorded(i) for b in trace.batches() for i in range(len(b))
+                  if b.site[i] == LLM and b.kind[i] == 0]
+    assert [_plain(r) for r in stored] == sent
+    assert all(FIELD not in r for r in stored)
