@@ -37,11 +37,6 @@ def whole(payload):
     return payload.full if type(payload) is Recorded else payload
 
 
-def _chain(previous: bytes, part: bytes) -> bytes:
-    return hashlib.blake2b(previous + len(part).to_bytes(8, "little") + part,
-                           digest_size=16).digest()
-
-
 class _Part:
     """One recorded message (or tool list) and its canonical JSON, made once."""
 
@@ -52,40 +47,76 @@ class _Part:
         self.text = canonical(value)
 
 
+class _Call:
+    """A recorded request: its encoded messages, their parts, its tools part, and the
+    request hash's state after its messages (None when its keys do not allow one)."""
+
+    __slots__ = ("encoded", "parts", "tools", "state")
+
+    def __init__(self, encoded, parts, tools, state):
+        self.encoded, self.parts, self.tools, self.state = encoded, parts, tools, state
+
+
 def _decode(raw: bytes):
     return _core.reader.decode_payload(raw, 0, len(raw))
 
 
-def _digest(payload: dict, others, given: dict) -> str:
-    """The request hash of the whole request: `others` holds its recorded fields but those
-    in `given` (messages: a tuple of parts; tools: one part), in `payload`'s key order."""
+_OPEN = '{"' + MESSAGES + '":'
+
+
+def _continued(state, count: int, parts) -> object:
+    """The request hash's state after the canonical JSON's messages, from `state`, which
+    holds the first `count` of them (None: nothing yet), and the new `parts`."""
+    if state is None:
+        state = hashlib.blake2b((_OPEN + "[").encode(), digest_size=16)
+    else:
+        state = state.copy()
+    for index, part in enumerate(parts, count):
+        state.update(("," if index else "").encode() + part.text.encode("utf-8", "surrogatepass"))
+    return state
+
+
+def _digest(payload: dict, others, messages: tuple, tools, state) -> str:
+    """The request hash of the whole request, its messages' part taken from `state`.
+
+    `others` holds the recorded fields but messages and (when given) tools. The canonical
+    JSON sorts keys and `messages` sorts first among an llm request's, so the text is the
+    messages, then the rest: each message is hashed once, in the request it is new in. A
+    request with a key that sorts before it is hashed whole.
+    """
     if not isinstance(others, dict):  # cut as a whole: hash what a reader would rebuild
         others = {}
-    rebuilt, texts = {}, {}
+    rebuilt = {}
     for key in payload:
         if key == MESSAGES:
-            rebuilt[key] = [p.value for p in given[key]]
-            texts[key] = "[" + ",".join(p.text for p in given[key]) + "]"
-        elif key in given:
-            rebuilt[key], texts[key] = given[key].value, given[key].text
+            rebuilt[key] = None
+        elif key == TOOLS and tools is not None:
+            rebuilt[key] = tools.value
         elif key in others:
             rebuilt[key] = others[key]
-    return digest_with(rebuilt, texts)
+    rest = canonical(rebuilt)
+    if min(rebuilt) != MESSAGES or not rest.startswith(_OPEN + "null"):
+        rebuilt[MESSAGES] = [p.value for p in messages]
+        return digest_with(rebuilt, {MESSAGES: "[" + ",".join(p.text for p in messages) + "]"})
+    final = state.copy()
+    final.update(("]" + rest[len(_OPEN) + 4:]).encode("utf-8", "surrogatepass"))
+    return final.hexdigest()
 
 
 class Writer:
-    """One tracer's memory of the requests it recorded: numbers, prefixes, tool lists.
+    """One tracer's memory of the requests it recorded: numbers, messages, tool lists.
 
-    `_prefixes` maps the chained digest of a request's first k encoded messages to the
-    latest (request number, k) that recorded them, so the longest prefix already in the
-    trace is found with one lookup per message, however many conversations run at once.
+    `_heads` maps a request's last encoded message to the latest request that ended with
+    it, so the request a new one continues (the longest recorded request whose messages
+    begin the new one) is found with a lookup per message from the end, however many
+    conversations run at once, and checked byte for byte.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._count = 0
-        self._calls: dict = {}  # number -> (message parts, tools part or None)
-        self._prefixes: dict = {}
+        self._calls: dict = {}  # number -> _Call
+        self._heads: dict = {}
         self._tools: dict = {}  # encoded tools -> latest number that recorded them
 
     def record(self, payload: dict, encode, limits, secrets) -> tuple:
@@ -98,29 +129,26 @@ class Writer:
             return encode(value, max(0, max_depth - depth), max_bytes, max_repr, redaction)
 
         known = len(secrets)
-        parts = [enc(m, 2) for m in messages]
+        encoded = [enc(m, 2) for m in messages]
         tools_raw = enc(tools, 1) if isinstance(tools, list) and tools else None
         if len(secrets) != known:  # a secret learned late: scrub the earlier parts too
-            parts = [enc(m, 2) for m in messages]
+            encoded = [enc(m, 2) for m in messages]
             tools_raw = enc(tools, 1) if tools_raw is not None else None
-        chains, chain = [], b""
-        for part in parts:
-            chain = _chain(chain, part)
-            chains.append(chain)
         with self._lock:
             self._count += 1
             number = self._count
-            base, kept = self._prefix(chains, number)
+            base_number, base = self._base(encoded, number)
+            kept = len(base.encoded) if base is not None else 0
             tools_base = self._tools.get(tools_raw) if tools_raw is not None else None
-            if tools_base is not None and number - tools_base > WINDOW:
+            if tools_base is not None and (number - tools_base > WINDOW
+                                           or tools_base not in self._calls):
                 tools_base = None
-            old = self._calls[base][0][:kept] if base else ()
-            new = tuple(_Part(_decode(p)) for p in parts[kept:])
-            rec_tools = (self._calls[tools_base][1] if tools_base is not None
+            new = tuple(_Part(_decode(p)) for p in encoded[kept:])
+            rec_tools = (self._calls[tools_base].tools if tools_base is not None
                          else _Part(_decode(tools_raw)) if tools_raw is not None else None)
             history: dict = {"call": number}
-            if base:
-                history[MESSAGES] = [base, kept]
+            if base is not None:
+                history[MESSAGES] = [base_number, kept]
             if tools_base is not None:
                 history[TOOLS] = tools_base
             recorded = Recorded()
@@ -132,32 +160,38 @@ class Writer:
                 recorded[key] = value
             recorded[FIELD] = history
             recorded.full = payload
+            state = _continued(base.state if base is not None else None, kept, new)
+            call = _Call((base.encoded if base is not None else ()) + tuple(encoded[kept:]),
+                         (base.parts if base is not None else ()) + new, rec_tools, state)
             if encode(recorded, max_depth, max_bytes, max_repr, redaction)[:1] != bytes((T_CUT,)):
-                self._remember(number, old + new, rec_tools, chains, tools_raw)
-        given = {MESSAGES: old + new}
-        if rec_tools is not None:
-            given[TOOLS] = rec_tools
+                self._remember(number, call, tools_raw)
+        given = {MESSAGES, TOOLS} if rec_tools is not None else {MESSAGES}
         others = _decode(encode({k: v for k, v in payload.items() if k not in given},
                                 max_depth, max_bytes, max_repr, redaction))
-        return recorded, _digest(payload, others, given)
+        return recorded, _digest(payload, others, call.parts, rec_tools, call.state)
 
-    def _prefix(self, chains: list, number: int) -> tuple:
-        for k in range(len(chains), 0, -1):
-            found = self._prefixes.get(chains[k - 1])
-            if found is not None and number - found[0] <= WINDOW and found[0] in self._calls:
-                return found[0], k
-        return 0, 0
+    def _base(self, encoded: list, number: int) -> tuple:
+        """(number, _Call) of the longest recorded request the new one continues, or
+        (0, None)."""
+        for k in range(len(encoded), 0, -1):
+            found = self._heads.get(encoded[k - 1])
+            if found is None or number - found > WINDOW:
+                continue
+            call = self._calls.get(found)
+            if call is not None and len(call.encoded) == k and list(call.encoded) == encoded[:k]:
+                return found, call
+        return 0, None
 
-    def _remember(self, number, messages, tools, chains, tools_raw) -> None:
-        self._calls[number] = (messages, tools)
-        for k, chain in enumerate(chains, 1):
-            self._prefixes[chain] = (number, k)
+    def _remember(self, number, call, tools_raw) -> None:
+        self._calls[number] = call
+        if call.encoded:
+            self._heads[call.encoded[-1]] = number
         if tools_raw is not None:
             self._tools[tools_raw] = number
         if len(self._calls) > 2 * WINDOW:
             floor = number - WINDOW
             self._calls = {n: c for n, c in self._calls.items() if n > floor}
-            self._prefixes = {c: v for c, v in self._prefixes.items() if v[0] > floor}
+            self._heads = {e: n for e, n in self._heads.items() if n > floor}
             self._tools = {t: n for t, n in self._tools.items() if n > floor}
 
 
