@@ -12,6 +12,8 @@ This is the contract the analyzer is built on::
             batch.payload(i)         # decoded lazily; None when the event has none
             batch.payload_get(i, ("usage", "model"))  # {key: value} for those top-level
                                      # keys of a dict payload, the rest is skipped, not built
+            batch.recorded(i)        # the payload as stored: an llm request without the
+                                     # history payload() puts back (history.py)
         for ev in trace.events(): ...   # Event(ts, site, kind, span, parent, task, payload)
         trace.report                 # Report, complete once iteration has finished
 
