@@ -1,10 +1,17 @@
-"""What instrumentation costs: an agent workload plain, instrumented-off and instrumented-on.
+"""What instrumentation costs on an agent whose conversations grow, and what peers cost.
 
-All three builds of one program are loaded into this process (the plain build runs on
+All builds of one program are loaded into this process (the plain build runs on
 `n3core.runtime`, the instrumented one on its private `_n3_runtime` copy) and run in
-alternating rounds, so the machine's noise falls on all of them alike. The figures are
-ratios to the plain build. Also timed: the pass itself (lines of Python per second) and
-`namel3ss build --instrument` of each example, as a user would run it.
+interleaved rounds of about BENCH_ROUND_S seconds of CPU time each, so the machine's noise
+falls on all of them alike and a 5% difference is resolved. Each run is one agent
+conversation of BENCH_TURNS turns (a turn: an llm call that asks for a tool, and the tool),
+so every llm request carries the whole history so far. Peers run the plain build in the
+same rounds: VizTracer (one preallocated buffer, warmed before timing, cleared outside the
+timed part) and OpenTelemetry SDK spans at the same six points per turn (agent turn, llm
+call, tool call; BatchSpanProcessor with a no-op exporter, as a user would run it). Figures
+are min and median over the rounds; ratios are to the plain build's median. Also measured:
+trace bytes per turn at 5, 20 and 50 turns, the pass itself (lines of Python per second)
+and `namel3ss build --instrument` of each example, as a user would run it.
 """
 import asyncio
 import os
@@ -18,24 +25,43 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RUNS_PER_ROUND = int(os.environ.get("BENCH_AGENT_RUNS", "1000"))  # two turns each
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+TURNS = int(os.environ.get("BENCH_TURNS", "20"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
+ROUND_S = float(os.environ.get("BENCH_ROUND_S", "1.0"))
+SIZE_TURNS = (5, 20, 50)
 
-PROGRAM = '''
-llm bench_llm {
+
+def program(turns: int) -> str:
+    """An agent that asks for a tool turns - 1 times, then answers: `turns` llm calls."""
+    return f'''
+llm bench_llm {{
   provider: "mock"
   model: "mock-bench"
   responses: [
-    { match: "^go", tool_call: { name: "lookup", arguments: { key: "k" } } }
-    { match: "found", reply: "done" }
+    {{ match: "step {turns - 1}$", reply: "done" }}
+    {{ match: "step|^go", tool_call: {{ name: "lookup", arguments: {{ key: "k" }} }} }}
   ]
-}
-tool lookup {
-  type: "mock"
-  returns: { value: "found" }
-  parameters: { type: "object", properties: { key: { type: "string" } } }
-}
-agent worker { llm: bench_llm, tools: [lookup], max_turns: 3 }
+}}
+tool lookup {{
+  type: "python"
+  function: "steps{turns}:lookup"
+  description: "Looks a key up and says which step it is"
+  parameters: {{ type: "object", properties: {{ key: {{ type: "string" }} }} }}
+}}
+agent worker {{ llm: bench_llm, tools: [lookup], max_turns: {turns + 2} }}
+'''
+
+
+def tool_module(turns: int) -> str:
+    return f'''N = 0
+
+
+async def lookup(key):
+    """A 200-character result naming the step; the count starts again after the last.
+    A coroutine, so the runtime awaits it rather than hand it to a worker thread."""
+    global N
+    N = N + 1 if N + 1 < {turns - 1} else 0
+    return "value of " + key + ": " + "x" * 180 + " step " + str(N or {turns - 1})
 '''
 
 
@@ -45,56 +71,163 @@ def load(build_dir):
     return load_build(build_dir)
 
 
+def make_builds(tmp, turns):
+    from n3instrument.build import build
+
+    folder = tmp / f"turns{turns}"
+    folder.mkdir()
+    source = folder / "bench.ai"
+    source.write_text(program(turns))
+    (folder / f"steps{turns}.py").write_text(tool_module(turns))
+    build(source, folder / "build-plain")
+    build(source, folder / "build-traced", instrument=True)
+    return folder
+
+
 async def workload(app, runs):
     for _ in range(runs):
         assert await app.run("agent:worker", "go") == "done"
 
 
-def timed_round(app, runs, trace_path=None):
-    from n3core.tracing import session
+def _sites(folder):
+    import json
 
-    if trace_path:
-        session.start(str(trace_path), _sites(app), {"install_hooks": False})
-    start = time.perf_counter()
+    return json.loads((folder / "build-traced" / "sites.json").read_text())["sites"]
+
+
+def cpu_round(app, runs, before=None, after=None):
+    """CPU seconds of `runs` conversations, with `before`/`after` around the timed part."""
+    if before:
+        before()
+    start = time.process_time()
     asyncio.run(workload(app, runs))
-    elapsed = time.perf_counter() - start
-    if trace_path:
-        session.stop()
+    elapsed = time.process_time() - start
+    if after:
+        after()
     return elapsed
 
 
-def _sites(app):
-    import json
+class Otel:
+    """OpenTelemetry spans around the plain runtime's turn, llm call and tool call."""
 
-    return json.loads((Path(app.source).parent / "build-traced" / "sites.json").read_text())["sites"]
+    def __init__(self):
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+        class NoOp(SpanExporter):
+            def export(self, spans):
+                return SpanExportResult.SUCCESS
+
+            def shutdown(self):
+                return None
+
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(BatchSpanProcessor(NoOp()))
+        self.tracer = self.provider.get_tracer("bench")
+        from n3core.runtime.agent import Agent
+        from n3core.runtime.llm import LLM
+        from n3core.runtime.tools import Tool
+
+        self.targets = [(Agent, "turn"), (LLM, "complete"), (Tool, "call")]
+        self.originals = [getattr(cls, name) for cls, name in self.targets]
+
+    def wrap(self, original, name):
+        tracer = self.tracer
+
+        async def traced(self_, *args, **kwargs):
+            with tracer.start_as_current_span(name) as span:
+                span.set_attribute("n3.component", getattr(self_, "name", ""))
+                return await original(self_, *args, **kwargs)
+
+        return traced
+
+    def on(self):
+        for (cls, name), original in zip(self.targets, self.originals):
+            setattr(cls, name, self.wrap(original, name))
+
+    def off(self):
+        for (cls, name), original in zip(self.targets, self.originals):
+            setattr(cls, name, original)
+        self.provider.force_flush()
+
+
+def peers():
+    """(name, before, after) for each peer that is installed; a note for each that is not."""
+    found = []
+    try:
+        from viztracer import VizTracer
+
+        viz = VizTracer(tracer_entries=4_000_000, verbose=0)
+        found.append(("viztracer (plain build)", viz.start, lambda: (viz.stop(), viz.clear())))
+    except ImportError:
+        print("  viztracer: not installed (pip install '.[bench]')")
+    try:
+        otel = Otel()
+        found.append(("opentelemetry spans (plain build)", otel.on, otel.off))
+    except ImportError:
+        print("  opentelemetry-sdk: not installed (pip install '.[bench]')")
+    return found
 
 
 def agent_overhead(tmp):
-    from n3instrument.build import build
+    from n3core.tracing import session
 
-    source = tmp / "bench.ai"
-    source.write_text(PROGRAM)
-    build(source, tmp / "build-plain")
-    build(source, tmp / "build-traced", instrument=True)
-    plain, traced = load(tmp / "build-plain"), load(tmp / "build-traced")
+    folder = make_builds(tmp, TURNS)
+    plain, traced = load(folder / "build-plain"), load(folder / "build-traced")
     assert type(plain).__module__.startswith("n3core.runtime") and type(traced).__module__.startswith("_n3_runtime")
-    times = {"plain": [], "instrumented, tracing off": [], "instrumented, tracing on": []}
-    timed_round(plain, 50), timed_round(traced, 50)  # warm up both
-    events = 0
-    for index in range(ROUNDS):
-        times["plain"].append(timed_round(plain, RUNS_PER_ROUND))
-        times["instrumented, tracing off"].append(timed_round(traced, RUNS_PER_ROUND))
-        trace = tmp / f"round{index}.n3t"
-        times["instrumented, tracing on"].append(timed_round(traced, RUNS_PER_ROUND, trace))
-        events = _count(trace)
+    sites = _sites(folder)
+    trace = tmp / "round.n3t"
+
+    def start():
+        session.start(str(trace), sites, {"install_hooks": False})
+
+    variants = [("plain", plain, None, None), ("instrumented, tracing off", traced, None, None),
+                ("instrumented, tracing on", traced, start, session.stop)]
+    variants += [(name, plain, before, after) for name, before, after in peers()]
+    for _, app, before, after in variants:  # warm up every variant, buffers included
+        cpu_round(app, 20, before, after)
+    runs = max(1, round(20 * ROUND_S / cpu_round(plain, 20)))
+    times = {name: [] for name, *_ in variants}
+    for _ in range(ROUNDS):
+        for name, app, before, after in variants:
+            times[name].append(cpu_round(app, runs, before, after))
     base = statistics.median(times["plain"])
-    turns = RUNS_PER_ROUND * 2
-    print(f"agent workload: {turns} turns with {RUNS_PER_ROUND} tool calls per round, {ROUNDS} rounds")
+    turns = runs * TURNS
+    print(f"agent workload: {runs} conversations of {TURNS} turns per round ({turns} llm calls,"
+          f" {runs * (TURNS - 1)} tool calls), {ROUNDS} interleaved rounds, CPU time")
+    added = {}
     for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:<28} {median * 1e3:8.1f} ms/round  {median / turns * 1e6:7.1f} us/turn"
-              f"  ratio {median / base:5.3f}")
-    print(f"  events per traced round: {events}")
+        low, median = min(values), statistics.median(values)
+        added[name] = median - base
+        print(f"  {name:<36} min {low * 1e3:8.1f} ms  median {median * 1e3:8.1f} ms/round"
+              f"  {median / turns * 1e6:7.1f} us/turn  ratio min {low / min(times['plain']):5.3f}"
+              f" median {median / base:5.3f}")
+    ours = added["instrumented, tracing on"]
+    for name in times:
+        if name.endswith("(plain build)"):
+            print(f"  {name}: added time {added[name] / ours:6.1f}x ours" if ours > 0
+                  else f"  {name}: ours added no measurable time")
+    print(f"  events per traced round: {_count(trace)}")
+
+
+def bytes_per_turn(tmp, conversations=10):
+    """Trace bytes per turn for conversations of 5, 20 and 50 turns (the whole file)."""
+    from n3core.tracing import session
+
+    print("trace bytes per turn (whole file, header and site table included):")
+    figures = {}
+    for turns in SIZE_TURNS:
+        folder = tmp / f"turns{turns}"
+        if not folder.exists():
+            make_builds(tmp, turns)
+        app = load(folder / "build-traced")
+        path = tmp / f"size{turns}.n3t"
+        session.start(str(path), _sites(folder), {"install_hooks": False})
+        asyncio.run(workload(app, conversations))
+        session.stop()
+        figures[turns] = path.stat().st_size / (turns * conversations)
+        print(f"  {turns:3} turns: {figures[turns]:8.0f} B/turn ({conversations} conversations)")
+    print(f"  50 turns / 5 turns: {figures[50] / figures[5]:.2f}x (target <= 1.3x)")
 
 
 def _count(path):
@@ -110,14 +243,14 @@ def pass_speed():
     from n3instrument.instrument.profile import builtin_profile
     from n3instrument.lowering import lower
 
-    program = load_source(PROGRAM, "bench.ai")
-    program_py = lower(program)
-    files = instrument_build(program, program_py, "", builtin_profile()).files
+    parsed = load_source(program(TURNS), "bench.ai")
+    program_py = lower(parsed)
+    files = instrument_build(parsed, program_py, "", builtin_profile()).files
     lines = sum(text.count("\n") for name, text in files.items() if name.endswith(".py"))
     samples = []
     for _ in range(5):
         start = time.perf_counter()
-        instrument_build(program, program_py, "", builtin_profile())
+        instrument_build(parsed, program_py, "", builtin_profile())
         samples.append(time.perf_counter() - start)
     best = min(samples)
     print(f"the pass: {lines} lines of Python (the runtime copy and program.py) in {best * 1e3:.0f} ms"
@@ -137,6 +270,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         agent_overhead(tmp)
+        bytes_per_turn(tmp)
         pass_speed()
         example_builds(tmp)
 

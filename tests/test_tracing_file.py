@@ -256,8 +256,8 @@ def test_every_bit_flip_in_the_fixed_fields_is_refused(tmp_path, tracing_core):
         except TraceFormatError:
             continue
         accepted.append(bit)
-    # Only a flipped minor bit that made the version 1.0 would disable the fixed-field
-    # check; from 1.3 no single flip of the minor reaches 1.0.
+    # Only a minor version of 0 (1.0 files) skips the fixed-field check, and no single
+    # flipped bit turns 1.3 into 1.0, so every flip is caught.
     assert accepted == []
 
 

@@ -8,7 +8,7 @@ import pytest
 from n3core.tracing import core
 from n3core.tracing.errors import TraceFormatError
 from n3core.tracing.payload import Cut, Opaque, decode
-from n3core.tracing.payload import encode as py_encode
+from n3core.tracing.pyencode import encode as py_encode
 
 from support.tracing_cores import AVAILABLE, tracing_core  # noqa: F401
 from support.payload_values import BadRepr, cycle_dict, cycle_list, deep

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from n3core.tracing import core
 from n3core.tracing.payload import REDACTED, Cut, Opaque, Redaction, decode
-from n3core.tracing.payload import encode as py_encode
+from n3core.tracing.pyencode import encode as py_encode
 
 from support.payload_values import BadRepr
 from support.tracing_cores import AVAILABLE

@@ -13,7 +13,7 @@ import pytest
 
 from n3core.tracing import core, hooks, probes, session
 from n3core.tracing.payload import REDACTED, Cut, Opaque, Redaction, decode
-from n3core.tracing.payload import encode as py_encode
+from n3core.tracing.pyencode import encode as py_encode
 from n3core.tracing.reader import open_trace
 
 from support.tracing_cores import AVAILABLE, SITES, fake_clock, tracing_core  # noqa: F401

@@ -17,7 +17,7 @@ import pytest
 
 from n3core.tracing import core, hooks, session
 from n3core.tracing.payload import REDACTED, Redaction, decode, learn, scrub_argv
-from n3core.tracing.payload import encode as py_encode
+from n3core.tracing.pyencode import encode as py_encode
 from n3core.tracing.reader import open_trace
 
 from support.tracing_cores import AVAILABLE, SITES, tracing_core  # noqa: F401

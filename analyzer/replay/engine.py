@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from n3core.tracing import probes
+from n3core.tracing.history import MESSAGES, whole
 from n3core.tracing.reqhash import FIELD, live_digest
 
 from .keys import BOUNDARY_EVENTS, KeyTracker, site_key
@@ -70,8 +71,8 @@ class Replayer:
         else:
             path = self.tracker.end(token.span) or self.names.get(site, f"site:{site}")
         self.history.append((kind, path, self.sites.get(site)))
-        if self._on_event is not None:
-            self._on_event(kind, token, self.sites.get(site), payload, path)
+        if self._on_event is not None:  # the request as the program made it, history included
+            self._on_event(kind, token, self.sites.get(site), whole(payload), path)
 
     # -- what boundaries ask -----------------------------------------------------------
     def answer(self, token, payload):
@@ -138,8 +139,12 @@ class Replayer:
 
 
 def _recorded_form(payload, redaction, limits):
+    """The replayed request as a reader of its trace sees it: whole, since a recorded llm
+    request is never cut for the length of its history (max_payload bounds each message)."""
     from n3core.tracing.reqhash import as_recorded
 
+    if limits is not None and isinstance(payload, dict) and MESSAGES in payload:
+        limits = (limits[0], 1 << 40, *limits[2:])
     try:
         return as_recorded(payload, redaction, limits)
     except Exception:  # noqa: BLE001 - a report must not fail on an odd payload

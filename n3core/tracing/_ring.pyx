@@ -2,8 +2,9 @@
 # distutils: libraries = z
 """The compiled recorder: a preallocated ring of chunk slots and the payload encoder.
 
-`pyring.py` is its twin and the reference for every decision that shows in the file;
-keep the two in step. Nothing here allocates a Python object for an event without a
+Two sections, each with its Python twin: the encoder (`encode`, twin `pyencode.py`) and
+the recorder (`Recorder` and the span calls, twin `pyring.py`), the reference for every
+decision that shows in the file; keep each pair in step. Nothing here allocates a Python object for an event without a
 payload; a span costs one Frame (from a free list), plus one context-variable update
 when it is opened with enter() rather than enter_sync().
 
@@ -177,6 +178,7 @@ cdef packed struct Rec:
     uint32_t plen
 
 
+# ---- the encoder; its twin is pyencode.py ----
 cdef struct Enc:
     char* data
     Py_ssize_t length
@@ -514,7 +516,7 @@ cdef int _encode_top(Enc* e, object obj) except -1:
 
 
 cdef int _encode(Enc* e, object obj) except -1:
-    """payload.encode: once, and once more if it learned a secret on the way."""
+    """pyencode.encode: once, and once more if it learned a secret on the way."""
     cdef Py_ssize_t known = _known(e)
     if known != e.nsecrets:
         _measure(e)
@@ -526,7 +528,7 @@ cdef int _encode(Enc* e, object obj) except -1:
 
 def encode(obj, int max_depth=32, Py_ssize_t max_bytes=256 * 1024, int max_repr=200,
            redaction=None):
-    """Encode one payload exactly as payload.encode does (the tests compare the two)."""
+    """Encode one payload exactly as pyencode.encode does (the tests compare the two)."""
     cdef Enc e
     memset(&e, 0, sizeof(Enc))
     e.limit, e.max_depth, e.max_repr = max_bytes, max_depth, max_repr
@@ -540,6 +542,7 @@ def encode(obj, int max_depth=32, Py_ssize_t max_bytes=256 * 1024, int max_repr=
         free(e.path)
 
 
+# ---- the recorder; its twin is pyring.py ----
 cdef inline int64_t _mono_ns() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)

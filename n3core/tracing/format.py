@@ -17,8 +17,12 @@ from .errors import TraceFormatError
 
 MAGIC = b"N3TRACE\x00"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 3  # what the writer writes (1.2: boundary requests carry request_hash; 1.3: the trailer counts block waits); every minor of FORMAT_MAJOR stays readable
+# What the writer writes; every minor of FORMAT_MAJOR stays readable. 1.2: boundary requests
+# carry request_hash. 1.3: llm requests record only what is new (history.py), the header
+# records flush_interval and the trailer counts block waits.
+FORMAT_MINOR = 3
 FIXED_CRC_MINOR = 1  # from this minor on, the header's fixed fields carry their own CRC-32
+HISTORY_MINOR = 3  # from this minor on, llm requests record only what is new (history.py)
 
 # magic, major, minor, json length, json crc32, fixed-field crc32 (1.0: 0), wall, mono anchor
 HEADER = struct.Struct("<8sHHIIIqq")

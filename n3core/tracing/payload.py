@@ -1,9 +1,8 @@
-"""The payload encoding: the Python twin of the compiled encoder, and the one decoder.
+"""The payload encoding's shared parts: tags, limits, redaction rules, and the one decoder.
 
-Tags and layouts are specified in docs/trace-format.md ("Payload encoding"). The compiled
-core must produce the same bytes for the same value; tests compare the two on every type.
-Values that would make a naive encoder crash or hang (cycles, very deep nesting, huge
-payloads, objects whose repr raises) become markers instead.
+Tags and layouts are specified in docs/trace-format.md ("Payload encoding"). The two
+encoders, `pyencode.encode` and the compiled one in `_ring.pyx`, build on what is here and
+must produce the same bytes for the same value.
 """
 from __future__ import annotations
 
@@ -18,14 +17,15 @@ T_NONE, T_FALSE, T_TRUE, T_INT, T_BIGINT, T_FLOAT = 0x00, 0x01, 0x02, 0x03, 0x04
 T_STR, T_BYTES, T_LIST, T_TUPLE, T_DICT, T_OPAQUE, T_CUT = 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C
 
 CUT_CYCLE, CUT_DEPTH, CUT_SIZE, CUT_MUTATED = 1, 2, 3, 4
-CUT_REASONS = {CUT_CYCLE: "cycle", CUT_DEPTH: "depth", CUT_SIZE: "size", CUT_MUTATED: "mutated"}
+CUT_HISTORY = 5  # never written: what a reader shows where a request's history is not in the trace
+CUT_REASONS = {CUT_CYCLE: "cycle", CUT_DEPTH: "depth", CUT_SIZE: "size", CUT_MUTATED: "mutated",
+               CUT_HISTORY: "history"}
 
 DEFAULT_MAX_DEPTH = 32
 DEFAULT_MAX_BYTES = 256 * 1024
 DEFAULT_MAX_REPR = 200
 
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-_DOUBLE = struct.Struct("<d")
+DOUBLE = struct.Struct("<d")
 
 REDACTED = "[REDACTED]"
 MIN_LEARNED = 6  # a shorter value redacted by key is not scrubbed elsewhere: too common a string
@@ -219,138 +219,6 @@ def _scrub_json_arg(arg: str, redaction: Redaction) -> str:
         return REDACTED
 
 
-class _TooBig(Exception):
-    pass
-
-
-def _varint(out: bytearray, n: int) -> None:
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-
-
-def _text(out: bytearray, s: str) -> None:
-    raw = s.encode("utf-8", "surrogatepass")
-    _varint(out, len(raw))
-    out += raw
-
-
-def encode(obj, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_BYTES,
-           max_repr: int = DEFAULT_MAX_REPR, redaction: Redaction | None = None) -> bytes:
-    """Encode one payload; a result over max_bytes is replaced by a size Cut marker.
-
-    A dataclass instance (of no tagged type) is encoded as the dict of its fields. With
-    `redaction`, secret-named keys' values become REDACTED and secret values are scrubbed
-    from every string.
-    """
-    known = len(redaction.secrets) if redaction is not None else 0
-    out = _encode_top(obj, max_depth, max_bytes, max_repr, redaction)
-    if redaction is not None and len(redaction.secrets) != known:
-        # it learned a secret: encode again, so no copy of it before the key remains
-        out = _encode_top(obj, max_depth, max_bytes, max_repr, redaction)
-    return bytes(out)
-
-
-def _encode_top(obj, max_depth, max_bytes, max_repr, redaction) -> bytearray:
-    out = bytearray()
-    try:
-        _encode(out, obj, 0, [], max_depth, max_bytes, max_repr, redaction)
-    except _TooBig:
-        out = bytearray((T_CUT, CUT_SIZE))
-        _text(out, type_name(obj))
-    return out
-
-
-def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr, red):
-    if obj is None:
-        out.append(T_NONE)
-    elif obj is False:
-        out.append(T_FALSE)
-    elif obj is True:
-        out.append(T_TRUE)
-    elif isinstance(obj, int):
-        v = int(obj)
-        if _INT64_MIN <= v <= _INT64_MAX:
-            out.append(T_INT)
-            _varint(out, ((v << 1) ^ (v >> 63)) & 0xFFFFFFFFFFFFFFFF)
-        else:
-            n = (v.bit_length() + 8) // 8
-            out.append(T_BIGINT)
-            _varint(out, n)
-            out += v.to_bytes(n, "little", signed=True)
-    elif isinstance(obj, float):
-        out.append(T_FLOAT)
-        out += _DOUBLE.pack(obj)
-    elif isinstance(obj, str):
-        out.append(T_STR)
-        _text(out, scrub(obj, red.secrets) if red is not None and red.secrets else obj)
-    elif isinstance(obj, bytes):
-        out.append(T_BYTES)
-        _varint(out, len(obj))
-        out += obj
-    elif isinstance(obj, (list, tuple, dict)):
-        if depth >= max_depth or any(p is obj for p in path):
-            out.append(T_CUT)
-            out.append(CUT_DEPTH if depth >= max_depth else CUT_CYCLE)
-            _text(out, type_name(obj))
-        else:
-            path.append(obj)
-            if isinstance(obj, dict):
-                _pairs(out, list(obj.items()), depth, path, max_depth, max_bytes, max_repr, red)
-            else:
-                items = list(obj)
-                out.append(T_LIST if isinstance(obj, list) else T_TUPLE)
-                _varint(out, len(items))
-                for item in items:
-                    _encode(out, item, depth + 1, path, max_depth, max_bytes, max_repr, red)
-            path.pop()
-    else:
-        names = dataclass_fields(type(obj))
-        values = None
-        if names is not None:
-            if depth >= max_depth or any(p is obj for p in path):
-                out.append(T_CUT)
-                out.append(CUT_DEPTH if depth >= max_depth else CUT_CYCLE)
-                _text(out, type_name(obj))
-                names = ()
-            else:
-                try:
-                    values = [getattr(obj, name) for name in names]
-                except Exception:  # noqa: BLE001 - an unset field: recorded as other type
-                    names = None
-        if values is not None:
-            path.append(obj)
-            _pairs(out, list(zip(names, values)), depth, path, max_depth, max_bytes, max_repr,
-                   red)
-            path.pop()
-        elif names is None:
-            name, text, truncated = opaque_parts(obj, max_repr,
-                                                 red.secrets if red is not None else ())
-            out.append(T_OPAQUE)
-            out.append(1 if truncated else 0)
-            _text(out, name)
-            _text(out, text)
-    if len(out) > max_bytes:
-        raise _TooBig
-
-
-def _pairs(out, items, depth, path, max_depth, max_bytes, max_repr, red):
-    """A dict's body: the count, then each key and value (REDACTED for secret-named keys)."""
-    out.append(T_DICT)
-    _varint(out, len(items))
-    for k, v in items:
-        _encode(out, k, depth + 1, path, max_depth, max_bytes, max_repr, red)
-        if red is not None and isinstance(k, str) and key_is_secret(k, red):
-            learn(red.secrets, v)
-            out.append(T_STR)
-            _text(out, REDACTED)
-            if len(out) > max_bytes:
-                raise _TooBig
-        else:
-            _encode(out, v, depth + 1, path, max_depth, max_bytes, max_repr, red)
-
-
 def decode(data) -> object:
     """Decode one encoded payload (bytes or memoryview) back into Python values."""
     buf = bytes(data)
@@ -400,7 +268,7 @@ def _scalar(buf: bytes, tag: int, pos: int):
             raise ValueError("integer runs past the payload")
         return int.from_bytes(buf[pos:pos + n], "little", signed=True), pos + n
     if tag == T_FLOAT:
-        return _DOUBLE.unpack_from(buf, pos)[0], pos + 8
+        return DOUBLE.unpack_from(buf, pos)[0], pos + 8
     if tag == T_STR:
         return _read_text(buf, pos)
     if tag == T_BYTES:

@@ -2,14 +2,17 @@
 
 Generated code reaches them through `hooks` (`fail`, `answer`, `MISS`, `request`): one
 `error_occurred` per exception (at the innermost span it leaves), generators closed early
-ending normally, boundary calls a replay may answer, and the redaction rules. Payloads are handed to the encoder as they are: it records dataclasses
-as the dicts of their fields and removes secrets while it encodes (`payload.Redaction`,
-configured here). With no tracer started every hook returns after one call into the core.
+ending normally, boundary calls a replay may answer, and the redaction rules. Payloads are
+handed to the encoder as they are (it records dataclasses as the dicts of their fields and
+removes secrets while it encodes, `payload.Redaction`, configured here), but for llm
+requests, which leave out what earlier ones recorded (`history`). With no tracer started
+every hook returns after one call into the core.
 """
 from __future__ import annotations
 
 import os
 
+from . import history as _hist
 from . import reqhash as _reqhash
 from . import session as _s
 from .format import ERROR_SITE
@@ -89,13 +92,27 @@ def _attr(exc: BaseException, name: str):
 
 def request(payload):
     """A boundary's payload with the hash a replay checks it by (`reqhash`), computed on the
-    form the trace records: redacted and bounded by the running tracer's limits."""
+    form the trace records: redacted and bounded by the running tracer's limits.
+
+    An llm request (a dict with a `messages` list) is returned as the `history.Recorded`
+    form the trace keeps, without what earlier requests already recorded; its hash is that
+    of the whole request as a reader rebuilds it.
+    """
     tracer = _h.tracer
-    if isinstance(payload, dict) and tracer is not None:
-        config = tracer.config
-        payload[_reqhash.FIELD] = _reqhash.live_digest(
-            payload, tracer.redaction, (config.max_depth, config.max_payload, config.max_repr))
-    return payload
+    if not isinstance(payload, dict) or tracer is None:
+        return payload
+    config = tracer.config
+    redaction = tracer.redaction
+    limits = (config.max_depth, config.max_payload, config.max_repr)
+    if not isinstance(payload.get(_hist.MESSAGES), list) or config.policy == "flight-recorder":
+        payload[_reqhash.FIELD] = _reqhash.live_digest(payload, redaction, limits)
+        return payload
+    payload.pop(_reqhash.FIELD, None)
+    recorded, digest = tracer.history.record(
+        payload, tracer.ring.encode, (*limits, redaction),
+        redaction.secrets if redaction is not None else ())
+    payload[_reqhash.FIELD] = recorded[_reqhash.FIELD] = digest
+    return recorded
 
 
 def install_replayer(replayer) -> None:
@@ -107,7 +124,9 @@ def install_replayer(replayer) -> None:
 def answer(token, payload):
     """A recorded answer for this llm/tool/clock call, or MISS to run it for real."""
     replayer = _replayer
-    return MISS if replayer is None else replayer.answer(token, payload)
+    if replayer is None:
+        return MISS
+    return replayer.answer(token, _hist.whole(payload))
 
 
 def instant(site, payload=None) -> None:

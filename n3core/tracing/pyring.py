@@ -1,4 +1,5 @@
-"""The pure-Python twin of the compiled core (`_ring.pyx`): same interface, same bytes.
+"""The pure-Python twin of the compiled recorder (the recorder section of `_ring.pyx`; the
+encoder's twin is `pyencode.py`): same interface, same bytes.
 
 It is the fallback on machines where the extension could not be built, and the reference
 the compiled core is tested against. Every decision that shows in the file (when a chunk
@@ -16,7 +17,8 @@ import time
 from .format import (CHUNK, CHUNK_MAGIC, KIND_END, KIND_ERROR_END, KIND_INSTANT, KIND_START,
                      MAX_DELTA, MAX_SITE, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RECORD,
                      RESERVED_BASE, chunk_crc)
-from .payload import dataclass_fields, encode
+from .payload import dataclass_fields
+from .pyencode import encode
 FREE, FILLING, SEALED = 0, 1, 2
 MAX_ATTEMPTS = 64
 IS_COMPILED = False

@@ -12,6 +12,8 @@ This is the contract the analyzer is built on::
             batch.payload(i)         # decoded lazily; None when the event has none
             batch.payload_get(i, ("usage", "model"))  # {key: value} for those top-level
                                      # keys of a dict payload, the rest is skipped, not built
+            batch.recorded(i)        # the payload as stored: an llm request without the
+                                     # history payload() puts back (history.py)
         for ev in trace.events(): ...   # Event(ts, site, kind, span, parent, task, payload)
         trace.report                 # Report, complete once iteration has finished
 
@@ -34,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple
 
 from . import core as _core
+from . import history as _history
 from .errors import TraceError, TraceFormatError
-from .format import (CHUNK, CHUNK_MAGIC, HEADER, MAGIC, RECORD_SIZE, TRAILER, TRAILER_1_2,
-                     TRAILER_MAGIC, Header,
+from .format import (CHUNK, CHUNK_MAGIC, HEADER, HISTORY_MINOR, MAGIC, RECORD_SIZE, TRAILER,
+                     TRAILER_1_2, TRAILER_MAGIC, Header,
                      Kind, Site, decode_header)
 from .payload import Cut, Opaque
 
@@ -103,7 +106,7 @@ class Batch:
     """The events of one chunk, as columns; payloads stay encoded until asked for."""
 
     __slots__ = ("ts", "site", "kind", "span", "parent", "task", "_offsets", "_lengths",
-                 "_body", "_base", "_decode", "_get", "seq", "offset", "_report")
+                 "_body", "_base", "_decode", "_get", "seq", "offset", "_report", "_rebuilt")
 
     def __init__(self, columns, body, base, seq, offset, module=None, report=None):
         (self.ts, self.site, self.kind, self.span, self.parent, self.task, self._offsets,
@@ -116,6 +119,7 @@ class Batch:
         self.seq = seq
         self.offset = offset
         self._report = report  # counts undecodable payloads instead of raising; None raises
+        self._rebuilt: dict = {}  # event index -> llm request with its history put back
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -126,6 +130,24 @@ class Batch:
         return self._lengths
 
     def payload(self, i: int):
+        rebuilt = self._rebuilt.get(i) if self._rebuilt else None
+        if rebuilt is not None:
+            return _history.fresh(rebuilt)
+        return self.recorded(i)
+
+    def payload_get(self, i: int, keys) -> dict:
+        """{key: value} for the `keys` found in event i's payload when it is a dict, else {}.
+
+        Equals filtering `payload(i)`, but only the wanted values are decoded (text in the
+        parts skipped is not checked for valid UTF-8).
+        """
+        rebuilt = self._rebuilt.get(i) if self._rebuilt else None
+        if rebuilt is not None:
+            return {k: v for k, v in _history.fresh(rebuilt).items() if k in keys}
+        return self.recorded_get(i, keys)
+
+    def recorded(self, i: int):
+        """Event i's payload as the file holds it: an llm request without its history."""
         n = self._lengths[i]
         if not n:
             return None
@@ -134,12 +156,8 @@ class Batch:
         except TraceFormatError as exc:
             return {"undecodable_payload": self._undecodable(i, exc)}
 
-    def payload_get(self, i: int, keys) -> dict:
-        """{key: value} for the `keys` found in event i's payload when it is a dict, else {}.
-
-        Equals filtering `payload(i)`, but only the wanted values are decoded (text in the
-        parts skipped is not checked for valid UTF-8).
-        """
+    def recorded_get(self, i: int, keys) -> dict:
+        """`payload_get` on the payload as the file holds it."""
         n = self._lengths[i]
         if not n:
             return {}
@@ -161,6 +179,10 @@ class Batch:
             return None
         start = self._base + self._offsets[i]
         return self._body[start:start + n]
+
+    def mentions(self, raw: bytes) -> bool:
+        """Whether these bytes occur anywhere in the batch's payloads (one scan, in C)."""
+        return self._body.find(raw, self._base) >= 0
 
     def event(self, i: int) -> Event:
         k = self.kind[i]
@@ -190,6 +212,8 @@ class Trace:
             raise
         self.report = Report(file_size=size, bytes_read=self.header.size)
         self._shift = self.header.wall_anchor_ns - self.header.mono_anchor_ns
+        self._rebuilder = (_history.Rebuilder(self.header.sites)
+                           if self.header.format_version >= (1, HISTORY_MINOR) else None)
         self._started = False
 
     def __enter__(self) -> "Trace":
@@ -263,6 +287,8 @@ class Trace:
                 break
             batch = Batch(columns, body, n * RECORD_SIZE, seq, offset, self._module,
                           report if self._count_bad else None)
+            if self._rebuilder is not None:
+                batch._rebuilt = self._rebuilder.scan(batch)
             offset += CHUNK.size + body_len
             report.bytes_read = offset
             report.chunks_read += 1

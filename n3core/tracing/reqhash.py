@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .payload import decode, encode
+from . import core as _core
+from .payload import decode
 
 FIELD = "request_hash"
 
@@ -18,20 +19,43 @@ def _plain(value):
     return repr(value)
 
 
+def canonical(value) -> str:
+    """The canonical JSON the hash is taken of."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_plain)
+
+
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
 def digest(recorded) -> str:
     """The hash of a request as decoded from a trace (its own hash field left out)."""
     if isinstance(recorded, dict) and FIELD in recorded:
         recorded = {k: v for k, v in recorded.items() if k != FIELD}
-    text = json.dumps(recorded, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_plain)
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return _hash(canonical(recorded))
+
+
+_SLOT = "\x00n3trace:given\x00"
+
+
+def digest_with(recorded: dict, texts: dict) -> str:
+    """`digest(recorded)`, given the canonical JSON of some of its values (`texts`, by key):
+    a long conversation's messages are serialised once each, not on every request."""
+    text = canonical({**recorded, **{key: _SLOT + key for key in texts}})
+    for key, value in texts.items():
+        slot = canonical(_SLOT + key)
+        if text.count(slot) != 1:
+            return digest(recorded)
+        text = text.replace(slot, value)
+    return _hash(text)
 
 
 def as_recorded(payload, redaction=None, limits=None):
     """`payload` as a trace would give it back (limits: max_depth, max_bytes, max_repr)."""
     if isinstance(payload, dict) and FIELD in payload:
         payload = {k: v for k, v in payload.items() if k != FIELD}
-    return decode(encode(payload, *(limits or ()), redaction=redaction))
+    return decode(_core.ring.encode(payload, *(limits or ()), redaction=redaction))
 
 
 def live_digest(payload, redaction=None, limits=None) -> str:

@@ -18,6 +18,7 @@ import uuid
 
 from . import core as _core
 from . import hooks
+from .history import Writer
 from .config import TraceConfig, build_masks, coerce_sites
 from .errors import TraceStateError
 from .format import (CHUNK, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RESERVED_SITES,
@@ -111,6 +112,7 @@ class Tracer:
         wall = (wall_clock or time.time_ns)()
         rules = redaction if redaction is not None else key_rules()
         self.redaction = rules
+        self.history = Writer()  # the llm requests this trace records, for the next to refer to
         meta = {"pid": os.getpid(), "argv": list(sys.argv), "python": sys.version.split()[0]}
         meta.update(metadata or {})
         if isinstance(meta.get("argv"), (list, tuple)):

@@ -1,0 +1,148 @@
+"""The Python twin of the compiled encoder (the "encoder" section at the top of `_ring.pyx`).
+
+Both turn one payload into the bytes of docs/trace-format.md ("Payload encoding") and must
+agree byte for byte; the tests run every encoding case against both. Values that would make
+a naive encoder crash or hang (cycles, very deep nesting, huge payloads, objects whose repr
+raises) become markers instead.
+"""
+from __future__ import annotations
+
+from .payload import (CUT_CYCLE, CUT_DEPTH, CUT_SIZE, DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH,
+                      DEFAULT_MAX_REPR, DOUBLE, REDACTED, T_BIGINT, T_BYTES, T_CUT, T_DICT,
+                      T_FALSE, T_FLOAT, T_INT, T_LIST, T_NONE, T_OPAQUE, T_STR, T_TRUE,
+                      T_TUPLE, Redaction, dataclass_fields, key_is_secret, learn, opaque_parts,
+                      scrub, type_name)
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _varint(out: bytearray, n: int) -> None:
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _text(out: bytearray, s: str) -> None:
+    raw = s.encode("utf-8", "surrogatepass")
+    _varint(out, len(raw))
+    out += raw
+
+
+def encode(obj, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_BYTES,
+           max_repr: int = DEFAULT_MAX_REPR, redaction: Redaction | None = None) -> bytes:
+    """Encode one payload; a result over max_bytes is replaced by a size Cut marker.
+
+    A dataclass instance (of no tagged type) is encoded as the dict of its fields. With
+    `redaction`, secret-named keys' values become REDACTED and secret values are scrubbed
+    from every string.
+    """
+    known = len(redaction.secrets) if redaction is not None else 0
+    out = _encode_top(obj, max_depth, max_bytes, max_repr, redaction)
+    if redaction is not None and len(redaction.secrets) != known:
+        # it learned a secret: encode again, so no copy of it before the key remains
+        out = _encode_top(obj, max_depth, max_bytes, max_repr, redaction)
+    return bytes(out)
+
+
+def _encode_top(obj, max_depth, max_bytes, max_repr, redaction) -> bytearray:
+    out = bytearray()
+    try:
+        _encode(out, obj, 0, [], max_depth, max_bytes, max_repr, redaction)
+    except _TooBig:
+        out = bytearray((T_CUT, CUT_SIZE))
+        _text(out, type_name(obj))
+    return out
+
+
+def _encode(out, obj, depth, path, max_depth, max_bytes, max_repr, red):
+    if obj is None:
+        out.append(T_NONE)
+    elif obj is False:
+        out.append(T_FALSE)
+    elif obj is True:
+        out.append(T_TRUE)
+    elif isinstance(obj, int):
+        v = int(obj)
+        if _INT64_MIN <= v <= _INT64_MAX:
+            out.append(T_INT)
+            _varint(out, ((v << 1) ^ (v >> 63)) & 0xFFFFFFFFFFFFFFFF)
+        else:
+            n = (v.bit_length() + 8) // 8
+            out.append(T_BIGINT)
+            _varint(out, n)
+            out += v.to_bytes(n, "little", signed=True)
+    elif isinstance(obj, float):
+        out.append(T_FLOAT)
+        out += DOUBLE.pack(obj)
+    elif isinstance(obj, str):
+        out.append(T_STR)
+        _text(out, scrub(obj, red.secrets) if red is not None and red.secrets else obj)
+    elif isinstance(obj, bytes):
+        out.append(T_BYTES)
+        _varint(out, len(obj))
+        out += obj
+    elif isinstance(obj, (list, tuple, dict)):
+        if depth >= max_depth or any(p is obj for p in path):
+            out.append(T_CUT)
+            out.append(CUT_DEPTH if depth >= max_depth else CUT_CYCLE)
+            _text(out, type_name(obj))
+        else:
+            path.append(obj)
+            if isinstance(obj, dict):
+                _pairs(out, list(obj.items()), depth, path, max_depth, max_bytes, max_repr, red)
+            else:
+                items = list(obj)
+                out.append(T_LIST if isinstance(obj, list) else T_TUPLE)
+                _varint(out, len(items))
+                for item in items:
+                    _encode(out, item, depth + 1, path, max_depth, max_bytes, max_repr, red)
+            path.pop()
+    else:
+        names = dataclass_fields(type(obj))
+        values = None
+        if names is not None:
+            if depth >= max_depth or any(p is obj for p in path):
+                out.append(T_CUT)
+                out.append(CUT_DEPTH if depth >= max_depth else CUT_CYCLE)
+                _text(out, type_name(obj))
+                names = ()
+            else:
+                try:
+                    values = [getattr(obj, name) for name in names]
+                except Exception:  # noqa: BLE001 - an unset field: recorded as other type
+                    names = None
+        if values is not None:
+            path.append(obj)
+            _pairs(out, list(zip(names, values)), depth, path, max_depth, max_bytes, max_repr,
+                   red)
+            path.pop()
+        elif names is None:
+            name, text, truncated = opaque_parts(obj, max_repr,
+                                                 red.secrets if red is not None else ())
+            out.append(T_OPAQUE)
+            out.append(1 if truncated else 0)
+            _text(out, name)
+            _text(out, text)
+    if len(out) > max_bytes:
+        raise _TooBig
+
+
+def _pairs(out, items, depth, path, max_depth, max_bytes, max_repr, red):
+    """A dict's body: the count, then each key and value (REDACTED for secret-named keys)."""
+    out.append(T_DICT)
+    _varint(out, len(items))
+    for k, v in items:
+        _encode(out, k, depth + 1, path, max_depth, max_bytes, max_repr, red)
+        if red is not None and isinstance(k, str) and key_is_secret(k, red):
+            learn(red.secrets, v)
+            out.append(T_STR)
+            _text(out, REDACTED)
+            if len(out) > max_bytes:
+                raise _TooBig
+        else:
+            _encode(out, v, depth + 1, path, max_depth, max_bytes, max_repr, red)
