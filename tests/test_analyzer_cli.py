@@ -188,4 +188,4 @@ def test_register_mounts_the_commands():
     def debug():
         pass
     cli.register(debug)
-    assert set(debug.commands) == {"analyze", "inspect", "export"}
+    assert set(debug.commands) == {"analyze", "inspect", "export", "report"}

@@ -30,8 +30,10 @@ class Loaded:
     requests: list = field(default_factory=list)  # every URL the page asked for
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module: Playwright's sync API keeps an event loop running in
+    this thread while it lives, which asyncio.run in later tests would refuse."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
