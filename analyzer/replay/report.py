@@ -42,10 +42,11 @@ def outcome_doc(o) -> dict:
         "verdict": "identical" if o.identical else "diverged",
         "boundaries": {"recorded": o.boundaries, "matched": o.matched,
                        "divergences": len(divergences),
-                       "mocked": sum(d.verdict == "mocked" for d in o.departures)},
+                       "mocked": sum(d.verdict == "mocked" for d in o.departures),
+                       "not_reached": o.not_reached},
         "first_divergence": departure_doc(divergences[0]) if divergences else None,
         "departures": [departure_doc(d) for d in o.departures],
-        "stopped": o.stopped, "program_error": o.error, "events": o.events,
+        "stopped": o.stopped, "quit": o.quit, "program_error": o.error, "events": o.events,
     }
 
 
@@ -87,7 +88,7 @@ def render(o) -> str:
         lines.append(f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry}): diverged, "
                      f"{len(divergences)} divergence{'s' if len(divergences) != 1 else ''}, "
                      f"{o.matched} of {o.boundaries} boundaries matched before"
-                     + (" (stopped at the first)" if o.stopped else ""))
+                     + (" (stopped at the first)" if o.stopped and not o.quit else ""))
         lines.append("")
         lines += render_divergence(divergences[0])
     if not o.sites_match:
@@ -98,10 +99,30 @@ def render(o) -> str:
         lines.append("departures from the record:")
         for d in others:
             lines.append(f"  {d.verdict:<8} {d.key}  {where(d.site)}  ({d.cause})")
+    if o.stopped and o.not_reached:
+        lines.append(f"{o.not_reached} recorded boundar{'ies' if o.not_reached != 1 else 'y'} "
+                     "not reached: the replay " + ("was quit" if o.quit else "stopped") + " before them")
     if o.error:
         lines.append("")
         lines.append(f"the program failed: {o.error}")
     lines.append(f"replay trace: {o.replay_trace}")
+    return "\n".join(lines)
+
+
+def failure_paragraph(o) -> str:
+    """`--on-divergence fail`: the first divergence as one error, nothing after it."""
+    d = o.divergences[0]
+    fields = [row["field"] or "(request)" for row in field_diff(d.recorded, d.replayed)] \
+        if d.verdict == "changed" else []
+    what = {"changed": "asked something else than the record" + (
+                f" ({', '.join(fields)} differ)" if fields else ""),
+            "extra": "made a call the record does not have",
+            "missing": "never made a call the record has"}[d.verdict]
+    lines = [f"error: the replay of {o.trace} {what} at {d.key} ({where(d.site)}); "
+             f"--on-divergence fail ended it there ({d.cause}). Fix: replay without "
+             "--on-divergence fail (or with --format json) to see the whole report and the "
+             "requests side by side."]
+    lines += render_divergence(d)[1:]
     return "\n".join(lines)
 
 

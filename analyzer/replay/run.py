@@ -12,6 +12,7 @@ from n3core.tracing import probes, session
 from . import loadbuild
 from .answers import Runtime
 from .book import read_book
+from .debughook import QuitRequested
 from .engine import MODES, Replayer, StopReplay
 from .errors import MalformedTraceError, ReplayInputError
 from .locate import locate
@@ -25,7 +26,9 @@ class Options:
     trace_out: str | None = None
     on_divergence: str = "stop"
     mocks: tuple = ()  # NAME:JSON specs
-    on_event: object = None  # callback(kind, token, site, payload, path), e.g. the debugger
+    step: bool = False
+    breakpoints: tuple = ()  # specs, checked against the build's sites before it runs
+    debug_io: object = None  # the debugger's DebugIO (None: the terminal or stdin)
 
 
 @dataclass
@@ -44,7 +47,9 @@ class Outcome:
     result: object = None
     error: str | None = None
     stopped: bool = False
+    quit: bool = False
     events: int = 0
+    not_reached: int = 0
 
     @property
     def divergences(self) -> list:
@@ -89,6 +94,7 @@ def replay(options: Options, *, book=None) -> Outcome:
     manifest = json.loads((located.path / "manifest.json").read_text("utf-8"))
     metadata = {"program": manifest.get("source"), "source_path": manifest.get("source_path"),
                 "compiler": manifest.get("compiler"), "sites_sha256": manifest.get("sites_sha256"),
+                "source_sha256": manifest.get("source_sha256"),
                 "replay_of": book.run_id, "replayed_trace": os.path.abspath(options.trace),
                 "argv": [probes.scrub_text(a) for a in meta.get("argv") or () if isinstance(a, str)]}
     from .mocks import components_of_sites, parse_mock
@@ -97,6 +103,12 @@ def replay(options: Options, *, book=None) -> Outcome:
     rows = site_rows(sites)
     components = components_of_sites(rows)
     mocks = [parse_mock(spec, components) for spec in options.mocks]
+    on_event = None
+    if options.step or options.breakpoints:
+        from .debughook import LiveHook
+
+        on_event = LiveHook(rows, options.breakpoints, options.step, trace_path=options.trace,
+                            source_sha256=manifest.get("source_sha256"), io=options.debug_io)
     if session.active() is not None:
         raise ReplayInputError("a tracer is already running in this process; replay needs its own")
     probes.configure_redaction()
@@ -105,7 +117,7 @@ def replay(options: Options, *, book=None) -> Outcome:
     try:
         app = loadbuild.load(located.path)
         replayer = Replayer(book, Runtime(), rows, mode=options.on_divergence,
-                            limits=limits, on_event=options.on_event)
+                            limits=limits, on_event=on_event)
         replayer.mocks = {m.target: m for m in mocks}
         for mock in mocks:
             mock.install(app)
@@ -115,6 +127,8 @@ def replay(options: Options, *, book=None) -> Outcome:
             outcome.result = app.run_sync(book.entry, book.input)
         except StopReplay:
             outcome.stopped = True
+        except QuitRequested:
+            outcome.quit = outcome.stopped = True
         except Exception as exc:  # noqa: BLE001 - the program's own failure is an outcome
             outcome.error = _describe(exc)
     finally:
@@ -127,6 +141,8 @@ def replay(options: Options, *, book=None) -> Outcome:
     outcome.departures = list(replayer.departures)
     if not outcome.stopped:
         outcome.departures += replayer.missing()
+    else:
+        outcome.not_reached = sum(key not in replayer.used for key in book.entries)
     return outcome
 
 
