@@ -56,7 +56,8 @@ class LiveHook:
     it left, so that is the span it belongs to.
     """
 
-    def __init__(self, rows, specs, step, *, trace_path="", source_sha256=None, io=None):
+    def __init__(self, rows, specs, step, *, trace_path="", source_sha256=None, io=None,
+                 limits=None):
         parse_breakpoints, debugger, events = _parts()
         self.catalog = catalog_of(rows, trace_path)
         self.debugger = debugger.Debugger(parse_breakpoints(list(specs), self.catalog), step, io,
@@ -69,6 +70,7 @@ class LiveHook:
         self.open: dict = {}   # span -> (site row, parent span)
         self.order: list = []  # spans in the order they opened
         self.index = 0
+        self.limits = limits
         self.watched = self.debugger.watched_sites()
 
     def _stack(self, span: int) -> tuple:
@@ -99,13 +101,27 @@ class LiveHook:
         event = self._event(index, self._type(_stem(site.event_type), code), kind, site.id,
                             site.component, site.name, site.file, site.line, site.column,
                             span, parent, getattr(token, "task", 0), time.monotonic_ns(),
-                            payload, stack)
+                            self._recorded(kind, site, payload), stack)
         self._close(kind, span)
         try:
             self.debugger.on_event(event)
         except self._quit:
             raise QuitRequested() from None
         self.watched = self.debugger.watched_sites()
+
+    def _recorded(self, kind, site, payload):
+        """The payload as the trace records it: a captured return that is not a dataclass
+        is `{"output": value}`, a dataclass its fields, secrets redacted."""
+        from dataclasses import is_dataclass
+
+        from .engine import _recorded_form
+
+        if payload is None:
+            return None
+        if kind == "end" and "return" in tuple(site.captures or ()) and not (
+                is_dataclass(payload) and not isinstance(payload, type)):
+            payload = {"output": payload}
+        return _recorded_form(payload, self.limits)
 
     def _close(self, kind, span) -> None:
         if kind in ("end", "error_end"):

@@ -99,6 +99,8 @@ def render(o) -> str:
         lines.append("departures from the record:")
         for d in others:
             lines.append(f"  {d.verdict:<8} {d.key}  {where(d.site)}  ({d.cause})")
+    if o.quit:
+        lines.append(f"the replay was quit at a pause, after {o.events} events")
     if o.stopped and o.not_reached:
         lines.append(f"{o.not_reached} recorded boundar{'ies' if o.not_reached != 1 else 'y'} "
                      "not reached: the replay " + ("was quit" if o.quit else "stopped") + " before them")

@@ -108,7 +108,8 @@ def replay(options: Options, *, book=None) -> Outcome:
         from .debughook import LiveHook
 
         on_event = LiveHook(rows, options.breakpoints, options.step, trace_path=options.trace,
-                            source_sha256=manifest.get("source_sha256"), io=options.debug_io)
+                            source_sha256=manifest.get("source_sha256"), io=options.debug_io,
+                            limits=limits)
     if session.active() is not None:
         raise ReplayInputError("a tracer is already running in this process; replay needs its own")
     probes.configure_redaction()
