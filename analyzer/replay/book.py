@@ -18,20 +18,36 @@ from .keys import BOUNDARY_EVENTS, HASH_FIELD, KeyTracker, request_hash, site_ke
 ENTRY_EVENTS = {"chain_execution": "chain", "agent_execution": "agent", "prompt_execution": "prompt"}
 
 
+LAZY = object()  # a request not decoded yet: only its recorded hash was read
+
+
 @dataclass
 class Entry:
-    """One recorded boundary call."""
+    """One recorded boundary call.
+
+    Matching needs only the request's hash, which the reader decodes alone; the whole
+    request (for a divergence's report or a diff) is decoded on first use, for every
+    entry of the book in one more pass over the trace.
+    """
 
     key: str
     kind: str  # llm, tool or clock
     site: object
-    request: object
+    recorded_request: object
     hash: str
     seq: int
     start_ns: int = 0
     end_ns: int = 0
     outcome: str = ""  # "ok" or "error"; "" while unanswered
     answer: object = None
+    book: object = field(default=None, repr=False, compare=False)
+    where: tuple = (0, 0)  # (chunk seq, index in the chunk) of the start event
+
+    @property
+    def request(self):
+        if self.recorded_request is LAZY:
+            self.book.decode_requests()
+        return self.recorded_request
 
     @property
     def component(self) -> str:
@@ -55,6 +71,22 @@ class Book:
     def ordered(self) -> list:
         return sorted(self.entries.values(), key=lambda e: e.seq)
 
+    def decode_requests(self) -> None:
+        """Decode every request still LAZY, in one pass over the trace."""
+        wanted = {e.where: e for e in self.entries.values() if e.recorded_request is LAZY}
+        chunks = {seq for seq, _ in wanted}
+        with open_trace(self.path) as trace:
+            for batch in trace.batches():
+                if batch.seq not in chunks:
+                    continue
+                for i in range(len(batch)):
+                    entry = wanted.get((batch.seq, i))
+                    if entry is not None:
+                        entry.recorded_request = batch.payload(i)
+        for entry in wanted.values():
+            if entry.recorded_request is LAZY:  # the file changed under us
+                entry.recorded_request = None
+
 
 def read_book(path, *, check: bool = True) -> Book:
     """One pass over the trace at `path`; MalformedTraceError on answers no run records."""
@@ -66,6 +98,7 @@ def read_book(path, *, check: bool = True) -> Book:
                     if s.event_type in BOUNDARY_EVENTS}
         roots = {sid for sid, s in sites.items() if s.event_type in ENTRY_EVENTS}
         tracker = KeyTracker()
+        hash_key = (HASH_FIELD,)
         open_calls: dict = {}
         seq = 0
         for batch in trace.batches():
@@ -75,12 +108,16 @@ def read_book(path, *, check: bool = True) -> Book:
                 if kind == Kind.start:
                     path_ = tracker.start(span, parents[i], names.get(site, f"site:{site}"))
                     if site in boundary:
-                        request = batch.payload(i)
-                        recorded = request.get(HASH_FIELD) if isinstance(request, dict) else None
-                        digest = recorded if isinstance(recorded, str) else request_hash(request)
+                        digest = batch.payload_get(i, hash_key).get(HASH_FIELD)
+                        if isinstance(digest, str):
+                            request = LAZY
+                        else:  # older traces: hash what was recorded
+                            request = batch.payload(i)
+                            digest = request_hash(request)
                         seq += 1
                         open_calls[span] = Entry(path_, boundary[site], sites[site], request,
-                                                 digest, seq, batch.ts[i])
+                                                 digest, seq, batch.ts[i], book=book,
+                                                 where=(batch.seq, i))
                     elif book.entry is None and site in roots and parents[i] == 0:
                         _entry(book, sites[site], batch.payload(i))
                 elif kind == Kind.instant:
@@ -128,18 +165,33 @@ def check_answer(call: Entry) -> None:
             "cut (raise NAMEL3SS_DEBUG_BUFFER_SIZE or the payload limit) or edited cannot be replayed.")
 
 
-def _cut(value, depth=0):
-    if isinstance(value, Cut):
-        return f"the value was cut when recorded ({value.reason})"
-    if isinstance(value, Opaque):
-        return f"a {value.type_name} was recorded as its repr only"
-    if depth > 64:
-        return "nested too deeply"
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    for item in items:
-        found = _cut(item, depth + 1)
-        if found:
-            return found
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _cut(value):
+    """What makes `value` unusable as an answer (a cut or repr-only part), or None.
+
+    Iterative, and scalars are skipped without a call: every answer is walked whole."""
+    stack = [(value, 0)]
+    scalars = _SCALARS
+    while stack:
+        item, depth = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            children = item.values()
+        elif kind is list or kind is tuple:
+            children = item
+        elif isinstance(item, Cut):
+            return f"the value was cut when recorded ({item.reason})"
+        elif isinstance(item, Opaque):
+            return f"a {item.type_name} was recorded as its repr only"
+        else:
+            continue
+        if depth > 64:
+            return "nested too deeply"
+        for child in children:
+            if type(child) not in scalars:
+                stack.append((child, depth + 1))
     return None
 
 

@@ -89,7 +89,7 @@ class Replayer:
         entry = self.book.entries.get(key)
         if entry is None:
             return self._diverge("extra", key, site, None, payload)
-        if entry.request is not None or payload is not None:
+        if entry.recorded_request is not None or payload is not None:
             digest = payload.get(FIELD) if isinstance(payload, dict) else None
             if not isinstance(digest, str):
                 digest = live_digest(payload, probes._s.default_redaction, self.limits)
