@@ -98,15 +98,17 @@ def read_book(path, *, check: bool = True) -> Book:
                     if s.event_type in BOUNDARY_EVENTS}
         roots = {sid for sid, s in sites.items() if s.event_type in ENTRY_EVENTS}
         tracker = KeyTracker()
+        start, end, paths = tracker.start, tracker.end, tracker.paths
         hash_key = (HASH_FIELD,)
         open_calls: dict = {}
         seq = 0
+        START, END, INSTANT = int(Kind.start), int(Kind.end), int(Kind.instant)
         for batch in trace.batches():
             kinds, site_col, spans, parents = batch.kind, batch.site, batch.span, batch.parent
             for i in range(len(batch)):
                 kind, site, span = kinds[i], site_col[i], spans[i]
-                if kind == Kind.start:
-                    path_ = tracker.start(span, parents[i], names.get(site, f"site:{site}"))
+                if kind == START:
+                    path_ = start(span, parents[i], names.get(site) or f"site:{site}")
                     if site in boundary:
                         digest = batch.payload_get(i, hash_key).get(HASH_FIELD)
                         if isinstance(digest, str):
@@ -120,18 +122,18 @@ def read_book(path, *, check: bool = True) -> Book:
                                                  where=(batch.seq, i))
                     elif book.entry is None and site in roots and parents[i] == 0:
                         _entry(book, sites[site], batch.payload(i))
-                elif kind == Kind.instant:
+                elif kind == INSTANT:
                     if site == 0:
                         err = batch.payload(i)
                         if isinstance(err, dict):
-                            book.errors.append((tracker.paths.get(parents[i], ""),
+                            book.errors.append((paths.get(parents[i], ""),
                                                 str(err.get("type")), str(err.get("message"))))
                 else:
-                    call = open_calls.pop(span, None)
-                    tracker.end(span)
+                    end(span)
+                    call = open_calls.pop(span, None) if open_calls else None
                     if call is not None:
                         call.end_ns = batch.ts[i]
-                        call.outcome = "ok" if kind == Kind.end else "error"
+                        call.outcome = "ok" if kind == END else "error"
                         call.answer = batch.payload(i)
                         if check:
                             check_answer(call)
@@ -165,33 +167,34 @@ def check_answer(call: Entry) -> None:
             "cut (raise NAMEL3SS_DEBUG_BUFFER_SIZE or the payload limit) or edited cannot be replayed.")
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
-def _cut(value):
+def _cut(value, depth=0):
     """What makes `value` unusable as an answer (a cut or repr-only part), or None.
 
-    Iterative, and scalars are skipped without a call: every answer is walked whole."""
-    stack = [(value, 0)]
+    Every answer is walked whole, so scalars are skipped without a call."""
+    kind = type(value)
+    if kind is dict:
+        children = value.values()
+    elif kind is list or kind is tuple:
+        children = value
+    elif kind in _SCALARS:
+        return None
+    elif isinstance(value, Cut):
+        return f"the value was cut when recorded ({value.reason})"
+    elif isinstance(value, Opaque):
+        return f"a {value.type_name} was recorded as its repr only"
+    else:
+        return None
+    if depth > 64:
+        return "nested too deeply"
     scalars = _SCALARS
-    while stack:
-        item, depth = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            children = item.values()
-        elif kind is list or kind is tuple:
-            children = item
-        elif isinstance(item, Cut):
-            return f"the value was cut when recorded ({item.reason})"
-        elif isinstance(item, Opaque):
-            return f"a {item.type_name} was recorded as its repr only"
-        else:
-            continue
-        if depth > 64:
-            return "nested too deeply"
-        for child in children:
-            if type(child) not in scalars:
-                stack.append((child, depth + 1))
+    for child in children:
+        if type(child) not in scalars:
+            found = _cut(child, depth + 1)
+            if found:
+                return found
     return None
 
 

@@ -102,8 +102,9 @@ def render(o) -> str:
     if o.quit:
         lines.append(f"the replay was quit at a pause, after {o.events} events")
     if o.stopped and o.not_reached:
-        lines.append(f"{o.not_reached} recorded boundar{'ies' if o.not_reached != 1 else 'y'} "
-                     "not reached: the replay " + ("was quit" if o.quit else "stopped") + " before them")
+        many = o.not_reached != 1
+        lines.append(f"{o.not_reached} recorded boundar{'ies' if many else 'y'} not reached: the "
+                     f"replay {'was quit' if o.quit else 'stopped'} before {'them' if many else 'it'}")
     if o.error:
         lines.append("")
         lines.append(f"the program failed: {o.error}")
