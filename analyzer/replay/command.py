@@ -46,7 +46,7 @@ def replay_command(traces, build, source, trace_out, on_divergence, mocks, fmt, 
 
     if fmt == "json":
         click.echo(json.dumps(outcome_doc(outcome), indent=2, default=repr))
-    elif mode == "fail" and not outcome.identical:
+    elif mode == "fail" and outcome.divergences:
         click.echo(failure_paragraph(outcome), err=True)
     else:
         click.echo(render(outcome))

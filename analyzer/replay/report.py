@@ -39,7 +39,7 @@ def outcome_doc(o) -> dict:
         "schema": SCHEMA, "trace": o.trace, "run_id": o.run_id, "entry": o.entry,
         "replay_trace": o.replay_trace, "build": o.build, "build_from": o.how,
         "sites_match": o.sites_match, "on_divergence": o.mode,
-        "verdict": "identical" if o.identical else "diverged",
+        "verdict": o.verdict,
         "boundaries": {"recorded": o.boundaries, "matched": o.matched,
                        "divergences": len(divergences),
                        "mocked": sum(d.verdict == "mocked" for d in o.departures),
@@ -77,15 +77,20 @@ def render_divergence(d) -> list:
 
 def render(o) -> str:
     lines = []
-    if o.mode == "live":
+    if any(d.action == "live" for d in o.departures):
         lines.append("note: --on-divergence live called real components where the record "
                      "no longer matched")
     divergences = o.divergences
+    head = f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry})"
     if o.identical:
-        lines.append(f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry}): identical, "
-                     f"{o.matched} of {o.boundaries} boundaries matched")
+        lines.append(f"{head}: identical, {o.matched} of {o.boundaries} boundaries matched")
+    elif not divergences:
+        mocked = sum(d.verdict == "mocked" for d in o.departures)
+        lines.append(f"{head}: a what-if, {mocked} call{'s' if mocked != 1 else ''} answered "
+                     f"or skipped by --mock, {o.matched} of {o.boundaries} boundaries matched, "
+                     "no other departure")
     else:
-        lines.append(f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry}): diverged, "
+        lines.append(f"{head}: diverged, "
                      f"{len(divergences)} divergence{'s' if len(divergences) != 1 else ''}, "
                      f"{o.matched} of {o.boundaries} boundaries matched before"
                      + (" (stopped at the first)" if o.stopped and not o.quit else ""))
@@ -132,5 +137,7 @@ def failure_paragraph(o) -> str:
 def check_line(o) -> str:
     if o.identical:
         return f"matched  {o.trace}  ({o.matched} boundaries)"
+    if not o.divergences:
+        return f"mocked   {o.trace}  ({o.matched} boundaries matched, the rest mocked)"
     d = o.divergences[0]
     return f"diverged {o.trace}  {d.verdict} at {d.key}, {where(d.site)}"

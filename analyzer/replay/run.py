@@ -57,7 +57,14 @@ class Outcome:
 
     @property
     def identical(self) -> bool:
-        return not self.divergences
+        """Every call answered from the record: no divergence and no mock."""
+        return not self.departures
+
+    @property
+    def verdict(self) -> str:
+        if self.identical:
+            return "identical"
+        return "diverged" if self.divergences else "mocked"
 
     @property
     def exit_code(self) -> int:
