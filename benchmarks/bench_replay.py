@@ -1,7 +1,7 @@
 """What replay costs: a 10,000-event agent run recorded and replayed, side by side.
 
-One instrumented build (a chain of agent runs, each a tool call and two llm turns on the
-mock provider with latency 0) is loaded into this process. In alternating rounds:
+One instrumented build (a chain of agent runs, each ten tool calls over eleven llm turns
+on the mock provider with latency 0) is loaded into this process. In alternating rounds:
 - the original run: the build imported and run under a tracer writing its trace;
 - its replay: `analyzer.replay.run.replay` end to end (answer book, build, run, report);
 - the book and matching alone: reading the answer book, then one `Replayer.answer` per
@@ -24,31 +24,28 @@ sys.path.insert(0, str(ROOT))
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 EVENTS = int(os.environ.get("BENCH_REPLAY_EVENTS", "10000"))
-PER_STEP = 14  # chain step, agent execution, two turns of llm call, one tool call
-
-HEAD = '''
-llm bench_llm {
-  provider: "mock"
-  model: "mock-bench"
-  latency_ms: 0
-  responses: [
-    { match: "^go", tool_call: { name: "lookup", arguments: { key: "k" } } }
-    { match: "found", reply: "done" }
-  ]
-}
-tool lookup {
-  type: "mock"
-  returns: { value: "found" }
-  parameters: { type: "object", properties: { key: { type: "string" } } }
-}
-agent worker { llm: bench_llm, tools: [lookup], max_turns: 3 }
-'''
+TOOLS = 10  # tool calls per agent run; the agent takes TOOLS + 1 turns
+PER_STEP = 2 + 2 + TOOLS * 6 + 4  # chain step, agent, turns with their llm and tool calls
 
 
 def program(steps: int) -> str:
+    """A chain of agent runs; each agent calls tools t1..tN in turn (the mock model asks for
+    the next tool when it sees the last one's result), then answers."""
+    replies = ['    { match: "^go", tool_call: { name: "t1", arguments: { key: "k" } } }']
+    tools = []
+    for i in range(1, TOOLS + 1):
+        after = (f'tool_call: {{ name: "t{i + 1}", arguments: {{ key: "k{i}" }} }}'
+                 if i < TOOLS else 'reply: "done"')
+        replies.append(f'    {{ match: "found-{i}\\"", {after} }}')
+        tools.append(f'tool t{i} {{\n  type: "mock"\n  returns: {{ value: "found-{i}" }}\n'
+                     '  parameters: { type: "object", properties: { key: { type: "string" } } }\n}')
+    names = ", ".join(f"t{i}" for i in range(1, TOOLS + 1))
+    head = ('llm bench_llm {\n  provider: "mock"\n  model: "mock-bench"\n  latency_ms: 0\n'
+            '  responses: [\n' + "\n".join(replies) + '\n  ]\n}\n' + "\n".join(tools)
+            + f"\nagent worker {{ llm: bench_llm, tools: [{names}], max_turns: {TOOLS + 2} }}\n")
     rows = "\n".join(f'    {{ name: "s{i}", kind: "agent", target: worker, input: "go" }}'
                      for i in range(steps))
-    return HEAD + "chain bench {\n  steps: [\n" + rows + "\n  ]\n}\n"
+    return head + "chain bench {\n  steps: [\n" + rows + "\n  ]\n}\n"
 
 
 def build(tmp: Path) -> Path:

@@ -21,7 +21,7 @@ ENTRY_EVENTS = {"chain_execution": "chain", "agent_execution": "agent", "prompt_
 LAZY = object()  # a request not decoded yet: only its recorded hash was read
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One recorded boundary call.
 
@@ -153,7 +153,7 @@ def check_answer(call: Entry) -> None:
     problem = _cut(answer)
     if problem is None:
         if call.outcome == "error":
-            problem = _shape(answer, {"type": str, "message": str})
+            problem = _shape(answer, _ERROR)
         elif call.kind == "llm":
             problem = _llm(answer)
         elif not isinstance(answer, dict) or "output" not in answer:
@@ -207,17 +207,23 @@ def _shape(value, fields) -> str | None:
     return None
 
 
+_ERROR = {"type": str, "message": str}
+_LLM = {"text": str, "tool_calls": list}
+_CALL = {"name": str, "arguments": dict}
+_USAGE = {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int}
+
+
 def _llm(answer) -> str | None:
-    problem = _shape(answer, {"text": str, "tool_calls": list})
+    problem = _shape(answer, _LLM)
     if problem:
         return problem
     for call in answer["tool_calls"]:
-        problem = _shape(call, {"name": str, "arguments": dict})
+        problem = _shape(call, _CALL)
         if problem:
             return "tool_calls: " + problem
     usage = answer.get("usage")
     if usage is not None:
-        problem = _shape(usage, {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int})
+        problem = _shape(usage, _USAGE)
         if problem:
             return "usage: " + problem
     return None

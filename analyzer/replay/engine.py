@@ -80,7 +80,7 @@ class Replayer:
         key = self.tracker.paths.get(token.span) if token is not None else None
         if site is None or key is None:
             return self._diverge("extra", key or "(untraced call)", site, None, payload)
-        mock = self.mocks.get((site.component, site.name))
+        mock = self.mocks.get((site.component, site.name)) if self.mocks else None
         if mock is not None:
             self.used.add(key)
             self.departures.append(Departure("mocked", key, site, f"--mock {mock.name}",
