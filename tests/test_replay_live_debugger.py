@@ -2,14 +2,13 @@
 (pexpect), from scripted stdin, and with breakpoints refused before anything runs."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pexpect
 import pytest
 
-from tests.support.replay_programs import EXAMPLES, env, record
+from tests.support.replay_programs import env, record_example
 
 INPUT = '{"review": "Great battery life."}'
 
@@ -17,9 +16,7 @@ INPUT = '{"review": "Great battery life."}'
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live-debugger")
-    source = tmp / "app.ai"
-    shutil.copy(EXAMPLES / "structured_retry" / "app.ai", source)
-    trace = record(tmp, source, tmp / "r.n3t", "--input", INPUT)
+    source, trace = record_example(tmp, "structured_retry", "app", tmp / "r.n3t", "--input", INPUT)
     lines = source.read_text().splitlines()
     return tmp, trace, source, lines
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.support.replay_programs import EXAMPLES, ROOT, env, n3analyze, record
+from tests.support.replay_programs import ROOT, env, n3analyze, record, record_example
 from tests.support.trace_edit import rewrite
 
 REVIEW = '{"review": "Great battery life."}'
@@ -16,30 +16,21 @@ PROMPT_KEY = "chain:review#1 / chain_step:review.score#1 / prompt:score_review#1
 LLM_KEY = PROMPT_KEY + " / llm_call:scorer_llm#1"
 
 
-def program(tmp, name, example):
-    folder = tmp / name
-    folder.mkdir()
-    for path in (EXAMPLES / example).iterdir():
-        shutil.copy(path, folder / path.name)
-    return folder / "app.ai"
-
-
 @pytest.fixture(scope="module")
 def traces(tmp_path_factory):
     """traces/: two runs that still replay, and one whose program's template was edited
-    since (same site table, so the header's source is rebuilt and diverges)."""
+    since (same site table): the header's source is replayed as it is now, not the cached
+    build of its old text, and diverges."""
     tmp = tmp_path_factory.mktemp("regression")
     folder = tmp / "traces"
     folder.mkdir()
-    record(tmp, program(tmp, "review", "structured_retry"), folder / "a-review.n3t",
-           "--input", REVIEW)
-    record(tmp, program(tmp, "research", "research_agent"), folder / "b-research.n3t",
-           "--agent", "ResearchAgent", "--input", "Research quantum error correction")
-    edited = program(tmp, "edited", "structured_retry")
-    record(tmp, edited, folder / "c-edited.n3t", "--input", REVIEW)
+    record_example(tmp, "structured_retry", "review", folder / "a-review.n3t", "--input", REVIEW)
+    record_example(tmp, "research_agent", "research", folder / "b-research.n3t",
+                   "--agent", "ResearchAgent", "--input", "Research quantum error correction")
+    edited, _ = record_example(tmp, "structured_retry", "edited", folder / "c-edited.n3t",
+                               "--input", REVIEW)
     edited.write_text(edited.read_text().replace("Score this product review",
                                                  "Rate this product review"))
-    shutil.rmtree(tmp / "cache")  # the original build would still match the header
     return tmp, folder, edited
 
 
@@ -125,8 +116,8 @@ def test_diff_of_a_trace_and_its_replay_after_an_edit(traces):
 
 def test_diff_of_two_runs_with_different_inputs(traces, tmp_path):
     tmp, _, _ = traces
-    source = program(tmp_path, "p", "structured_retry")
-    a = record(tmp_path, source, tmp_path / "a.n3t", "--input", REVIEW)
+    source, a = record_example(tmp_path, "structured_retry", "p", tmp_path / "a.n3t",
+                               "--input", REVIEW)
     b = record(tmp_path, source, tmp_path / "b.n3t", "--input",
                '{"review": "The hinge broke after two days and support never answered."}')
     done = n3analyze(tmp_path, "diff", a, b, "--format", "json")

@@ -1,11 +1,11 @@
 """What-ifs: --mock of a tool and of an llm under each --on-divergence mode, and `live`
 calling a real http tool on a loopback server where an edited program leaves the record."""
 import json
-import shutil
 
 import pytest
 
-from tests.support.replay_programs import EXAMPLES, QuoteAPI, briefing, n3analyze, record
+from tests.support.replay_programs import (QuoteAPI, n3analyze, record_briefing,
+                                           record_example)
 
 SEARCH_MOCK = 'search:{"results": ["nothing relevant here"]}'
 LLM_MOCK = 'research_llm:"No research needed."'
@@ -15,11 +15,8 @@ FIRST_LLM = "agent:ResearchAgent#1 / agent_turn:ResearchAgent#1 / llm_call:resea
 @pytest.fixture(scope="module")
 def research(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("whatif")
-    source = tmp / "app.ai"
-    shutil.copy(EXAMPLES / "research_agent" / "app.ai", source)
-    shutil.copy(EXAMPLES / "research_agent" / "tools.py", tmp / "tools.py")
-    trace = record(tmp, source, tmp / "run.n3t", "--agent", "ResearchAgent",
-                   "--input", "Research quantum error correction")
+    _, trace = record_example(tmp, "research_agent", "app", tmp / "run.n3t", "--agent",
+                              "ResearchAgent", "--input", "Research quantum error correction")
     return tmp, trace
 
 
@@ -109,12 +106,9 @@ def test_llm_mock_with_live_needs_no_real_call(research):
 
 
 def test_live_calls_a_real_http_tool_where_an_edited_program_leaves_the_record(tmp_path):
-    source = briefing(tmp_path)
     api = QuoteAPI()
     try:
-        trace = record(tmp_path, source, tmp_path / "brief.n3t", "--input", '{"symbol": "N3X"}',
-                       extra_env={"REPLAY_TEST_API": api.url})
-        assert api.served == 1
+        source, trace = record_briefing(tmp_path, api)
         source.write_text(source.read_text().replace('symbol: "{{input.symbol}}"',
                                                      'symbol: "{{input.symbol}}-B"'))
         stop = n3analyze(tmp_path, "replay", trace, "--source", source, "--format", "json",
