@@ -3,18 +3,14 @@
 Breakpoints are checked against the site table of the build being run (an edited
 program's site ids differ from the trace's), before the program starts. The debugger's
 QuitReplay is an ordinary exception the program could catch, so a quit is raised through
-the program as `QuitRequested` instead, which only the replay itself handles.
+the program as the replayer's `StopReplay(quit=True)` instead, which only the replay
+itself handles.
 """
 from __future__ import annotations
 
 import time
 
 from .errors import ReplayInputError
-
-
-class QuitRequested(BaseException):
-    """The user quit at a pause; the replay ends there (not an Exception, so the program's
-    own error handling does not swallow it)."""
 
 
 def _parts():
@@ -106,7 +102,9 @@ class LiveHook:
         try:
             self.debugger.on_event(event)
         except self._quit:
-            raise QuitRequested() from None
+            from .engine import StopReplay
+
+            raise StopReplay(quit=True) from None
         self.watched = self.debugger.watched_sites()
 
     def _recorded(self, kind, site, payload):
@@ -114,14 +112,14 @@ class LiveHook:
         is `{"output": value}`, a dataclass its fields, secrets redacted."""
         from dataclasses import is_dataclass
 
-        from .engine import _recorded_form
+        from .engine import recorded_form
 
         if payload is None:
             return None
         if kind == "end" and "return" in tuple(site.captures or ()) and not (
                 is_dataclass(payload) and not isinstance(payload, type)):
             payload = {"output": payload}
-        return _recorded_form(payload, self.limits)
+        return recorded_form(payload, self.limits)
 
     def _close(self, kind, span) -> None:
         if kind in ("end", "error_end"):

@@ -19,8 +19,12 @@ HISTORY = 6
 
 
 class StopReplay(BaseException):
-    """Raised through the program to end a replay at a divergence (not an Exception, so
-    the program's own error handling does not catch it)."""
+    """Raised through the program to end a replay at a divergence, or at the user's quit
+    (not an Exception, so the program's own error handling does not catch it)."""
+
+    def __init__(self, quit: bool = False):  # noqa: A002 - what the user asked for
+        super().__init__("quit" if quit else "divergence")
+        self.quit = quit
 
 
 @dataclass
@@ -103,7 +107,7 @@ class Replayer:
 
     def _diverge(self, verdict, key, site, entry, payload):
         recorded = entry.request if entry is not None else None
-        replayed = _recorded_form(payload, self.limits)
+        replayed = recorded_form(payload, self.limits)
         cause = self._cause()
         if entry is not None:
             self.used.add(key)
@@ -136,7 +140,7 @@ class Replayer:
         return out
 
 
-def _recorded_form(payload, limits):
+def recorded_form(payload, limits):
     from n3core.tracing.reqhash import as_recorded
 
     try:

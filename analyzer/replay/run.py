@@ -12,7 +12,6 @@ from n3core.tracing import probes, session
 from . import loadbuild
 from .answers import Runtime
 from .book import read_book
-from .debughook import QuitRequested
 from .engine import MODES, Replayer, StopReplay
 from .errors import MalformedTraceError, ReplayInputError
 from .locate import locate
@@ -133,10 +132,8 @@ def replay(options: Options, *, book=None) -> Outcome:
         probes.install_replayer(replayer)
         try:
             outcome.result = app.run_sync(book.entry, book.input)
-        except StopReplay:
-            outcome.stopped = True
-        except QuitRequested:
-            outcome.quit = outcome.stopped = True
+        except StopReplay as stop:
+            outcome.stopped, outcome.quit = True, stop.quit
         except Exception as exc:  # noqa: BLE001 - the program's own failure is an outcome
             outcome.error = _describe(exc)
     finally:
