@@ -8,8 +8,9 @@ on the mock provider with latency 0) is loaded into this process. In alternating
   recorded boundary, so the per-boundary cost excludes the program's own work;
 - stepping through a 1M-event record without pauses (the fallback with no build).
 CPU time (process_time), median and min over the rounds. Targets: replay <= 1.5x the
-original; book + matching <= 10 us per boundary; stepping >= 500k events/s. Figures are
-printed and returned by `main()`, never asserted.
+original; book + matching <= 10 us per boundary; stepping >= 500k events/s. `main()`
+prints the figures and returns them as a dict; `collect(quick)` gives them as rows of the
+results table (`python -m benchmarks`). Never asserted.
 """
 import io
 import os
@@ -153,7 +154,8 @@ def cpu(fn):
     return time.process_time() - t0, value
 
 
-def main() -> dict:
+def measure(rounds: int) -> tuple:
+    """({contender: [CPU seconds per round]}, events, boundaries, stepped events)."""
     big = stepping_trace()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -163,7 +165,7 @@ def main() -> dict:
         replay(trace, build_dir, tmp / "warm.replay.n3t")
         times = {"original": [], "replay": [], "book": [], "stepping": []}
         events = boundaries = stepped = 0
-        for r in range(ROUNDS):
+        for r in range(rounds):
             spent, events = cpu(lambda: original(build_dir, tmp / f"orig{r}.n3t"))
             times["original"].append(spent)
             spent, _ = cpu(lambda: replay(trace, build_dir, tmp / f"again{r}.n3t"))
@@ -172,6 +174,34 @@ def main() -> dict:
             times["book"].append(spent)
             spent, stepped = cpu(lambda: fallback_stepping(big))
             times["stepping"].append(spent)
+    return times, events, boundaries, stepped
+
+
+def collect(quick: bool) -> list:
+    """Rows for the results table (`python -m benchmarks`)."""
+    from benchmarks.measure import Stat
+    from benchmarks.results import Row
+
+    times, events, boundaries, stepped = measure(2 if quick else ROUNDS)
+    ms = {k: Stat.of(v * 1e3 for v in values) for k, values in times.items()}
+    ratio = Stat.of(b / a for a, b in zip(times["original"], times["replay"]))
+    book = Stat.of(v / boundaries * 1e6 for v in times["book"])
+    rate = Stat.of(stepped / v for v in times["stepping"])
+    area = "Replay"
+    return [
+        Row(area, f"replay of a {events:,}-event agent run", "ms CPU", ms["replay"],
+            {"the original run": ms["original"]}),
+        Row(area, "replay CPU time / original run's", "ratio", ratio, target="≤ 1.5",
+            met=ratio.median <= 1.5),
+        Row(area, f"answer book + matching ({boundaries:,} boundaries)", "µs per boundary",
+            book, target="≤ 10 µs", met=book.median <= 10),
+        Row(area, f"fallback stepping over {stepped:,} events", "events/s", rate,
+            better="higher", target="≥ 500k/s", met=rate.median >= 500_000),
+    ]
+
+
+def main() -> dict:
+    times, events, boundaries, stepped = measure(ROUNDS)
     med = {k: statistics.median(v) for k, v in times.items()}
     low = {k: min(v) for k, v in times.items()}
     figures = {

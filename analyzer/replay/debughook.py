@@ -112,14 +112,14 @@ class LiveHook:
         is `{"output": value}`, a dataclass its fields, secrets redacted."""
         from dataclasses import is_dataclass
 
-        from .engine import recorded_form
+        from .engine import _recorded_form
 
         if payload is None:
             return None
         if kind == "end" and "return" in tuple(site.captures or ()) and not (
                 is_dataclass(payload) and not isinstance(payload, type)):
             payload = {"output": payload}
-        return recorded_form(payload, self.limits)
+        return _recorded_form(payload, self.limits)
 
     def _close(self, kind, span) -> None:
         if kind in ("end", "error_end"):

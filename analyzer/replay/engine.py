@@ -107,7 +107,7 @@ class Replayer:
 
     def _diverge(self, verdict, key, site, entry, payload):
         recorded = entry.request if entry is not None else None
-        replayed = recorded_form(payload, self.limits)
+        replayed = _recorded_form(payload, self.limits)
         cause = self._cause()
         if entry is not None:
             self.used.add(key)
@@ -140,7 +140,7 @@ class Replayer:
         return out
 
 
-def recorded_form(payload, limits):
+def _recorded_form(payload, limits):
     from n3core.tracing.reqhash import as_recorded
 
     try:
