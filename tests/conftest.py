@@ -4,13 +4,15 @@ N3_CORE forces the tracing core and the analysis core together (n3core/corechoic
 every test, and every interpreter a test starts, runs on that core. Within such a pass a
 test parametrized over cores runs for that core only, and the tests that do not depend on
 the core, or that compare both cores themselves, run only in the compiled pass. Without
-N3_CORE (a plain `pytest`) everything runs, once.
+N3_CORE (a plain `pytest`) everything runs, once. Session-scoped fixtures shared across
+modules live here too, so they are built once.
 """
 from __future__ import annotations
 
 import os
 
 from n3core.corechoice import ALL_CORES_ENV, forced
+from support.frozen import frozen  # noqa: F401
 
 CORE_FIXTURES = ("tracing_core", "reader_core")
 # Files whose tests give the same result on either core, or check both cores side by side.

@@ -1,31 +1,13 @@
 """The real one-file executable, built once per session, run where the source is absent."""
 import json
-import os
-import pathlib
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from support.trace_factory import research_run
 
 pytestmark = pytest.mark.frozen
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def frozen(tmp_path_factory):
-    work = tmp_path_factory.mktemp("frozen")
-    proc = subprocess.run(
-        [sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-         "--distpath", str(work / "dist"), "--workpath", str(work / "build"),
-         str(ROOT / "analyzer" / "n3analyze.spec")],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    exe = work / "dist" / "n3analyze"
-    assert exe.exists()
-    return exe
 
 
 def run(exe, args, cwd):

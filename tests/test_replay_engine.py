@@ -5,7 +5,8 @@ import shutil
 
 import pytest
 
-from tests.support.replay_programs import (EXAMPLES, QuoteAPI, briefing, n3analyze, record)
+from tests.support.replay_programs import (EXAMPLES, QuoteAPI, n3analyze, record,
+                                           record_briefing)
 
 
 def _doc(done):
@@ -45,15 +46,11 @@ def test_text_report_counts_the_matched_boundaries(tmp_path):
 @pytest.fixture
 def briefing_trace(tmp_path):
     """The briefing program recorded against a loopback API that is then stopped."""
-    source = briefing(tmp_path)
     api = QuoteAPI()
     try:
-        trace = record(tmp_path, source, tmp_path / "brief.n3t", "--input", '{"symbol": "N3X"}',
-                       extra_env={"REPLAY_TEST_API": api.url})
+        return record_briefing(tmp_path, api)
     finally:
         api.stop()
-    assert api.served == 1
-    return source, trace
 
 
 def test_http_python_parallel_and_latency_replay_identically_twenty_times(tmp_path, briefing_trace):

@@ -18,20 +18,36 @@ from .keys import BOUNDARY_EVENTS, HASH_FIELD, KeyTracker, request_hash, site_ke
 ENTRY_EVENTS = {"chain_execution": "chain", "agent_execution": "agent", "prompt_execution": "prompt"}
 
 
-@dataclass
+LAZY = object()  # a request not decoded yet: only its recorded hash was read
+
+
+@dataclass(slots=True)
 class Entry:
-    """One recorded boundary call."""
+    """One recorded boundary call.
+
+    Matching needs only the request's hash, which the reader decodes alone; the whole
+    request (for a divergence's report or a diff) is decoded on first use, for every
+    entry of the book in one more pass over the trace.
+    """
 
     key: str
     kind: str  # llm, tool or clock
     site: object
-    request: object
+    recorded_request: object
     hash: str
     seq: int
     start_ns: int = 0
     end_ns: int = 0
     outcome: str = ""  # "ok" or "error"; "" while unanswered
     answer: object = None
+    book: object = field(default=None, repr=False, compare=False)
+    where: tuple = (0, 0)  # (chunk seq, index in the chunk) of the start event
+
+    @property
+    def request(self):
+        if self.recorded_request is LAZY:
+            self.book.decode_requests()
+        return self.recorded_request
 
     @property
     def component(self) -> str:
@@ -55,6 +71,22 @@ class Book:
     def ordered(self) -> list:
         return sorted(self.entries.values(), key=lambda e: e.seq)
 
+    def decode_requests(self) -> None:
+        """Decode every request still LAZY, in one pass over the trace."""
+        wanted = {e.where: e for e in self.entries.values() if e.recorded_request is LAZY}
+        chunks = {seq for seq, _ in wanted}
+        with open_trace(self.path) as trace:
+            for batch in trace.batches():
+                if batch.seq not in chunks:
+                    continue
+                for i in range(len(batch)):
+                    entry = wanted.get((batch.seq, i))
+                    if entry is not None:
+                        entry.recorded_request = batch.payload(i)
+        for entry in wanted.values():
+            if entry.recorded_request is LAZY:  # the file changed under us
+                entry.recorded_request = None
+
 
 def read_book(path, *, check: bool = True) -> Book:
     """One pass over the trace at `path`; MalformedTraceError on answers no run records."""
@@ -66,35 +98,42 @@ def read_book(path, *, check: bool = True) -> Book:
                     if s.event_type in BOUNDARY_EVENTS}
         roots = {sid for sid, s in sites.items() if s.event_type in ENTRY_EVENTS}
         tracker = KeyTracker()
+        start, end, paths = tracker.start, tracker.end, tracker.paths
+        hash_key = (HASH_FIELD,)
         open_calls: dict = {}
         seq = 0
+        START, END, INSTANT = int(Kind.start), int(Kind.end), int(Kind.instant)
         for batch in trace.batches():
             kinds, site_col, spans, parents = batch.kind, batch.site, batch.span, batch.parent
             for i in range(len(batch)):
                 kind, site, span = kinds[i], site_col[i], spans[i]
-                if kind == Kind.start:
-                    path_ = tracker.start(span, parents[i], names.get(site, f"site:{site}"))
+                if kind == START:
+                    path_ = start(span, parents[i], names.get(site) or f"site:{site}")
                     if site in boundary:
-                        request = batch.payload(i)
-                        recorded = request.get(HASH_FIELD) if isinstance(request, dict) else None
-                        digest = recorded if isinstance(recorded, str) else request_hash(request)
+                        digest = batch.payload_get(i, hash_key).get(HASH_FIELD)
+                        if isinstance(digest, str):
+                            request = LAZY
+                        else:  # older traces: hash what was recorded
+                            request = batch.payload(i)
+                            digest = request_hash(request)
                         seq += 1
                         open_calls[span] = Entry(path_, boundary[site], sites[site], request,
-                                                 digest, seq, batch.ts[i])
+                                                 digest, seq, batch.ts[i], book=book,
+                                                 where=(batch.seq, i))
                     elif book.entry is None and site in roots and parents[i] == 0:
                         _entry(book, sites[site], batch.payload(i))
-                elif kind == Kind.instant:
+                elif kind == INSTANT:
                     if site == 0:
                         err = batch.payload(i)
                         if isinstance(err, dict):
-                            book.errors.append((tracker.paths.get(parents[i], ""),
+                            book.errors.append((paths.get(parents[i], ""),
                                                 str(err.get("type")), str(err.get("message"))))
                 else:
-                    call = open_calls.pop(span, None)
-                    tracker.end(span)
+                    end(span)
+                    call = open_calls.pop(span, None) if open_calls else None
                     if call is not None:
                         call.end_ns = batch.ts[i]
-                        call.outcome = "ok" if kind == Kind.end else "error"
+                        call.outcome = "ok" if kind == END else "error"
                         call.answer = batch.payload(i)
                         if check:
                             check_answer(call)
@@ -114,7 +153,7 @@ def check_answer(call: Entry) -> None:
     problem = _cut(answer)
     if problem is None:
         if call.outcome == "error":
-            problem = _shape(answer, {"type": str, "message": str})
+            problem = _shape(answer, _ERROR)
         elif call.kind == "llm":
             problem = _llm(answer)
         elif not isinstance(answer, dict) or "output" not in answer:
@@ -128,18 +167,34 @@ def check_answer(call: Entry) -> None:
             "cut (raise NAMEL3SS_DEBUG_BUFFER_SIZE or the payload limit) or edited cannot be replayed.")
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _cut(value, depth=0):
-    if isinstance(value, Cut):
+    """What makes `value` unusable as an answer (a cut or repr-only part), or None.
+
+    Every answer is walked whole, so scalars are skipped without a call."""
+    kind = type(value)
+    if kind is dict:
+        children = value.values()
+    elif kind is list or kind is tuple:
+        children = value
+    elif kind in _SCALARS:
+        return None
+    elif isinstance(value, Cut):
         return f"the value was cut when recorded ({value.reason})"
-    if isinstance(value, Opaque):
+    elif isinstance(value, Opaque):
         return f"a {value.type_name} was recorded as its repr only"
+    else:
+        return None
     if depth > 64:
         return "nested too deeply"
-    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-    for item in items:
-        found = _cut(item, depth + 1)
-        if found:
-            return found
+    scalars = _SCALARS
+    for child in children:
+        if type(child) not in scalars:
+            found = _cut(child, depth + 1)
+            if found:
+                return found
     return None
 
 
@@ -152,17 +207,23 @@ def _shape(value, fields) -> str | None:
     return None
 
 
+_ERROR = {"type": str, "message": str}
+_LLM = {"text": str, "tool_calls": list}
+_CALL = {"name": str, "arguments": dict}
+_USAGE = {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int}
+
+
 def _llm(answer) -> str | None:
-    problem = _shape(answer, {"text": str, "tool_calls": list})
+    problem = _shape(answer, _LLM)
     if problem:
         return problem
     for call in answer["tool_calls"]:
-        problem = _shape(call, {"name": str, "arguments": dict})
+        problem = _shape(call, _CALL)
         if problem:
             return "tool_calls: " + problem
     usage = answer.get("usage")
     if usage is not None:
-        problem = _shape(usage, {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int})
+        problem = _shape(usage, _USAGE)
         if problem:
             return "usage: " + problem
     return None

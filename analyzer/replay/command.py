@@ -21,7 +21,8 @@ def replay_command(traces, build, source, trace_out, on_divergence, mocks, fmt, 
     if check:
         from .check import check_paths
 
-        return check_paths(traces, fmt=fmt, build=build, source=source)
+        return check_paths(traces, fmt=fmt, build=build, source=source,
+                           fail_fast=on_divergence == "fail")
     if len(traces) != 1:
         raise ReplayInputError(f"replay takes one trace ({len(traces)} given); use --check "
                                "to replay several as regression tests")
@@ -29,15 +30,9 @@ def replay_command(traces, build, source, trace_out, on_divergence, mocks, fmt, 
         click.echo("live: where the record no longer matches, the real components are called "
                    "(this may use the network and real providers)", err=True)
     path = _resolve(traces[0])
-    on_event = None
-    if step or breakpoints:
-        from .debughook import debugger_hook
-
-        on_event = debugger_hook(path, step, breakpoints)
-        if on_event is None:
-            return _fallback(path, step, breakpoints)
-    options = Options(path, build=build, source=source, trace_out=trace_out,
-                      on_divergence=on_divergence or "stop", mocks=tuple(mocks), on_event=on_event)
+    mode = on_divergence or "stop"
+    options = Options(path, build=build, source=source, trace_out=trace_out, on_divergence=mode,
+                      mocks=tuple(mocks), step=step, breakpoints=tuple(breakpoints))
     from .errors import NoBuildError
 
     try:
@@ -47,10 +42,12 @@ def replay_command(traces, build, source, trace_out, on_divergence, mocks, fmt, 
             click.echo(f"note: {exc} Stepping through the recorded events instead.", err=True)
             return _fallback(path, step, breakpoints)
         raise
-    from .report import outcome_doc, render
+    from .report import failure_paragraph, outcome_doc, render
 
     if fmt == "json":
         click.echo(json.dumps(outcome_doc(outcome), indent=2, default=repr))
+    elif mode == "fail" and outcome.divergences:
+        click.echo(failure_paragraph(outcome), err=True)
     else:
         click.echo(render(outcome))
     return outcome.exit_code
@@ -62,9 +59,8 @@ def _fallback(path, step, breakpoints) -> int:
     except ImportError:
         raise ReplayInputError("no build to run and this installation cannot step through "
                                "recorded events. Fix: pass --build DIR or --source APP.ai.") from None
-    from .debughook import parse
-
-    return step_through(path, parse(path, breakpoints), step, None) or 0
+    step_through(path, list(breakpoints), step, None)
+    return 0
 
 
 def _resolve(trace: str) -> str:

@@ -20,8 +20,12 @@ HISTORY = 6
 
 
 class StopReplay(BaseException):
-    """Raised through the program to end a replay at a divergence (not an Exception, so
-    the program's own error handling does not catch it)."""
+    """Raised through the program to end a replay at a divergence, or at the user's quit
+    (not an Exception, so the program's own error handling does not catch it)."""
+
+    def __init__(self, quit: bool = False):  # noqa: A002 - what the user asked for
+        super().__init__("quit" if quit else "divergence")
+        self.quit = quit
 
 
 @dataclass
@@ -82,7 +86,7 @@ class Replayer:
         key = self.tracker.paths.get(token.span) if token is not None else None
         if site is None or key is None:
             return self._diverge("extra", key or "(untraced call)", site, None, payload)
-        mock = self.mocks.get((site.component, site.name))
+        mock = self.mocks.get((site.component, site.name)) if self.mocks else None
         if mock is not None:
             self.used.add(key)
             self.departures.append(Departure("mocked", key, site, f"--mock {mock.name}",
@@ -91,7 +95,7 @@ class Replayer:
         entry = self.book.entries.get(key)
         if entry is None:
             return self._diverge("extra", key, site, None, payload)
-        if entry.request is not None or payload is not None:
+        if entry.recorded_request is not None or payload is not None:
             digest = payload.get(FIELD) if isinstance(payload, dict) else None
             if not isinstance(digest, str):
                 digest = live_digest(payload, self.redaction, self.limits)

@@ -3,7 +3,9 @@
 A path from the trace header is used only if it exists, has the expected shape (a regular
 `.ai` file; a folder with manifest.json, program.py and sites.json) and the hash of its
 site table matches the one recorded: a trace is data, and its header must not choose
-which code runs. `--build` and `--source` are the user's own choice and are only checked
+which code runs. The header's source is run as it is now: a cached build is one of its
+current text, so a program edited since the run (traces kept as regression tests) is
+checked against the record rather than hidden behind a stale build. `--build` and `--source` are the user's own choice and are only checked
 for shape.
 """
 from __future__ import annotations
@@ -56,9 +58,11 @@ def _from_header(header, expected) -> Located:
         raise NoBuildError(f"the trace was recorded from {named}, which is not a regular .ai "
                            "file here. Fix: pass --source APP.ai (the program, possibly edited) "
                            "or --build DIR (its instrumented build).")
+    current = hashlib.sha256(source.read_bytes()).hexdigest()
     for folder in _cache_dirs(source):
         for candidate in sorted(folder.iterdir()) if folder.is_dir() else ():
-            if not build_problem(candidate) and sites_hash(candidate) == expected:
+            if not build_problem(candidate) and sites_hash(candidate) == expected \
+                    and _manifest(candidate).get("source_sha256") == current:
                 return Located(candidate.resolve(), "cache", True)
     path = compile_source(str(source))
     if sites_hash(path) != expected:
@@ -90,6 +94,14 @@ def build_problem(path: Path) -> str | None:
     if not isinstance(manifest, dict) or not (manifest.get("flags") or {}).get("instrument"):
         return "not an instrumented build (replay needs the tracepoints `--instrument` compiles in)"
     return None
+
+
+def _manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def sites_hash(path: Path) -> str | None:

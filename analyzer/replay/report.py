@@ -39,13 +39,14 @@ def outcome_doc(o) -> dict:
         "schema": SCHEMA, "trace": o.trace, "run_id": o.run_id, "entry": o.entry,
         "replay_trace": o.replay_trace, "build": o.build, "build_from": o.how,
         "sites_match": o.sites_match, "on_divergence": o.mode,
-        "verdict": "identical" if o.identical else "diverged",
+        "verdict": o.verdict,
         "boundaries": {"recorded": o.boundaries, "matched": o.matched,
                        "divergences": len(divergences),
-                       "mocked": sum(d.verdict == "mocked" for d in o.departures)},
+                       "mocked": sum(d.verdict == "mocked" for d in o.departures),
+                       "not_reached": o.not_reached},
         "first_divergence": departure_doc(divergences[0]) if divergences else None,
         "departures": [departure_doc(d) for d in o.departures],
-        "stopped": o.stopped, "program_error": o.error, "events": o.events,
+        "stopped": o.stopped, "quit": o.quit, "program_error": o.error, "events": o.events,
     }
 
 
@@ -76,18 +77,23 @@ def render_divergence(d) -> list:
 
 def render(o) -> str:
     lines = []
-    if o.mode == "live":
+    if any(d.action == "live" for d in o.departures):
         lines.append("note: --on-divergence live called real components where the record "
                      "no longer matched")
     divergences = o.divergences
+    head = f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry})"
     if o.identical:
-        lines.append(f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry}): identical, "
-                     f"{o.matched} of {o.boundaries} boundaries matched")
+        lines.append(f"{head}: identical, {o.matched} of {o.boundaries} boundaries matched")
+    elif not divergences:
+        mocked = sum(d.verdict == "mocked" for d in o.departures)
+        lines.append(f"{head}: a what-if, {mocked} call{'s' if mocked != 1 else ''} answered "
+                     f"or skipped by --mock, {o.matched} of {o.boundaries} boundaries matched, "
+                     "no other departure")
     else:
-        lines.append(f"replay of {o.trace} (run {o.run_id[:12]}, {o.entry}): diverged, "
+        lines.append(f"{head}: diverged, "
                      f"{len(divergences)} divergence{'s' if len(divergences) != 1 else ''}, "
                      f"{o.matched} of {o.boundaries} boundaries matched before"
-                     + (" (stopped at the first)" if o.stopped else ""))
+                     + (" (stopped at the first)" if o.stopped and not o.quit else ""))
         lines.append("")
         lines += render_divergence(divergences[0])
     if not o.sites_match:
@@ -98,6 +104,12 @@ def render(o) -> str:
         lines.append("departures from the record:")
         for d in others:
             lines.append(f"  {d.verdict:<8} {d.key}  {where(d.site)}  ({d.cause})")
+    if o.quit:
+        lines.append(f"the replay was quit at a pause, after {o.events} events")
+    if o.stopped and o.not_reached:
+        many = o.not_reached != 1
+        lines.append(f"{o.not_reached} recorded boundar{'ies' if many else 'y'} not reached: the "
+                     f"replay {'was quit' if o.quit else 'stopped'} before {'them' if many else 'it'}")
     if o.error:
         lines.append("")
         lines.append(f"the program failed: {o.error}")
@@ -105,8 +117,27 @@ def render(o) -> str:
     return "\n".join(lines)
 
 
+def failure_paragraph(o) -> str:
+    """`--on-divergence fail`: the first divergence as one error, nothing after it."""
+    d = o.divergences[0]
+    fields = [row["field"] or "(request)" for row in field_diff(d.recorded, d.replayed)] \
+        if d.verdict == "changed" else []
+    what = {"changed": "asked something else than the record" + (
+                f" ({', '.join(fields)} differ)" if fields else ""),
+            "extra": "made a call the record does not have",
+            "missing": "never made a call the record has"}[d.verdict]
+    lines = [f"error: the replay of {o.trace} {what} at {d.key} ({where(d.site)}); "
+             f"--on-divergence fail ended it there ({d.cause}). Fix: replay without "
+             "--on-divergence fail (or with --format json) to see the whole report and the "
+             "requests side by side."]
+    lines += render_divergence(d)[1:]
+    return "\n".join(lines)
+
+
 def check_line(o) -> str:
     if o.identical:
         return f"matched  {o.trace}  ({o.matched} boundaries)"
+    if not o.divergences:
+        return f"mocked   {o.trace}  ({o.matched} boundaries matched, the rest mocked)"
     d = o.divergences[0]
     return f"diverged {o.trace}  {d.verdict} at {d.key}, {where(d.site)}"

@@ -25,7 +25,9 @@ class Options:
     trace_out: str | None = None
     on_divergence: str = "stop"
     mocks: tuple = ()  # NAME:JSON specs
-    on_event: object = None  # callback(kind, token, site, payload, path), e.g. the debugger
+    step: bool = False
+    breakpoints: tuple = ()  # specs, checked against the build's sites before it runs
+    debug_io: object = None  # the debugger's DebugIO (None: the terminal or stdin)
 
 
 @dataclass
@@ -44,7 +46,9 @@ class Outcome:
     result: object = None
     error: str | None = None
     stopped: bool = False
+    quit: bool = False
     events: int = 0
+    not_reached: int = 0
 
     @property
     def divergences(self) -> list:
@@ -52,7 +56,14 @@ class Outcome:
 
     @property
     def identical(self) -> bool:
-        return not self.divergences
+        """Every call answered from the record: no divergence and no mock."""
+        return not self.departures
+
+    @property
+    def verdict(self) -> str:
+        if self.identical:
+            return "identical"
+        return "diverged" if self.divergences else "mocked"
 
     @property
     def exit_code(self) -> int:
@@ -89,6 +100,7 @@ def replay(options: Options, *, book=None) -> Outcome:
     manifest = json.loads((located.path / "manifest.json").read_text("utf-8"))
     metadata = {"program": manifest.get("source"), "source_path": manifest.get("source_path"),
                 "compiler": manifest.get("compiler"), "sites_sha256": manifest.get("sites_sha256"),
+                "source_sha256": manifest.get("source_sha256"),
                 "replay_of": book.run_id, "replayed_trace": os.path.abspath(options.trace),
                 "argv": [a for a in meta.get("argv") or () if isinstance(a, str)]}
     from .mocks import components_of_sites, parse_mock
@@ -97,15 +109,24 @@ def replay(options: Options, *, book=None) -> Outcome:
     rows = site_rows(sites)
     components = components_of_sites(rows)
     mocks = [parse_mock(spec, components) for spec in options.mocks]
+    on_event = None
+    if options.step or options.breakpoints:
+        from .debughook import LiveHook
+
+        on_event = LiveHook(rows, options.breakpoints, options.step, trace_path=options.trace,
+                            source_sha256=manifest.get("source_sha256"), io=options.debug_io,
+                            limits=limits)
     if session.active() is not None:
         raise ReplayInputError("a tracer is already running in this process; replay needs its own")
     tracer = session.start(out, sites, trace_config, metadata=metadata,
                            redaction=probes.configure_redaction())
+    if on_event is not None:
+        on_event.redaction = tracer.redaction
     replayer = None
     try:
         app = loadbuild.load(located.path)
         replayer = Replayer(book, Runtime(), rows, mode=options.on_divergence, limits=limits,
-                            redaction=tracer.redaction, on_event=options.on_event)
+                            redaction=tracer.redaction, on_event=on_event)
         replayer.mocks = {m.target: m for m in mocks}
         for mock in mocks:
             mock.install(app)
@@ -113,8 +134,8 @@ def replay(options: Options, *, book=None) -> Outcome:
         probes.install_replayer(replayer)
         try:
             outcome.result = app.run_sync(book.entry, book.input)
-        except StopReplay:
-            outcome.stopped = True
+        except StopReplay as stop:
+            outcome.stopped, outcome.quit = True, stop.quit
         except Exception as exc:  # noqa: BLE001 - the program's own failure is an outcome
             outcome.error = _describe(exc)
     finally:
@@ -127,6 +148,8 @@ def replay(options: Options, *, book=None) -> Outcome:
     outcome.departures = list(replayer.departures)
     if not outcome.stopped:
         outcome.departures += replayer.missing()
+    else:
+        outcome.not_reached = sum(key not in replayer.used for key in book.entries)
     return outcome
 
 

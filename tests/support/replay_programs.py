@@ -155,3 +155,24 @@ def briefing(tmp_path) -> Path:
     (folder / "app.ai").write_text(BRIEFING)
     (folder / "stamptool.py").write_text(STAMP_TOOL)
     return folder / "app.ai"
+
+
+def record_example(tmp_path, example, folder, out, *args, extra_env=None) -> tuple:
+    """(source, trace): `examples/<example>` copied to tmp_path/folder and recorded there."""
+    import shutil
+
+    where = Path(tmp_path) / folder
+    where.mkdir(exist_ok=True)
+    for path in (EXAMPLES / example).iterdir():
+        if path.is_file():
+            shutil.copy(path, where / path.name)
+    return where / "app.ai", record(tmp_path, where / "app.ai", out, *args, extra_env=extra_env)
+
+
+def record_briefing(tmp_path, api) -> tuple:
+    """(source, trace): the briefing program recorded against `api`, which served it once."""
+    source = briefing(tmp_path)
+    trace = record(tmp_path, source, Path(tmp_path) / "brief.n3t", "--input", '{"symbol": "N3X"}',
+                   extra_env={"REPLAY_TEST_API": api.url})
+    assert api.served == 1
+    return source, trace

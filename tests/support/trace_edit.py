@@ -1,0 +1,37 @@
+"""Hand-edit a recorded trace: every event written again through the real writer, with
+one payload replaced, so a test can make answers no run would record."""
+from __future__ import annotations
+
+from n3core.tracing import session
+from n3core.tracing.format import RESERVED_SITES, Kind
+from n3core.tracing.reader import open_trace
+
+
+def rewrite(src, dst, edit) -> str:
+    """Copy `src` to `dst`; `edit(site, kind, payload)` returns the payload to write.
+
+    Spans are opened and closed in the recorded order, so a sequential run keeps its
+    nesting (the writer takes parents from the context, as in the run).
+    """
+    with open_trace(src) as trace:
+        header = trace.header
+        sites = {s.id: s for s in header.sites}
+        events = list(trace.events())
+    reserved = {s.id for s in RESERVED_SITES}
+    session.start(str(dst), [s for s in header.sites if s.id not in reserved], {"install_hooks": False},
+                  metadata=dict(header.metadata or {}))
+    tokens = {}
+    try:
+        for e in events:
+            payload = edit(sites.get(e.site), e.kind, e.payload)
+            if e.kind == Kind.start:
+                tokens[e.span] = session.enter(e.site, payload)
+            elif e.kind == Kind.end:
+                session.exit(tokens.pop(e.span), payload)
+            elif e.kind == Kind.error_end:
+                session._fail_end(tokens.pop(e.span), payload)
+            else:
+                session.instant(e.site, payload)
+    finally:
+        session.stop()
+    return str(dst)
