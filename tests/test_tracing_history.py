@@ -1,7 +1,7 @@
 """A conversation recorded once: llm requests keep only what is new, readers rebuild them.
 
 The requests go through the same calls an instrumented build makes (`probes.request`, then
-`session.enter`/`exit`) into a real trace file, read back by both reader cores.
+`hooks.enter`/`exit`) into a real trace file, read back by both reader cores.
 """
 from __future__ import annotations
 

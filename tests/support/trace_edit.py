@@ -2,7 +2,7 @@
 one payload replaced, so a test can make answers no run would record."""
 from __future__ import annotations
 
-from n3core.tracing import session
+from n3core.tracing import hooks, session
 from n3core.tracing.format import RESERVED_SITES, Kind
 from n3core.tracing.reader import open_trace
 
@@ -25,13 +25,13 @@ def rewrite(src, dst, edit) -> str:
         for e in events:
             payload = edit(sites.get(e.site), e.kind, e.payload)
             if e.kind == Kind.start:
-                tokens[e.span] = session.enter(e.site, payload)
+                tokens[e.span] = hooks.enter(e.site, payload)
             elif e.kind == Kind.end:
-                session.exit(tokens.pop(e.span), payload)
+                hooks.exit(tokens.pop(e.span), payload)
             elif e.kind == Kind.error_end:
-                session._fail_end(tokens.pop(e.span), payload)
+                hooks.fail_end(tokens.pop(e.span), payload)
             else:
-                session.instant(e.site, payload)
+                hooks.instant(e.site, payload)
     finally:
         session.stop()
     return str(dst)
