@@ -23,12 +23,12 @@ DEMO_RUN := --agent ResearchAgent --input "Research quantum error correction"
 
 demo: ext
 	$(BIN)/namel3ss check $(DEMO)
-	$(BIN)/namel3ss build $(DEMO) -o build/research
-	$(BIN)/python build/research $(DEMO_RUN)
-	$(BIN)/namel3ss debug trace $(DEMO) $(DEMO_RUN) -o build/research.n3t
-	$(BIN)/n3analyze analyze build/research.n3t --performance --errors
-	$(BIN)/n3analyze inspect build/research.n3t --tree
-	$(BIN)/n3analyze export build/research.n3t --to perfetto -o build/research.perfetto.json
+	$(BIN)/namel3ss build $(DEMO) -o demo-out/research
+	$(BIN)/python demo-out/research $(DEMO_RUN)
+	$(BIN)/namel3ss debug trace $(DEMO) $(DEMO_RUN) -o demo-out/research.n3t
+	$(BIN)/n3analyze analyze demo-out/research.n3t --performance --errors
+	$(BIN)/n3analyze inspect demo-out/research.n3t --tree
+	$(BIN)/n3analyze export demo-out/research.n3t --to perfetto -o demo-out/research.perfetto.json
 
 test: ext
 	$(PY) -m pytest -q
@@ -44,4 +44,5 @@ n3analyze: ext
 	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN analyzer/n3analyze.spec
 
 clean:
-	rm -rf build dist .pytest_cache n3core/tracing/*.c n3core/tracing/*.so
+	rm -rf build dist demo-out .pytest_cache n3core/tracing/*.c n3core/tracing/*.so \
+		analyzer/_pass.c analyzer/_pass.*.so analyzer/_pass.html n3core/tracing/*.html
