@@ -27,6 +27,7 @@ class TraceConfig:
     memory_interval: float = 0.1
     output_dir: str = "debug/traces"
     install_hooks: bool = True
+    otlp_endpoint: str | None = None
 
     @classmethod
     def from_mapping(cls, data, source: str = "start(config=...)") -> "TraceConfig":
@@ -71,6 +72,13 @@ class TraceConfig:
         if self.chunk_events > 1 << 20:
             raise TraceConfigError(f"chunk_events={self.chunk_events} in {source} is over "
                                    f"{1 << 20}")
+        if self.otlp_endpoint is not None:
+            from .live_otlp import traces_url
+
+            if traces_url(self.otlp_endpoint) is None:
+                raise TraceConfigError(
+                    f"otlp_endpoint={self.otlp_endpoint!r} in {source} is not an http(s) "
+                    "URL such as http://127.0.0.1:4318")
         if not isinstance(self.memory_interval, (int, float)) or self.memory_interval <= 0:
             raise TraceConfigError(
                 f"memory_interval={self.memory_interval!r} in {source} must be > 0 seconds")

@@ -199,9 +199,16 @@ class Tracer:
         self._quit = threading.Event()
         self._threads: list = []
         self._hooks: dict = {}
+        self._live = None
         if policy != 2:
             make_private_dirs(os.path.dirname(os.path.abspath(self.path)))
             self._file = TraceFile(self.path, self.header)
+            if self.config.otlp_endpoint:
+                from .live_otlp import LiveExporter, traces_url
+
+                self._live = LiveExporter(traces_url(self.config.otlp_endpoint),
+                                          path=self.path, run_id=self.run_id, metadata=meta,
+                                          sites=self.sites, ts_shift=wall - mono)
 
     def _default_path(self, wall_ns: int) -> str:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(wall_ns / 1e9))
@@ -247,6 +254,8 @@ class Tracer:
                 if data is None:
                     return
                 if file.write(data):
+                    if self._live is not None:
+                        self._live.offer(data)
                     events, payload = _chunk_counts(data)
                     self.chunks_written += 1
                     self.events_written += events
@@ -374,6 +383,8 @@ class Tracer:
                         self.chunks_written, self.events_written,
                         self.recorder.dropped + self.events_lost, self.recorder.discarded,
                         self.payload_written, self._clock()))
+        if self._live is not None:
+            self._live.close()
         self._release()
 
     def _release(self) -> None:
@@ -392,6 +403,7 @@ class Tracer:
         if file is not None:
             file.close()  # the child's copy of the descriptor; the parent's stays open
         self._threads = []
+        self._live = None
         try:
             self._remove_hooks()
         except Exception:  # noqa: BLE001 - the child runs on untraced whatever happens

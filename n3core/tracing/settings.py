@@ -38,6 +38,7 @@ class DebugSettings:
     capture_performance: bool = True
     retention_days: int = 7
     policy: str = "block"
+    otlp_endpoint: str | None = None  # stream spans there while the run goes on
 
     def trace_config(self) -> dict:
         """The tracer's own settings (see `config.TraceConfig`)."""
@@ -48,6 +49,7 @@ class DebugSettings:
             "policy": self.policy, "buffer_size": self.buffer_size,
             "components": components, "event_types": self.event_types,
             "capture_memory": self.capture_memory, "output_dir": self.output_dir,
+            "otlp_endpoint": self.otlp_endpoint,
         }
 
 
@@ -127,6 +129,14 @@ def _coerce(key: str, raw, name: str, source: str):
             if unknown:
                 fail(f"event types among {', '.join(EVENT_TYPES)} (unknown: {', '.join(unknown)})")
         return names or None
+    if key == "otlp_endpoint":
+        from .live_otlp import traces_url
+
+        if raw in (None, ""):
+            return None
+        if traces_url(raw) is None:
+            fail("an http(s) URL of an OTLP/HTTP receiver, such as http://127.0.0.1:4318")
+        return raw
     if not isinstance(raw, str) or not raw:
         fail("a path")
     return raw
