@@ -46,6 +46,22 @@ def _parse_json(text: str, what: str):
                      hint="""quote it, e.g. --input '{"topic": "tides"}' or --input '"text"'""") from None
 
 
+def _missing_input(kind: str, component) -> UsageError:
+    """Naming the fields the entry reads, so the fix can be typed at once."""
+    import re
+
+    if kind == "prompt":
+        fields = list(getattr(component, "variables", None) or ())
+    else:
+        text = json.dumps([step.input for step in getattr(component, "steps", ())],
+                          default=repr)
+        fields = list(dict.fromkeys(re.findall(r"\{\{\s*input\.([A-Za-z_]\w*)", text)))
+    example = json.dumps({f: "..." for f in fields} if fields else {"field": "..."})
+    reads = f" (it reads {', '.join(fields)})" if fields else ""
+    return _usage(f"{kind} '{component.name}' needs an input{reads}: give --input with a "
+                  "JSON value", hint=f"e.g. --input '{example}'")
+
+
 def _plan(app, args):
     """(entry, input) from the parsed arguments; raises UsageError on bad input."""
     if args.run_args is not None:
@@ -70,8 +86,10 @@ def _plan(app, args):
             break
     else:
         entry = None
-    kind, _ = app.resolve_entry(entry)
+    kind, component = app.resolve_entry(entry)
     if args.input is None:
+        if kind in ("chain", "prompt"):
+            raise _missing_input(kind, component)
         return entry, None
     if kind == "agent":
         return entry, args.input
