@@ -13,6 +13,7 @@ import sys
 from n3core.errors import FAILED, OK, USAGE, run_main
 
 from .errors import N3Error, UsageError
+from .chain import UNSET
 from .printable import printable
 
 
@@ -46,16 +47,28 @@ def _parse_json(text: str, what: str):
                      hint="""quote it, e.g. --input '{"topic": "tides"}' or --input '"text"'""") from None
 
 
-def _missing_input(kind: str, component) -> UsageError:
-    """Naming the fields the entry reads, so the fix can be typed at once."""
+def _input_fields(kind: str, component) -> list | None:
+    """The input fields `component` reads, [] when it reads the input whole, None when it
+    reads no input at all (then running it without --input is fine)."""
     import re
 
     if kind == "prompt":
-        fields = list(getattr(component, "variables", None) or ())
-    else:
-        text = json.dumps([step.input for step in getattr(component, "steps", ())],
-                          default=repr)
-        fields = list(dict.fromkeys(re.findall(r"\{\{\s*input\.([A-Za-z_]\w*)", text)))
+        names = list(getattr(component, "variables", None) or ())
+        template = str(getattr(component, "template", "") or "")
+        return names or ([] if "{{" in template else None)
+    steps = list(getattr(component, "steps", ()) or ())
+    text = repr([(s.input, s.template, s.when, s.parallel) for s in steps])
+    fields = list(dict.fromkeys(re.findall(r"\{\{\s*input\.([A-Za-z_]\w*)", text)))
+    if fields:
+        return fields
+    first = steps[0] if steps else None
+    reads_whole = re.search(r"\{\{\s*input\b", text) or (
+        first is not None and first.input is UNSET and first.kind != "template")
+    return [] if reads_whole else None
+
+
+def _missing_input(kind: str, component, fields: list) -> UsageError:
+    """Naming the fields the entry reads, so the fix can be typed at once."""
     example = json.dumps({f: "..." for f in fields} if fields else {"field": "..."})
     reads = f" (it reads {', '.join(fields)})" if fields else ""
     return _usage(f"{kind} '{component.name}' needs an input{reads}: give --input with a "
@@ -88,8 +101,9 @@ def _plan(app, args):
         entry = None
     kind, component = app.resolve_entry(entry)
     if args.input is None:
-        if kind in ("chain", "prompt"):
-            raise _missing_input(kind, component)
+        fields = _input_fields(kind, component) if kind in ("chain", "prompt") else None
+        if fields is not None:
+            raise _missing_input(kind, component, fields)
         return entry, None
     if kind == "agent":
         return entry, args.input
