@@ -10,22 +10,37 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 
 import click
 
-from n3core.errors import run_main
+from n3core import __version__
+from n3core.errors import ToolchainError, run_main
 
 FORMATS = click.Choice(["table", "json"])
+RUN_OPTION = click.option("--run", "run", metavar="ID",
+                          help="JSON lines holding several executions: the execution_id to "
+                               "read (default: the file's first; a warning names the others).")
+FORMAT_HELP = ("table: text for people (plain when piped or NO_COLOR is set); json: one "
+               "document with a stable schema, errors as {\"error\": {...}}.")
+ENVIRONMENT = """\b
+Environment:
+  N3ANALYZE_CORE=c|python  force the analysis core (default: compiled, else Python)
+  N3TRACE_CORE=c|python    force the trace reader's core
+  NAMEL3SS_CACHE_DIR       where replay looks for cached builds
+  NO_COLOR=1               no colour and no bold or italic
+"""
 
 
 def _console(ctx, stderr: bool = False):
     obj = ctx.find_object(dict) or {}
-    key = "err_console" if stderr else "console"
-    if obj.get(key) is None:
+    if stderr:
+        return _err_console(obj)
+    if obj.get("console") is None:
         from .console import make_console
 
-        obj[key] = make_console(stderr=stderr)
-    return obj[key]
+        obj["console"] = make_console()
+    return obj["console"]
 
 
 def _emit_json(ctx, doc) -> None:
@@ -36,11 +51,18 @@ def _emit_json(ctx, doc) -> None:
     console.file.flush()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENVIRONMENT)
+@click.version_option(__version__, prog_name="n3analyze")
 @click.pass_context
 def cli(ctx) -> None:
     """Analyze, inspect and export namel3ss traces (.n3t, or the earlier JSON lines)."""
     ctx.ensure_object(dict)
+
+
+def _warn(ctx, lines) -> None:
+    from .render import warnings as show
+
+    show(_console(ctx, True), lines)
 
 
 @cli.command()
@@ -49,12 +71,14 @@ def cli(ctx) -> None:
 @click.option("--errors", is_flag=True, help="Errors, failure rates and retries.")
 @click.option("--memory", is_flag=True, help="RSS over time and growth across agent turns.")
 @click.option("--summary", is_flag=True, help="Only the one-paragraph summary and trace health.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help=FORMAT_HELP)
 @click.option("--prices", type=click.Path(dir_okay=False), help="JSON price overrides (USD per 1000 tokens).")
+@RUN_OPTION
 @click.pass_context
-def analyze(ctx, trace, performance, errors, memory, summary, fmt, prices) -> int:
+def analyze(ctx, trace, performance, errors, memory, summary, fmt, prices, run) -> int:
     """Where the time, tokens and errors of a run went. TRACE: file or traces folder."""
-    from .analysis import SECTIONS, analyze as run
+    from .analysis import SECTIONS, analyze as run_pass
     from .costs import PriceTable
     from .progress import LazyProgress
     from .sources import open_source
@@ -63,16 +87,15 @@ def analyze(ctx, trace, performance, errors, memory, summary, fmt, prices) -> in
                                     ("memory", memory), ("summary", summary)) if on]
     sections = chosen or list(SECTIONS)
     table = PriceTable(prices)
-    with open_source(trace) as source, LazyProgress(_console(ctx, True), source.size) as bar:
-        doc = run(source, sections, table, bar)
+    with open_source(trace, run) as source, LazyProgress(_console(ctx, True), source.size) as bar:
+        doc = run_pass(source, sections, table, bar)
     if fmt == "json":
         _emit_json(ctx, doc)
-        for line in doc["trace"]["warnings"]:
-            click.echo(f"WARNING: {line}", err=True)
     else:
         from . import render
 
         render.analysis(_console(ctx), doc)
+    _warn(ctx, doc["trace"]["warnings"])
     return 0
 
 
@@ -87,16 +110,21 @@ def analyze(ctx, trace, performance, errors, memory, summary, fmt, prices) -> in
 @click.option("--tree", is_flag=True, help="The span tree with durations.")
 @click.option("--limit", type=click.IntRange(1), default=200, show_default=True,
               help="At most this many rows or tree nodes.")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help=FORMAT_HELP)
+@RUN_OPTION
 @click.pass_context
-def inspect(ctx, trace, event, agent, chain, prompt, tool, errors_only, tree, limit, fmt) -> int:
+def inspect(ctx, trace, event, agent, chain, prompt, tool, errors_only, tree, limit, fmt, run) -> int:
     """Look at a trace: overview, one event, one component, errors or the span tree."""
     from . import inspect as ins
+    from .progress import LazyProgress, reporting
     from .sources import open_source
 
     filters = {k: v for k, v in (("agent", agent), ("chain", chain), ("prompt", prompt),
                                  ("tool", tool)) if v}
-    with open_source(trace) as source:
+    with open_source(trace, run) as source, \
+            LazyProgress(_console(ctx, True), source.size, "inspecting trace") as bar:
+        reporting(source, bar)
         if event is not None:
             doc = ins.one_event(source, event)
         elif tree or filters or errors_only:
@@ -109,6 +137,7 @@ def inspect(ctx, trace, event, agent, chain, prompt, tool, errors_only, tree, li
         from . import render_inspect
 
         render_inspect.render(_console(ctx), doc)
+    _warn(ctx, doc.get("health", {}).get("warnings", []))
     return 0
 
 
@@ -131,19 +160,22 @@ def inspect(ctx, trace, event, agent, chain, prompt, tool, errors_only, tree, li
 @click.option("--retries", type=click.IntRange(0, 20),
               help="otlp --endpoint: how often to retry a request the receiver refuses for now "
                    "(429, 502-504) or cannot be reached, with exponential backoff (default 5).")
+@RUN_OPTION
 @click.pass_context
-def export(ctx, trace, target, out, protobuf, endpoint, max_spans, retries) -> int:
+def export(ctx, trace, target, out, protobuf, endpoint, max_spans, retries, run) -> int:
     """Convert a trace for Perfetto, an OpenTelemetry backend, or the earlier debugger."""
-    from .export import check_options, export as run
+    from .export import check_options, export as run_export
+    from .progress import LazyProgress, reporting
     from .sources import open_source
 
     check_options(target, out, protobuf, endpoint)
-    with open_source(trace) as source:
-        done = run(source, target, out, protobuf=protobuf, endpoint=endpoint,
+    with open_source(trace, run) as source, \
+            LazyProgress(_console(ctx, True), source.size, f"exporting to {target}") as bar:
+        reporting(source, bar)
+        done = run_export(source, target, out, protobuf=protobuf, endpoint=endpoint,
                    max_spans=max_spans, retries=retries)
         health = source.health
-    for line in health.warnings():
-        click.echo(f"WARNING: {line}", err=True)
+    _warn(ctx, health.warnings())
     if endpoint:
         click.echo(done.summary(target, endpoint, "sent"), err=True)
     elif out != "-":
@@ -182,7 +214,8 @@ def report(trace, out, other, prices) -> int:
 @click.option("--check", is_flag=True, help="Replay each trace (files or folders) as a regression test: one line each.")
 @click.option("--step", is_flag=True, help="Pause at every event.")
 @click.option("--breakpoint", "breakpoints", multiple=True, metavar="SPEC", help="Pause at EVENT_TYPE[:N], component:NAME or EVENT:FIELD<op>VALUE (repeatable).")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help=FORMAT_HELP)
 def replay(traces, build, source, trace_out, on_divergence, mocks, check, step, breakpoints, fmt) -> int:
     """Re-run the program of TRACE with every llm, tool and clock answer taken from it."""
     from .replay.command import replay_command
@@ -194,7 +227,8 @@ def replay(traces, build, source, trace_out, on_divergence, mocks, check, step, 
 @cli.command()
 @click.argument("a", type=click.Path())
 @click.argument("b", type=click.Path())
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help=FORMAT_HELP)
 def diff(a, b, fmt) -> int:
     """Two traces of one program, aligned call by call: exit 0 same, 1 different."""
     from .replay.command import diff_command
@@ -210,15 +244,81 @@ def register(group: click.Group, names=("analyze", "inspect", "export", "report"
 
 def main(argv=None, *, console=None, err_console=None) -> int:
     """Run the CLI; returns the exit code instead of exiting, for tests and embedding."""
-    return run_main(lambda: _main(argv, {"console": console, "err_console": err_console}))
+    obj = {"console": console, "err_console": err_console}
+    args = list(sys.argv[1:] if argv is None else argv)
+    with _CoreWarnings(obj):
+        if _wants_json(args):
+            return _json_errors(args, obj)
+        return run_main(lambda: _main(args, obj))
 
 
-def _main(argv, obj):
+def _wants_json(args) -> bool:
+    return "--format=json" in args or any(
+        a == "--format" and b == "json" for a, b in zip(args, args[1:]))
+
+
+def _err_console(obj):
+    if obj.get("err_console") is None:
+        from .console import make_console
+
+        obj["err_console"] = make_console(stderr=True)
+    return obj["err_console"]
+
+
+class _CoreWarnings:
+    """A core fallback is said once on the error console, never as a raw warnings line."""
+
+    def __init__(self, obj):
+        self.obj, self.seen = obj, set()
+
+    def __enter__(self):
+        from n3core.corechoice import CoreFallbackWarning
+
+        self.original = original = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, CoreFallbackWarning):
+                return original(message, category, filename, lineno, file, line)
+            if str(message) not in self.seen:
+                self.seen.add(str(message))
+                from .render import warnings as say
+
+                say(_err_console(self.obj), [str(message)])
+            return None
+
+        warnings.showwarning = show
+        return self
+
+    def __exit__(self, *exc):
+        warnings.showwarning = self.original
+
+
+def _json_errors(args, obj) -> int:
+    """--format json: an error is also {"error": {...}} on stdout, for the program reading it."""
+    try:
+        return _main(args, obj, reraise=True)
+    except (ToolchainError, click.ClickException) as exc:
+        if isinstance(exc, ToolchainError):
+            code, message = exc.exit_code, str(exc)
+        else:
+            code, message = (2 if exc.exit_code == 2 else 1), exc.format_message()
+        doc = {"error": {"type": type(exc).__name__, "message": message, "exit_code": code}}
+        out = obj.get("console")
+        stream = out.file if out is not None else sys.stdout
+        stream.write(json.dumps(doc, indent=2) + "\n")
+        stream.flush()
+        print(f"error: {message}", file=sys.stderr)
+        return code
+
+
+def _main(argv, obj, reraise=False):
     try:
         return cli.main(args=argv, prog_name="n3analyze", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        if reraise:
+            raise
         exc.show()
         return 2 if exc.exit_code == 2 else 1
     except click.Abort:

@@ -75,10 +75,9 @@ def export(source, target: str, out: str | None, *, protobuf=False, endpoint=Non
         return _write(source, target, sys.stdout.buffer if binary else sys.stdout, protobuf,
                       max_spans)
     folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise OutputError(f"-o {out}: the folder {folder} does not exist; create it first.")
     tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)  # as `namel3ss build -o` and `debug trace -o` do
         fd, tmp = tempfile.mkstemp(prefix=".n3export-", dir=folder)
         mode = {"mode": "wb"} if binary else {"mode": "w", "encoding": "utf-8"}
         with os.fdopen(fd, **mode) as f:

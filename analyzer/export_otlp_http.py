@@ -12,17 +12,17 @@ import email.utils
 import gzip
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from n3core.tracing import live_otlp
 
 from .errors import AnalyzerError, OutputError
 from .export_otlp import OtlpSpans
 from .export_otlp_file import MAX_BYTES, MAX_SPANS, proto_requests
 
 RETRYABLE = (429, 502, 503, 504)
-PATH = "/v1/traces"
 MAX_WAIT = 60.0
 
 
@@ -32,15 +32,13 @@ class EndpointError(AnalyzerError):
 
 def traces_url(endpoint: str) -> str:
     """The URL to POST to: the endpoint itself, or with /v1/traces when it names only a host."""
-    parts = urllib.parse.urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    url = live_otlp.traces_url(endpoint)
+    if url is None:
         raise EndpointError(
             f"--endpoint {endpoint!r} is not an http(s) URL. Give the OTLP/HTTP receiver's "
             "address, e.g. http://127.0.0.1:4318 (/v1/traces is added) or "
             "https://collector.example:4318/v1/traces.")
-    if parts.path in ("", "/"):
-        parts = parts._replace(path=PATH)
-    return urllib.parse.urlunsplit(parts)
+    return url
 
 
 def retry_after(value, now=None) -> float | None:

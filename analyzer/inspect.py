@@ -84,13 +84,16 @@ def one_event(source, index: int) -> dict:
 def _check_names(info, filters: dict) -> None:
     for kind, name in filters.items():
         types = FILTER_TYPES[kind]
-        known = sorted({s.name for s in info.sites.values() if s.event_type in types and s.name})
+        # "*" is the site table's row for names only known at run time, not a component
+        known = sorted({s.name for s in info.sites.values()
+                        if s.event_type in types and s.name and s.name != "*"})
         if name not in known:
-            listing = ", ".join(known) if known else "none"
+            listing = (f"The {kind}s in this trace are: {', '.join(known)}. Names are "
+                       "case-sensitive and are the names declared in the .ai file." if known
+                       else f"This trace has no {kind} at all; `n3analyze inspect TRACE` "
+                       "shows what it holds.")
             raise UnknownComponentError(
-                f"--{kind} {name}: no {kind} of that name in {info.path}. The {kind}s in this "
-                f"trace are: {listing}. Names are case-sensitive and are the names declared "
-                "in the .ai file.")
+                f"--{kind} {name}: no {kind} of that name in {info.path}. {listing}")
 
 
 def _span_row(sp: Span, first: int) -> dict:

@@ -22,6 +22,26 @@ _COMPONENT_OF = {"llm_call": "llm", "tool_call": "tool", "agent_execution": "age
                  "memory_summarization": "memory", "app_load": "app"}
 
 
+_NAME_KEYS = {"agent": "agent_name", "tool": "tool_name", "chain": "chain_name",
+              "prompt": "prompt_name", "llm": "llm_name"}
+
+
+def _named(obj: dict, component: str, metadata: dict) -> str:
+    """The component's name: `component_name`, else what the earlier debugger put in
+    metadata (`agent_name`, `tool_name`, ..., or `component` on errors)."""
+    if obj.get("component_name"):
+        return obj["component_name"]
+    keys = [_NAME_KEYS[component]] if component in _NAME_KEYS else []
+    keys += [k for k in _NAME_KEYS.values() if k not in keys]
+    if obj["event_type"] == "error_occurred":
+        keys.insert(0, "component")
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str) and value:
+            return label(value)
+    return ""
+
+
 def _merge(payload: dict, value, key: str) -> None:
     if isinstance(value, dict):
         payload.update(value)
@@ -32,10 +52,11 @@ def _merge(payload: dict, value, key: str) -> None:
 class JsonlImporter:
     """Turns lines into batches; keeps only open spans, so memory follows nesting depth."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, run: str | None = None):
         self.path = path
         self.sites: dict[tuple, SiteInfo] = {}
-        self.run_id = ""
+        self.run_id = run or ""
+        self.executions: dict = {}  # every execution_id seen, in file order
         self.metadata: dict = {}
         self.events = 0
         self.bad_lines = 0
@@ -93,6 +114,8 @@ class JsonlImporter:
             if obj is None:
                 self.bad_lines += 1
                 continue
+            if not self._ours(obj):
+                continue
             self._one(obj, obj["event_type"], obj["ts"], batch)
             if len(batch) >= BATCH_EVENTS:
                 self.events += len(batch)
@@ -102,14 +125,24 @@ class JsonlImporter:
             self.events += len(batch)
             yield batch
 
+    def _ours(self, obj: dict) -> bool:
+        """One execution at a time: the one asked for, else the file's first; lines
+        without an execution_id belong to every one."""
+        eid = obj.get("execution_id")
+        if eid is None:
+            return True
+        eid = str(eid)
+        self.executions[eid] = None
+        if not self.run_id:
+            self.run_id = eid
+        return eid == self.run_id
+
     def _one(self, obj: dict, etype: str, ts: int, batch: ListBatch) -> None:
-        if not self.run_id and obj.get("execution_id"):
-            self.run_id = str(obj["execution_id"])
         base = stem(etype)
-        component = obj.get("component") or _COMPONENT_OF.get(base, "python")
-        name = obj.get("component_name") or ""
-        task = obj.get("task_id", 0)
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        component = obj.get("component") or _COMPONENT_OF.get(base, "python")
+        name = _named(obj, component, metadata)
+        task = obj.get("task_id", 0)
         if etype.endswith("_start"):
             site = self._site(base, component, name, obj)
             span = self._span_for(obj.get("event_id"))
@@ -121,7 +154,7 @@ class JsonlImporter:
             self._stacks.setdefault((base, name), []).append(span)
             self._order.append(span)
         elif etype.endswith("_end") or (base in SPAN_TYPES and obj.get("duration_ms") is not None):
-            self._end(obj, base, component, name, ts, task, batch)
+            self._end(obj, base, component, name, ts, task, batch, metadata)
         else:
             site = self._site(etype, component, name, obj)
             payload = dict(metadata)
@@ -134,7 +167,7 @@ class JsonlImporter:
                 self._open[parent] = (self._open[parent][0], True)
             batch.append(ts, site, INSTANT, 0, parent, task, payload or None)
 
-    def _end(self, obj, base, component, name, ts, task, batch) -> None:
+    def _end(self, obj, base, component, name, ts, task, batch, metadata) -> None:
         site = self._site(base, component, name, obj)
         event_id = obj.get("event_id")
         span = self._ids.get(event_id) if event_id is not None else None
@@ -163,6 +196,8 @@ class JsonlImporter:
             payload["usage"] = {"total_tokens": usage}
         if obj.get("cost_estimate") is not None:
             payload["cost_estimate"] = obj["cost_estimate"]
+        if isinstance(obj.get("model"), str):
+            payload["model"] = obj["model"]
         if error is not None:
             payload["error"] = _error_dict(error)
         batch.append(ts, site, ERROR_END if failed else END, span, 0, task, payload or None)

@@ -70,6 +70,15 @@ def parse_timestamp(obj: dict) -> int | None:
     return None
 
 
+def _first(a: dict, b: dict, keys):
+    """The first of `keys` set in `a`, then in `b`."""
+    for source in (a, b):
+        for key in keys:
+            if source.get(key) is not None:
+                return source[key]
+    return None
+
+
 def _ident(value):
     """An id: a string or a plain integer, else None."""
     if isinstance(value, str):
@@ -128,6 +137,19 @@ class LineReader:
         return line
 
     def _numbers(self, obj: dict, line: dict) -> None:
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        outputs = obj.get("outputs") if isinstance(obj.get("outputs"), dict) else {}
+        if obj.get("tokens_used") is None:  # the earlier debugger kept usage in metadata too
+            found = _first(meta, outputs, ("tokens_used", "total_tokens"))
+            parts = {k: v for k, v in meta.items()
+                     if k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+            obj = {**obj, "tokens_used": parts if len(parts) > 1 else found}
+        if obj.get("cost_estimate") is None:
+            obj = {**obj, "cost_estimate": _first(obj, meta, ("cost",)) if obj.get("cost")
+                   is not None else _first(meta, outputs, ("cost_estimate", "cost"))}
+        model = _first(meta, outputs, ("model",))
+        if isinstance(model, str) and model:
+            line["model"] = clean(model)
         dur = obj.get("duration_ms")
         if dur is not None:
             got = amount(dur)

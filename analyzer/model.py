@@ -74,6 +74,7 @@ class Health(Report):
     format_version: str = ""
     bad_lines: int = 0
     unusable: int = 0
+    other_runs: list = field(default_factory=list)  # executions of the file not shown
 
     @property
     def lost_events(self) -> int:
@@ -110,6 +111,10 @@ class Health(Report):
         if self.unusable:
             out.append(f"{self.unusable} recorded value(s) the analyzer cannot use (wrong "
                        "type, NaN, infinite or out of range) were treated as absent")
+        if self.other_runs:
+            more = ", ".join(self.other_runs[:5]) + (", ..." if len(self.other_runs) > 5 else "")
+            out.append(f"the file holds {len(self.other_runs) + 1} executions; this shows one "
+                       f"(its run id is above), pick another with --run ID: {more}")
         return out
 
     def to_json(self) -> dict:

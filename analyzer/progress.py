@@ -41,3 +41,17 @@ class LazyProgress:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def reporting(source, bar):
+    """Make `source.batches()` tell `bar` how far it has read, for the commands whose pass
+    (inspect, export) takes no progress callback of its own."""
+    batches = source.batches
+
+    def counted():
+        for batch in batches():
+            yield batch
+            bar(source.position())
+
+    source.batches = counted
+    return source

@@ -1,6 +1,10 @@
 """Render an analysis result (the JSON document) as rich tables, or plain text when piped."""
 from __future__ import annotations
 
+import math
+import os
+import re
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +22,36 @@ def _num(value, digits: int = 2) -> str:
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     return f"{value:,}"
+
+
+def usd(value, symbol: str = "$") -> str:
+    """A cost with three significant digits however small ($0.0000123), cents from $1 up."""
+    if not isinstance(value, (int, float)) or value != value:
+        return "-"
+    v = abs(value)
+    if v == 0:
+        return f"{symbol}0"
+    decimals = 2 if v >= 1 else min(12, 2 - math.floor(math.log10(v)))
+    return f"{'-' if value < 0 else ''}{symbol}{v:,.{decimals}f}"
+
+
+_LOCATION = re.compile(r"^(.*?)((?::\d+){1,2})$")
+
+
+def location(loc) -> str:
+    """A source location as shown: relative to the working folder when it is under it."""
+    if not loc:
+        return ""
+    m = _LOCATION.match(loc)
+    path, suffix = (m.group(1), m.group(2)) if m else (loc, "")
+    if os.path.isabs(path):
+        try:
+            rel = os.path.relpath(path)
+        except ValueError:  # another drive
+            rel = path
+        if not rel.startswith(os.pardir + os.sep) and rel != os.pardir:
+            path = rel
+    return path + suffix
 
 
 def _bytes(value) -> str:
@@ -50,7 +84,9 @@ def _table(console, title: str, columns) -> Table:
                   show_edge=not is_plain(console), pad_edge=False, min_width=len(title))
     for col in columns:
         numeric = col.endswith(NUMERIC)
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric)
+        # a location is folded, never cut: its line:col is what the reader came for
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric,
+                         overflow="fold" if col == "source" else "ellipsis")
     return table
 
 
@@ -59,9 +95,10 @@ def format_label(fmt: str, version) -> str:
     return f"{fmt} {version}" if version else fmt
 
 
-def warnings(console, doc: dict) -> None:
-    for line in doc.get("trace", {}).get("warnings", []):
-        console.print(Text(f"WARNING: {line}", style="bold red"))
+def warnings(err_console, lines) -> None:
+    """Each warning once, on the error console, so piped results stay results."""
+    for line in dict.fromkeys(lines):
+        err_console.print(Text(f"WARNING: {line}", style="bold red"), soft_wrap=True)
 
 
 def header(console, doc: dict) -> None:
@@ -74,17 +111,14 @@ def header(console, doc: dict) -> None:
                   f"{_plural(s['failed_spans'], 'failed span')}, "
                   f"{_plural(s['llm_calls'], 'llm call')}, "
                   f"{_plural(s['total_tokens'], 'token')}, "
-                  f"${s['cost_usd']:.4f}")
+                  f"{usd(s['cost_usd'])}")
     if t.get("open_spans"):
         console.print(f"{_plural(t['open_spans'], 'span')} still open where the trace ends "
                       "(the run was cut short, or the trace is damaged)")
-    warnings(console, doc)
 
 
 def analysis(console, doc: dict) -> None:
     header(console, doc)
-    if not any(k in doc for k in ("performance", "tokens", "errors", "memory")):
-        return  # the warnings just printed under the header would follow immediately again
     if "performance" in doc:
         performance(console, doc["performance"])
     if "tokens" in doc:
@@ -93,8 +127,6 @@ def analysis(console, doc: dict) -> None:
         errors(console, doc["errors"])
     if "memory" in doc:
         memory(console, doc["memory"])
-    if doc["trace"].get("warnings"):
-        warnings(console, doc)
 
 
 def _name(row) -> str:
@@ -113,7 +145,7 @@ def performance(console, perf: dict) -> None:
                                                    "at ms", "event #", "source"])
     for r in perf["slow_operations"]:
         table.add_row(r["event_type"], _name(r), _num(r["duration_ms"]),
-                      _num(r["start_offset_ms"]), str(r["event"]), r.get("location") or "")
+                      _num(r["start_offset_ms"]), str(r["event"]), location(r.get("location")))
     console.print(table)
     crit = perf["critical_path"]
     table = _table(console, f"Critical path ({_num(crit['duration_ms'])} ms, "
@@ -139,10 +171,10 @@ def tokens(console, tok: dict) -> None:
         for r in tok[f"by_{scope}"]:
             table.add_row(scope, r["name"], ", ".join(r["models"]) or "-", _num(r["calls"]),
                           _num(r["prompt_tokens"]), _num(r["completion_tokens"]),
-                          _num(r["total_tokens"]), f"{r['cost_usd']:.4f}")
+                          _num(r["total_tokens"]), usd(r['cost_usd'], ""))
     t = tok["total"]
     table.add_row("total", "", "", _num(t["calls"]), _num(t["prompt_tokens"]),
-                  _num(t["completion_tokens"]), _num(t["total_tokens"]), f"{t['cost_usd']:.4f}")
+                  _num(t["completion_tokens"]), _num(t["total_tokens"]), usd(t['cost_usd'], ""))
     console.print(table)
     if tok["prices"]["unpriced_models"]:
         console.print(f"no price for: {', '.join(tok['prices']['unpriced_models'])} "
@@ -184,7 +216,7 @@ def errors(console, err: dict) -> None:
                           _plural(r["repeated"], "repeated call"), _num(r["extra_ms"]), "-")
         console.print(table)
     for s in err["samples"]:
-        where = f" at {s['location']}" if s.get("location") else ""
+        where = f" at {location(s['location'])}" if s.get("location") else ""
         console.print(f"  event #{s['event']}: {s['type']}: {s['message']} "
                       f"({_name(s)}{where})", highlight=False)
 

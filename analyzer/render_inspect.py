@@ -7,7 +7,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from rich.tree import Tree
 
-from .render import _num, _table, format_label
+from .render import _num, _table, format_label, location
 
 
 def render(console, doc: dict) -> None:
@@ -20,8 +20,6 @@ def render(console, doc: dict) -> None:
         _tree(console, doc)
     else:
         _spans(console, doc)
-    for line in doc.get("health", {}).get("warnings", []):
-        console.print(Text(f"WARNING: {line}", style="bold red"))
 
 
 def _overview(console, doc):
@@ -38,7 +36,8 @@ def _overview(console, doc):
 
 def _event(console, doc):
     site = doc["site"]
-    where = f" at {site['file']}:{site['line']}:{site['column']}" if site.get("file") else ""
+    loc = f"{site['file']}:{site['line']}:{site['column']}"
+    where = f" at {location(loc)}" if site.get("file") else ""
     console.print(Text(f"event #{doc['index']}: {site['event_type']} {doc['kind']} "
                        f"({site['component']}:{site['name']}){where}", style="bold"))
     console.print(f"span {doc['span']}  parent {doc['parent']}  task {doc['task']}  "
@@ -60,7 +59,7 @@ def _spans(console, doc):
     for r in doc["spans"]:
         table.add_row(str(r["span"]), r["event_type"], f"{r['component']}:{r['name']}",
                       _num(r["start_offset_ms"]), _num(r["duration_ms"]), r["status"],
-                      r["location"] or "")
+                      location(r["location"]))
     console.print(table)
     # Under the table, not in it: a long error message in a cell squeezes the other columns.
     for r in doc["spans"]:

@@ -12,7 +12,7 @@ from typing import Iterator
 from n3core.tracing.format import MAGIC as N3T_MAGIC
 from n3core.tracing.reader import Report
 
-from .errors import NotATraceError, TraceNotFoundError
+from .errors import NotATraceError, TraceNotFoundError, UnknownComponentError
 from .model import Health, RunInfo, SiteInfo
 from .values import clean, jsonable
 
@@ -150,12 +150,12 @@ class N3tSource(Source):
 class JsonlSource(Source):
     """A JSON-lines file of the earlier debugger, through the importer."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, run: str | None = None):
         from .jsonl_import import JsonlImporter
 
         self._file = open(path, "rb")
         self.size = os.fstat(self._file.fileno()).st_size
-        self._imp = JsonlImporter(path)
+        self._imp = JsonlImporter(path, run)
         self.info = RunInfo(path, "jsonl", "", "", {}, {})
         self.health = Health(format="jsonl", file_size=self.size)
         self._prime()
@@ -165,6 +165,13 @@ class JsonlSource(Source):
         for _ in self._imp.batches(self._file):
             pass
         imp = self._imp
+        runs = list(imp.executions)
+        if imp.run_id and runs and imp.run_id not in imp.executions:
+            self._file.close()
+            raise UnknownComponentError(
+                f"--run {imp.run_id}: {self.info.path} holds no execution of that id; its "
+                f"executions are {', '.join(runs)}.")
+        self.health.other_runs = [r for r in runs if r != imp.run_id]
         if imp.events == 0:
             self._file.close()
             raise NotATraceError(
@@ -178,7 +185,7 @@ class JsonlSource(Source):
     def batches(self):
         from .jsonl_import import JsonlImporter
 
-        imp = JsonlImporter(self.info.path)
+        imp = JsonlImporter(self.info.path, self.info.run_id or None)
         self._live = imp
         for batch in imp.batches(self._file):
             yield batch
@@ -196,15 +203,23 @@ class JsonlSource(Source):
         self._file.close()
 
 
-def open_source(path: str) -> Source:
-    """Open a trace for one streaming pass; raises the analyzer's errors on bad input."""
+def open_source(path: str, run: str | None = None) -> Source:
+    """Open a trace for one streaming pass; raises the analyzer's errors on bad input.
+
+    `run` picks one execution of a JSON-lines file holding several (default: its first);
+    a .n3t file holds one run, which `run` must name if given."""
     from n3core.tracing.errors import TraceError
 
     real = resolve(path)
     fmt = sniff(real)
     if fmt == "jsonl":
-        return JsonlSource(real)
+        return JsonlSource(real, run)
     try:
-        return N3tSource(real)
+        source = N3tSource(real)
     except TraceError as exc:
         raise NotATraceError(str(exc)) from exc
+    if run and run != source.info.run_id:
+        source.close()
+        raise UnknownComponentError(f"--run {run}: {real} holds one run, "
+                                    f"{source.info.run_id}.")
+    return source

@@ -1,3 +1,3 @@
 """Build-time half of the toolchain: the `.ai` front end, lowering, the tracepoint pass, the CLI."""
 
-__version__ = "0.1.0"
+from n3core import __version__  # noqa: F401

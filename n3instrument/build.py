@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .errors import BuildError, UsageError
+from .errors import BuildError, OutputError, UsageError
 
 MANIFEST_FORMAT = 1
 COMPILER = f"namel3ss {__version__}"
@@ -150,8 +150,12 @@ def _write_atomically(out: Path, files: dict[str, str], *, replace: bool) -> Non
         raise UsageError(
             f"{out} exists and is not a namel3ss build; choose an empty or new folder for -o"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise OutputError(f"-o {out}: cannot create the build folder there "
+                          f"({exc.strerror or exc}). Choose a folder you can write to.") from None
     try:
         for name, text in files.items():
             target = tmp / name
@@ -169,6 +173,10 @@ def _write_atomically(out: Path, files: dict[str, str], *, replace: bool) -> Non
             if replace or not (out / "manifest.json").is_file():
                 raise
             shutil.rmtree(tmp)  # another process built the same content first
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"-o {out}: cannot write the build ({exc.strerror or exc}). Free "
+                          "some space or choose a folder you can write to.") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -18,7 +18,29 @@ from . import __version__
 from .errors import BuildError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+ENVIRONMENT = """\b
+Environment:
+  NAMEL3SS_DEBUG_ENABLED=true    run through an instrumented build and trace the run
+  NAMEL3SS_DEBUG_OUTPUT_DIR      where traces go (default debug/traces)
+  NAMEL3SS_DEBUG_COMPONENTS, NAMEL3SS_DEBUG_EVENT_TYPES
+                                 comma-separated lists of what to record
+  NAMEL3SS_DEBUG_BUFFER_SIZE, NAMEL3SS_DEBUG_POLICY, NAMEL3SS_DEBUG_CAPTURE_MEMORY,
+  NAMEL3SS_DEBUG_CAPTURE_PERFORMANCE, NAMEL3SS_DEBUG_RETENTION_DAYS
+                                 the tracer's settings (docs/tracepoints.md)
+  NAMEL3SS_DEBUG_OTLP_ENDPOINT   stream spans to this OTLP/HTTP receiver while running
+  NAMEL3SS_CACHE_DIR             where `run` and `debug trace` keep their builds
+  N3TRACE_CORE=c|python          force the tracing core
+  N3ANALYZE_CORE=c|python        force the analysis core
+  NO_COLOR=1                     plain output
+The same settings can sit in .namel3ss/debug.json (lower case, without the prefix).
+"""
+FILTER_COMPONENTS = "app, llm, prompt, tool, memory, agent, chain, runtime, python"
+POLICY_HELP = ("block: never lose an event (default); drop: never stall the program, count "
+               "what is lost; flight-recorder: keep the last events in memory, write them "
+               "when the program fails or is signalled.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENVIRONMENT)
 @click.version_option(__version__, prog_name="namel3ss")
 def cli() -> None:
     """Compile, check and run namel3ss `.ai` programs."""
@@ -26,7 +48,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("source", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: diagnostics with a caret on stderr; json: one document on stdout.")
 def check(source: str, fmt: str) -> None:
     """Check SOURCE for syntax and semantic errors (exit 1 if there are any)."""
     from .frontend import check_file
@@ -58,7 +81,7 @@ def check(source: str, fmt: str) -> None:
 @click.option("--profile", type=click.Path(dir_okay=False, exists=True),
               help="A tracepoint profile (TOML) instead of the built-in one.")
 @click.option("--filter", "filters", multiple=True, metavar="COMPONENT",
-              help="Instrument only these components (repeatable): agent, llm, tool, ...")
+              help=f"Instrument only these components (repeatable): {FILTER_COMPONENTS}.")
 @click.option("--instrument-module", "user_modules", multiple=True, type=click.Path(dir_okay=False),
               help="Also trace this Python module of the program (repeatable), e.g. tools/search.py.")
 def build(source: str, out_dir: str, instrument: bool, profile, filters, user_modules) -> None:
@@ -131,7 +154,7 @@ def debug() -> None:
 @debug.command("trace")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("--filter", "filters", multiple=True, metavar="COMPONENT",
-              help="Trace only these components (repeatable): agent, llm, tool, prompt, chain, memory, app.")
+              help=f"Trace only these components (repeatable): {FILTER_COMPONENTS}.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the trace here.")
 @click.option("--chain", help="Run this chain.")
 @click.option("--agent", help="Run this agent.")
@@ -141,7 +164,7 @@ def debug() -> None:
 @click.option("--memory/--no-memory", default=None, help="Sample RSS while tracing.")
 @click.option("--performance/--no-performance", default=None, help="Record performance markers.")
 @click.option("--buffer-size", type=click.IntRange(min=16), help="Ring buffer size in events.")
-@click.option("--policy", type=click.Choice(["block", "drop", "flight-recorder"]))
+@click.option("--policy", type=click.Choice(["block", "drop", "flight-recorder"]), help=POLICY_HELP)
 @click.option("--report", "with_report", is_flag=True,
               help="Also write the HTML report next to the trace and print its path.")
 def debug_trace(source, filters, output, chain, agent, prompt, input_, run_args, memory,

@@ -14,6 +14,10 @@ class UsageError(CompilerError):
     exit_code = USAGE
 
 
+class OutputError(CompilerError):
+    """A build folder could not be written; exit 1."""
+
+
 class BuildError(CompilerError):
     """The program has errors; `diagnostics` holds every one found."""
 

@@ -55,7 +55,7 @@ def test_otlp_parses_with_opentelemetry_proto(made, tmp_path):
     llm = [s for s in spans if attrs(s).get("gen_ai.operation.name") == "chat"]
     a = attrs(llm[0])
     assert a["gen_ai.request.model"] == "gpt-4o" and a["gen_ai.provider.name"] == "openai"
-    assert a["gen_ai.system"] == "openai"
+    assert "gen_ai.system" not in a and "code.filepath" not in a
     assert a["gen_ai.request.temperature"] == pytest.approx(0.2)
     assert a["gen_ai.request.max_tokens"] == 256 and a["gen_ai.request.top_p"] == pytest.approx(0.9)
     assert a["gen_ai.usage.input_tokens"] == 1000 and a["gen_ai.usage.output_tokens"] == 100
@@ -67,6 +67,10 @@ def test_otlp_parses_with_opentelemetry_proto(made, tmp_path):
     assert attrs(agent[0])["gen_ai.agent.name"] == "Researcher"
     failed = [s for s in spans if s.status.code == 2]
     assert len(failed) == 1 and "TimeoutError" in failed[0].status.message
+    assert attrs(failed[0])["error.type"].endswith("TimeoutError")
+    assert not any("error.type" in attrs(s) for s in spans if s.status.code != 2)
+    assert a["gen_ai.conversation.id"] == agent[0].span_id.hex()
+    assert attrs(tools[0])["gen_ai.conversation.id"] == agent[0].span_id.hex()
     assert any(e.name == "exception" for e in failed[0].events)
     by_id = {s.span_id: s for s in spans}
     assert by_id[llm[0].parent_span_id].name.startswith("agent_turn")

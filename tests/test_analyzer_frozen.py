@@ -38,3 +38,24 @@ def test_frozen_analyze_inspect_export(frozen, tmp_path):
     proc = run(exe, ["analyze", "nope.n3t"], elsewhere)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert trace
+
+
+def test_frozen_otlp_file_and_endpoint(frozen, tmp_path):
+    from support.otlp import attrs, read_json_lines, spans_of
+    from support.otlp_receiver import Receiver
+
+    exe = tmp_path / "n3analyze"
+    shutil.copy2(frozen, exe)
+    script = research_run()
+    script.to_n3t(tmp_path / "run.n3t")
+    proc = run(exe, ["export", "run.n3t", "--to", "otlp", "-o", "o.jsonl"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    spans = spans_of(read_json_lines(tmp_path / "o.jsonl"))
+    assert len(spans) == len(script.spans)
+    chat = [attrs(s) for s in spans if attrs(s).get("gen_ai.operation.name") == "chat"]
+    assert chat and all(a["gen_ai.usage.input_tokens"] > 0 for a in chat)
+    with Receiver() as receiver:
+        proc = run(exe, ["export", "run.n3t", "--to", "otlp", "--endpoint", receiver.url],
+                   tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(s.span_id for s in spans_of(receiver.requests)) == sorted(s.span_id for s in spans)

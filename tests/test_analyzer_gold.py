@@ -189,8 +189,12 @@ def test_rendered_output_matches_gold(workdir, capsys, name, trace, args):
         check_gold(f"{name}.stderr.txt", err)
         return
     check_gold(f"{name}.txt", out)
-    # Table output carries its warnings itself (see damaged_*.txt); stderr stays empty.
-    check_no_gold(f"{name}.stderr.txt", err)
+    # Warnings go once to stderr in every format, so piped results stay results.
+    assert "WARNING" not in out
+    if err:
+        check_gold(f"{name}.stderr.txt", err)
+    else:
+        check_no_gold(f"{name}.stderr.txt", err)
 
 
 def normalise_json(text: str, workdir: Path) -> str:

@@ -142,3 +142,41 @@ def test_a_flight_recorder_trace_exports_spans_whose_parent_was_discarded_as_roo
     orphans = [s for s in spans if "namel3ss.span.parent_not_in_trace" in attrs(s)]
     assert len(orphans) == lost_parents and not any(s.parent_span_id for s in orphans)
     assert f"{lost_parents} span(s) have a parent the trace does not hold" in capsys.readouterr().err
+
+
+def test_a_real_agent_run_carries_the_semantic_convention_attributes(tmp_path):
+    done, path = traced_run(tmp_path, EXAMPLES / "research_agent" / "app.ai", "--agent",
+                            "ResearchAgent", "--input", "Research quantum error correction")
+    assert done.returncode == 0, done.stderr
+    spans = spans_of(read_json_lines(export(path, tmp_path / "o.jsonl")))
+    resource = read_json_lines(tmp_path / "o.jsonl")[0].resource_spans[0].resource
+    assert attrs(resource)["service.name"] not in ("", "namel3ss")
+    tools = [attrs(s) for s in spans if attrs(s).get("gen_ai.operation.name") == "execute_tool"]
+    assert tools and all(a.get("gen_ai.tool.call.id") for a in tools)
+    assert len({a["gen_ai.tool.call.id"] for a in tools}) == len(tools)
+    agent = next(s for s in spans if attrs(s).get("gen_ai.operation.name") == "invoke_agent")
+    chats = [attrs(s) for s in spans if attrs(s).get("gen_ai.operation.name") == "chat"]
+    assert chats and all(a["gen_ai.conversation.id"] == agent.span_id.hex() for a in chats)
+    located = [a for a in map(attrs, spans) if "code.file.path" in a]
+    assert located and all(a["code.file.path"].endswith("app.ai") and a["code.line.number"] > 0
+                           for a in located)
+    assert not any(k in a for a in map(attrs, spans)
+                   for k in ("gen_ai.system", "code.filepath", "code.lineno"))
+
+
+def test_server_and_response_attributes_come_from_what_was_recorded():
+    from n3core.tracing.format import Site
+    from n3core.tracing.otlp_spans import span_attributes
+
+    llm = Site(1, "llm_call", "llm", "gpt", "app.ai", 3, 1)
+    _, kind, a = span_attributes(llm, {"provider": "openai", "model": "m",
+                                       "base_url": "http://127.0.0.1:8080/v1"},
+                                 {"raw": {"id": "chatcmpl-42"}})
+    assert kind == 3 and (a["server.address"], a["server.port"]) == ("127.0.0.1", 8080)
+    assert a["gen_ai.response.id"] == "chatcmpl-42"
+    assert (a["code.file.path"], a["code.line.number"]) == ("app.ai", 3)
+    _, _, a = span_attributes(llm, {"base_url": "https://api.example/v1"}, {})
+    assert (a["server.address"], a["server.port"]) == ("api.example", 443)
+    tool = Site(2, "tool_call", "tool", "quote")
+    _, _, a = span_attributes(tool, {"endpoint": "{{env.QUOTE_URL}}", "call_id": "c1"}, {})
+    assert "server.address" not in a and a["gen_ai.tool.call.id"] == "c1"

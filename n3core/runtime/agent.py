@@ -91,7 +91,7 @@ class Agent:
             tool.validate_arguments(call.arguments)
         except ToolError as err:
             return f"error: {err.message}"
-        return to_text(await tool.call(call.arguments))
+        return to_text(await tool.call(call.arguments, call.id))
 
     async def _recall(self) -> list:
         stored = await self.memory.read()

@@ -13,6 +13,7 @@ import sys
 from n3core.errors import FAILED, OK, USAGE, run_main
 
 from .errors import N3Error, UsageError
+from .chain import UNSET
 from .printable import printable
 
 
@@ -46,6 +47,34 @@ def _parse_json(text: str, what: str):
                      hint="""quote it, e.g. --input '{"topic": "tides"}' or --input '"text"'""") from None
 
 
+def _input_fields(kind: str, component) -> list | None:
+    """The input fields `component` reads, [] when it reads the input whole, None when it
+    reads no input at all (then running it without --input is fine)."""
+    import re
+
+    if kind == "prompt":
+        names = list(getattr(component, "variables", None) or ())
+        template = str(getattr(component, "template", "") or "")
+        return names or ([] if "{{" in template else None)
+    steps = list(getattr(component, "steps", ()) or ())
+    text = repr([(s.input, s.template, s.when, s.parallel) for s in steps])
+    fields = list(dict.fromkeys(re.findall(r"\{\{\s*input\.([A-Za-z_]\w*)", text)))
+    if fields:
+        return fields
+    first = steps[0] if steps else None
+    reads_whole = re.search(r"\{\{\s*input\b", text) or (
+        first is not None and first.input is UNSET and first.kind != "template")
+    return [] if reads_whole else None
+
+
+def _missing_input(kind: str, component, fields: list) -> UsageError:
+    """Naming the fields the entry reads, so the fix can be typed at once."""
+    example = json.dumps({f: "..." for f in fields} if fields else {"field": "..."})
+    reads = f" (it reads {', '.join(fields)})" if fields else ""
+    return _usage(f"{kind} '{component.name}' needs an input{reads}: give --input with a "
+                  "JSON value", hint=f"e.g. --input '{example}'")
+
+
 def _plan(app, args):
     """(entry, input) from the parsed arguments; raises UsageError on bad input."""
     if args.run_args is not None:
@@ -70,8 +99,11 @@ def _plan(app, args):
             break
     else:
         entry = None
-    kind, _ = app.resolve_entry(entry)
+    kind, component = app.resolve_entry(entry)
     if args.input is None:
+        fields = _input_fields(kind, component) if kind in ("chain", "prompt") else None
+        if fields is not None:
+            raise _missing_input(kind, component, fields)
         return entry, None
     if kind == "agent":
         return entry, args.input

@@ -110,8 +110,9 @@ class Tool:
                                  f"{', '.join(map(json.dumps, spec['enum']))}, got {_short(value)}")
         return arguments
 
-    async def call(self, arguments=None):
-        """Validate the arguments and run the tool; the boundary replay answers."""
+    async def call(self, arguments=None, call_id=None):
+        """Validate the arguments and run the tool; the boundary replay answers. `call_id`
+        is the model's id for this call, for the trace only."""
         arguments = self.validate_arguments(arguments)
         try:
             return await self._invoke(arguments)

@@ -26,6 +26,7 @@ class TraceConfig:
     flush_interval: float = 0.1  # seconds; the writer seals a chunk once its first event is this old
     output_dir: str = "debug/traces"
     install_hooks: bool = True
+    otlp_endpoint: str | None = None
 
     @classmethod
     def from_mapping(cls, data, source: str = "start(config=...)") -> "TraceConfig":
@@ -77,6 +78,13 @@ class TraceConfig:
                 raise TraceConfigError(
                     f"{name}={value!r} in {source} must be a number of seconds above 0 "
                     "and at most 3600")
+        if self.otlp_endpoint is not None:
+            from .live_otlp import traces_url
+
+            if traces_url(self.otlp_endpoint) is None:
+                raise TraceConfigError(
+                    f"otlp_endpoint={self.otlp_endpoint!r} in {source} is not an http(s) "
+                    "URL such as http://127.0.0.1:4318")
 
     @property
     def policy_code(self) -> int:

@@ -177,6 +177,12 @@ def _refuse_version(name: str, major: int, minor: int) -> TraceFormatError:
 
 def decode_header(raw: bytes, name: str) -> Header:
     """Parse the header at the start of `raw`; TraceFormatError if there is none to parse."""
+    if raw[:8] == MAGIC and len(raw) < HEADER.size:
+        raise TraceFormatError(
+            f"{name} is cut short: it starts like an n3trace file but holds {len(raw)} "
+            f"bytes, fewer than the {HEADER.size}-byte fixed header. The writer was stopped "
+            "before the header was complete (or the file was truncated); nothing in it can "
+            "be read. Trace the run again.")
     if len(raw) < HEADER.size or raw[:8] != MAGIC:
         found = raw[:8]
         raise TraceFormatError(

@@ -137,11 +137,19 @@ class Tracer:
         self._quit = threading.Event()
         self._threads: list = []
         self._hooks: dict = {}
+        self._live = None
         if policy != POLICY_FLIGHT:
             make_private_dirs(os.path.dirname(os.path.abspath(self.path)))
             self._file = TraceFile(self.path, self.header)
             self.recorder.attach_writer(self._file.fd, self._file.offset,
                                         self.config.flush_interval)
+            if self.config.otlp_endpoint:
+                from .live_otlp import LiveExporter, traces_url
+
+                self._live = LiveExporter(traces_url(self.config.otlp_endpoint),
+                                          path=self.path, run_id=self.run_id, metadata=meta,
+                                          sites=self.sites, ts_shift=wall - mono,
+                                          offset=self._file.offset)
 
     def redact(self, rules) -> None:
         """Follow new redaction rules from now on (the encoder and the request hash)."""
@@ -305,6 +313,8 @@ class Tracer:
                         rec.written_chunks, rec.written_events,
                         rec.dropped + self.events_lost, rec.discarded, rec.written_payload,
                         self._clock(), rec.block_waits, rec.block_wait_ns))
+        if self._live is not None:
+            self._live.close()
         self._release()
 
     def _release(self) -> None:
@@ -322,6 +332,7 @@ class Tracer:
         if file is not None:
             file.close()  # the child's copy of the descriptor; the parent's stays open
         self._threads = []
+        self._live = None
         try:
             self._remove_hooks()
         except Exception:  # noqa: BLE001 - the child runs on untraced whatever happens

@@ -39,6 +39,7 @@ class DebugSettings:
     retention_days: int = 7
     policy: str = "block"
     flush_interval: float = 0.1  # seconds
+    otlp_endpoint: str | None = None  # stream spans there while the run goes on
 
     def trace_config(self) -> dict:
         """The tracer's own settings (see `config.TraceConfig`)."""
@@ -50,6 +51,7 @@ class DebugSettings:
             "components": components, "event_types": self.event_types,
             "capture_memory": self.capture_memory, "output_dir": self.output_dir,
             "flush_interval": self.flush_interval,
+            "otlp_endpoint": self.otlp_endpoint,
         }
 
 
@@ -137,6 +139,14 @@ def _coerce(key: str, raw, name: str, source: str):
             if unknown:
                 fail(f"event types among {', '.join(EVENT_TYPES)} (unknown: {', '.join(unknown)})")
         return names or None
+    if key == "otlp_endpoint":
+        from .live_otlp import traces_url
+
+        if raw in (None, ""):
+            return None
+        if traces_url(raw) is None:
+            fail("an http(s) URL of an OTLP/HTTP receiver, such as http://127.0.0.1:4318")
+        return raw
     if not isinstance(raw, str) or not raw:
         fail("a path")
     return raw

@@ -1,0 +1,5 @@
+"""The integration tests reuse the suite's helpers in tests/support."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
