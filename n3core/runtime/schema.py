@@ -13,6 +13,9 @@ DECLARATIVE_KINDS = (
     "page", "dataset", "index", "rag_pipeline", "connector", "template", "model",
     "training", "policy", "graph", "knowledge", "frame", "theme", "function", "query",
     "endpoint",
+    # Seen in real programs of the earlier namel3ss repository.
+    "planner", "evaluator", "evaluation", "workflow", "planning_workflow", "action", "api",
+    "backend", "rag", "vector_store", "ui", "component", "form", "layout", "route",
 )
 ALL_KINDS = ("app",) + EXECUTABLE_KINDS + DECLARATIVE_KINDS
 

@@ -126,17 +126,28 @@ class _Checker:
                 declarative.append(decl)
             else:
                 self.block(decl)
-        if declarative:
-            kinds = list(dict.fromkeys(d.kind for d in declarative))
-            self.out.append(note(
-                "DECLARATIVE_KIND",
-                f"{_or([f'`{k}`' for k in kinds], 'and')} declarations are kept in the program but "
-                "not executed by the runtime",
-                self.head(declarative[0]),
-                "they are parsed for other namel3ss tools; `run` ignores them",
-            ))
+        self.kept_note(declarative)
         self.out.sort(key=lambda d: (d.loc.line, d.loc.column))
         return self.out
+
+    def kept_note(self, declarative: list[Declaration]) -> None:
+        """One note for everything kept in the program but not executed."""
+        statements = self.program.statements
+        if not declarative and not statements:
+            return
+        kinds = list(dict.fromkeys(d.kind for d in declarative))
+        words = [f"`{k}`" for k in kinds]
+        what = f"{_or(words, 'and')} declarations" if words else ""
+        used = list(dict.fromkeys(f"`{s.keyword}`" for s in statements))
+        if used:
+            what += (" and " if what else "") + f"{_or(used, 'and')} statements"
+        places = [self.head(d) for d in declarative[:1]] + [s.loc for s in statements[:1]]
+        self.out.append(note(
+            "DECLARATIVE_KIND",
+            f"{what} are kept in the program but not executed by the runtime",
+            min(places, key=lambda loc: (loc.line, loc.column)),
+            "they are parsed for other namel3ss tools; `run` ignores them",
+        ))
 
     # --- reporting ---------------------------------------------------------------------
 

@@ -1,0 +1,154 @@
+"""The dialect as real programs write it: raw declarative parts, two-word kinds, `use`,
+`export`, unquoted env names, and the braces the executable kinds still require."""
+from __future__ import annotations
+
+import pytest
+
+from n3instrument.frontend import FrontendError
+from n3instrument.frontend.checks import check
+from n3instrument.frontend.nodes import EnvCall, String
+from n3instrument.frontend.parser import parse
+from support.positions import at
+
+UI = '''app "Shop" connects to postgres "DB".
+
+dataset "orders" from table warehouse.orders
+dataset recent from rest "https://example.invalid/orders":
+  filter by: status == "READY"
+
+# the landing page
+page "Home" at "/":
+  show text "Don't miss { this }"
+  # an indented comment
+  show table "Recent" from dataset recent
+
+frame "summary" from dataset "orders":
+  columns: id, total
+llm fast { provider: "mock" }
+'''
+
+
+def syntax_error(source: str):
+    with pytest.raises(FrontendError) as info:
+        parse(source, "app.ai")
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "SYNTAX_ERROR"
+    return diagnostic
+
+
+def test_header_clauses_and_indented_bodies_are_kept_as_raw_text():
+    program = parse(UI, "app.ai")
+    kinds = [(d.kind, d.name, d.clause) for d in program.declarations]
+    assert kinds == [
+        ("app", "Shop", 'connects to postgres "DB"'),
+        ("dataset", "orders", "from table warehouse.orders"),
+        ("dataset", "recent", 'from rest "https://example.invalid/orders"'),
+        ("page", "Home", 'at "/"'),
+        ("frame", "summary", 'from dataset "orders"'),
+        ("llm", "fast", ""),
+    ]
+    page = program.find("page", "Home")
+    assert page.raw.startswith('page "Home" at "/":\n') and page.raw.endswith('dataset recent')
+    assert (page.loc.line, page.loc.column) == at(UI, 'page "Home"')
+    assert (page.loc.end_line, page.name_loc.column) == (at(UI, "  show table")[0], 6)
+    # the comment at the margin before the page belongs to no body
+    assert "landing" not in program.find("dataset", "recent").raw
+    assert program.find("llm", "fast").get("provider").value == "mock"
+
+
+def test_kept_parts_check_with_one_note():
+    diagnostics = check(parse(UI + 'use "ui_kit"\n', "app.ai"))
+    (d,) = diagnostics
+    assert d.code == "DECLARATIVE_KIND" and d.severity == "note"
+    assert "`dataset`, `page` and `frame` declarations and `use` statements" in d.message
+    assert (d.loc.line, d.loc.column) == at(UI, "dataset")
+
+
+def test_a_declarative_brace_body_keeps_entries_when_it_has_them():
+    source = ('template greet { template: "Hi {{input}}" }\n'
+              'dataset d {\n  schema: { id: uuid(primary_key=true) }\n}\n'
+              'page "Quiz" at "/quiz" {\n  show text { content: "x" }\n}\n')
+    program = parse(source, "app.ai")
+    greet, data, page = program.declarations
+    assert greet.raw is None and greet.get("template").value == "Hi {{input}}"
+    assert (greet.get("template").loc.line, greet.get("template").loc.column) == at(source, '"Hi')
+    assert data.entries == () and "uuid(primary_key=true)" in data.raw
+    assert page.clause == 'at "/quiz"' and page.raw.endswith("}")
+    assert check(program)[0].code == "DECLARATIVE_KIND"
+
+
+@pytest.mark.parametrize("source, needle, words", [
+    ('agent triage:\n  llm: fast\n', ":", "agent triage"),
+    ('memory:\n  is_open: false\n', ":", "memory:"),
+    ('chain "Flow":  # steps\n  step a:\n', ":", 'chain Flow'),
+    ('ai model local:\n  provider: ollama\n', ":", "ai model local"),
+    ('app "X":\n  title: "t"\n', ":", 'app "X"'),
+])
+def test_an_executable_kind_with_an_indented_body_asks_for_braces(source, needle, words):
+    d = syntax_error(source)
+    assert words in d.message and "must use braces" in d.message
+    assert (d.loc.line, d.loc.column) == at(source, needle)
+    assert "{ key: value ... }" in d.hint
+
+
+def test_ai_model_is_an_llm():
+    source = 'ai model chat { provider: "mock", model: "llama3" }\nagent a { llm: chat }\n'
+    program = parse(source, "app.ai")
+    llm = program.declarations[0]
+    assert (llm.kind, llm.name) == ("llm", "chat")
+    assert check(program) == []
+
+
+def test_use_and_export_are_recorded():
+    source = ('module apps.customer_dashboard\nuse company.core::authentication as auth\n'
+              'use module helpers  # shared\nexport {\n  "greet",\n  "summarize"\n}\n'
+              'llm m {}\n')
+    program = parse(source, "app.ai")
+    assert program.module == "apps.customer_dashboard"
+    assert [(s.keyword, s.text) for s in program.statements] == [
+        ("use", "company.core::authentication as auth"), ("use", "module helpers"),
+        ("export", '{\n  "greet",\n  "summarize"\n}')]
+    assert (program.statements[2].loc.end_line, program.statements[2].loc.end_column) == (7, 2)
+    assert program.declarations[0].kind == "llm"
+
+
+def test_env_name_may_be_unquoted():
+    program = parse('llm m { api_key: env(OPENAI_API_KEY), model: env("M") }\n', "app.ai")
+    key = program.declarations[0].get("api_key")
+    assert isinstance(key, EnvCall) and key.name == "OPENAI_API_KEY"
+    assert key.loc.end_column - key.loc.column == len("env(OPENAI_API_KEY)")
+    assert check(program) == []
+
+
+def test_unknown_top_level_statements_stay_errors():
+    d = syntax_error('planer "p" { goal: "x" }\n')
+    assert "unknown declaration kind `planer`" in d.message and d.hint == "did you mean `planner`?"
+    d = syntax_error('page "Oops" at "/oops":\nshow text "Missing indent"\n')
+    assert "`show`" in d.message and d.loc.line == 2
+
+
+def test_unclosed_raw_text_points_at_its_opening():
+    source = 'page "P" at "/" {\n  show text "x"\n'
+    d = syntax_error(source)
+    assert d.message == "`{` is never closed" and (d.loc.line, d.loc.column) == at(source, "{")
+    source = 'page "P":\n  template: """\nnever closed\n'
+    d = syntax_error(source)
+    assert "never closed" in d.message and (d.loc.line, d.loc.column) == at(source, '"""')
+
+
+def test_raw_text_reaches_the_margin_inside_triple_quotes():
+    source = 'page "P":\n  intro: """\nat the margin\n  """\nllm m {}\n'
+    program = parse(source, "app.ai")
+    assert "at the margin" in program.declarations[0].raw
+    assert program.declarations[1].kind == "llm"
+
+
+def test_app_name_in_a_header_must_still_be_quoted():
+    d = syntax_error("app Shop connects to postgres.\n")
+    assert d.message == "the app name must be quoted" and d.hint == 'write app "Shop"'
+
+
+def test_app_header_with_only_a_period():
+    program = parse('app "Analytics".\n', "app.ai")
+    assert (program.app.name, program.app.clause) == ("Analytics", "")
+    assert isinstance(parse('app "A" { description: "d" }', "a.ai").app.get("description"), String)
