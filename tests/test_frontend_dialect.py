@@ -152,3 +152,50 @@ def test_app_header_with_only_a_period():
     program = parse('app "Analytics".\n', "app.ai")
     assert (program.app.name, program.app.clause) == ("Analytics", "")
     assert isinstance(parse('app "A" { description: "d" }', "a.ai").app.get("description"), String)
+
+
+# --- checks of the dialect's references -------------------------------------------------
+
+@pytest.mark.parametrize("policy", ["conversation_window", "full_history", "summary", "none"])
+def test_memory_policies_need_no_declaration(policy):
+    source = f'llm m {{}}\nagent a {{ llm: m, memory: "{policy}", window: 4 }}\n'
+    diagnostics = check(parse(source, "app.ai"))
+    if policy in ("conversation_window", "summary"):
+        assert diagnostics == []
+    else:
+        (d,) = diagnostics
+        assert d.code == "UNKNOWN_KEY" and d.severity == "warning"
+        assert (d.loc.line, d.loc.column) == at(source, "window")
+
+
+def test_an_unknown_memory_name_is_still_an_error():
+    source = 'llm m {}\nagent a { llm: m, memory: "conversation_windw" }\n'
+    (d,) = check(parse(source, "app.ai"))
+    assert d.code == "UNDEFINED_REFERENCE" and d.severity == "error"
+
+
+def test_window_must_be_a_whole_number():
+    source = 'llm m {}\nagent a { llm: m, memory: "summary", window: 0 }\n'
+    (d,) = check(parse(source, "app.ai"))
+    assert d.code == "INVALID_VALUE" and (d.loc.line, d.loc.column) == at(source, "0 }")
+
+
+def test_an_undeclared_llm_is_a_warning_with_a_hint():
+    source = ('model gpt4 { provider: "openai" }\nllm fast {}\n'
+              'agent a { llm: "gpt4" }\nprompt p { model: fasst, template: "x" }\n')
+    diagnostics = [d for d in check(parse(source, "app.ai")) if d.code == "UNDECLARED_LLM"]
+    agent, prompt = diagnostics
+    assert agent.severity == prompt.severity == "warning"
+    assert (agent.loc.line, agent.loc.column) == at(source, '"gpt4" }')
+    assert "`gpt4` is a model, which the runtime does not run" in agent.hint
+    assert 'declare it: llm gpt4 { provider: "openai"' in agent.hint
+    assert prompt.hint == "did you mean `fast`?"
+
+
+def test_a_template_step_may_render_its_own_input():
+    source = ('chain c { steps: [\n  { name: "a", kind: "template", input: "A {{steps.x}}" }\n'
+              '  { name: "b", kind: "template", input: { x: 1 } }\n  { name: "c", kind: "template" }\n] }\n')
+    diagnostics = check(parse(source, "app.ai"))
+    assert [(d.code, d.loc.line) for d in diagnostics] == [("INVALID_VALUE", 3), ("INVALID_VALUE", 4)]
+    assert "no `target`, `template` or `input` string" in diagnostics[0].message
+    assert (diagnostics[0].loc.line, diagnostics[0].loc.column) == at(source, "{ x: 1 }")

@@ -36,8 +36,6 @@ def test_references_may_point_forwards():
 
 
 @pytest.mark.parametrize("declare,fragment", [
-    (lambda a: a.agent("ag", {"llm": n3.Ref("ghost")}, loc=n3.Loc("app.ai", 9, 1)),
-     "'ghost', which is not a declared llm"),
     (lambda a: a.agent("ag", {"tools": []}, loc=n3.Loc("app.ai", 9, 1)), "needs an llm"),
     (lambda a: a.llm("x", {"provider": "nonesuch"}, loc=n3.Loc("app.ai", 9, 1)),
      "must be one of mock, openai, ollama"),

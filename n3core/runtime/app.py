@@ -16,7 +16,7 @@ from .errors import ConfigError, N3Error, UsageError
 from .llm import LLM
 from .memory import Memory
 from .prompt import Prompt
-from .schema import DEFAULTS, EXECUTABLE_KINDS, KINDS, canonical_key
+from .schema import DEFAULTS, EXECUTABLE_KINDS, KINDS, MEMORY_POLICIES, canonical_key
 from .tools import make_tool
 from .values import Env, Ref
 
@@ -33,6 +33,26 @@ class Declaration:
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} at {self.loc}>"
+
+
+class MissingLLM:
+    """Stands for an llm that a prompt or agent names but the program does not declare."""
+
+    kind = "llm"
+
+    def __init__(self, name: str, owner_kind: str, owner: str, key: str, loc, declared: str):
+        self.name, self.loc = name, loc
+        self._error = dict(kind=owner_kind, name=owner, loc=loc,
+                           hint=f'declare llm {name} {{ provider: "...", model: "..." }}, '
+                                f"or set {key} to a declared llm ({declared})")
+        self._key = key
+
+    async def complete(self, request):
+        raise ConfigError(f"'{self._key}' refers to {self.name!r}, which is not a declared llm",
+                          **self._error)
+
+    def __repr__(self) -> str:
+        return f"<undeclared llm {self.name}>"
 
 
 class App:
@@ -171,10 +191,19 @@ class App:
     def _build_tool(self, name, config, loc):
         return make_tool(name, config, loc, self.base_dir)
 
+    def _llm_ref(self, value, owner_kind: str, owner: str, key: str, loc):
+        """The llm `value` names, or a stand-in that fails when it is called: `check` only
+        warns about an undeclared llm, so the rest of the program still runs."""
+        llm_name = value.name if isinstance(value, Ref) else value
+        if isinstance(llm_name, str) and llm_name not in self.components["llm"]:
+            return MissingLLM(llm_name, owner_kind, owner, key, loc,
+                              ", ".join(self.components["llm"]) or "none is declared")
+        return self._ref(value, "llm", owner_kind, owner, key, loc)
+
     def _build_prompt(self, name, config, loc):
         model = config.get("model")
         if model is not None:
-            llm = self._ref(model, "llm", "prompt", name, "model", loc)
+            llm = self._llm_ref(model, "prompt", name, "model", loc)
         else:
             llm = self._default_llm(name, loc)
         return Prompt(name, config, llm, loc)
@@ -193,14 +222,18 @@ class App:
         if config.get("llm") is None:
             raise ConfigError("an agent needs an llm", hint="add llm: <name of an llm>",
                               kind="agent", name=name, loc=loc)
-        llm = self._ref(config["llm"], "llm", "agent", name, "llm", loc)
+        llm = self._llm_ref(config["llm"], "agent", name, "llm", loc)
         tools_value = config.get("tools") or []
         if not isinstance(tools_value, list):
             tools_value = [tools_value]
         tools = [self._ref(t, "tool", "agent", name, "tools", loc) for t in tools_value]
         memory = None
-        if config.get("memory") is not None:
-            memory = self._ref(config["memory"], "memory", "agent", name, "memory", loc)
+        chosen = config.get("memory")
+        chosen_name = chosen.name if isinstance(chosen, Ref) else chosen
+        if chosen_name in MEMORY_POLICIES and chosen_name not in self.components["memory"]:
+            memory = Memory.for_policy(chosen_name, name, config.get("window"), loc)
+        elif chosen is not None:
+            memory = self._ref(chosen, "memory", "agent", name, "memory", loc)
         return Agent(name, config, llm, tools, memory, loc)
 
     def _lookup(self, name: str, kinds):

@@ -23,6 +23,11 @@ PROVIDERS = ("mock", "openai", "ollama")
 TOOL_TYPES = ("python", "http", "mock")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MEMORY_TYPES = ("conversation", "buffer", "key_value")
+# Memories an agent names without a `memory` declaration (a declared memory of the same
+# name wins); `window` sizes the first and the last.
+MEMORY_POLICIES = ("conversation_window", "full_history", "summary", "none")
+WINDOW_POLICIES = ("conversation_window", "summary")
+WINDOW_DEFAULT = 10
 STEP_KINDS = ("prompt", "llm", "tool", "agent", "template", "chain")
 OUTPUT_FIELD_TYPES = ("text", "number", "boolean", "list", "object")
 
@@ -100,6 +105,7 @@ KINDS: dict[str, dict[str, Key]] = {
         "system": Key("string", alias_of="system_prompt"),
         "tools": Key("refs", ref_kinds=("tool",)),
         "memory": Key("ref", ref_kinds=("memory",)),
+        "window": Key("integer", minimum=1),
         "max_turns": Key("integer", minimum=1),
         "max_iterations": Key("integer", minimum=1, alias_of="max_turns"),
         "temperature": Key("number", minimum=0, maximum=2),

@@ -205,6 +205,8 @@ class _Checker:
                              f"add `{key}: <value>`, where the value is {_expected(spec)}")
         if decl.kind == "tool":
             self.tool_needs(decl, seen, owner)
+        if decl.kind == "agent":
+            self.window(decl)
 
     def tool_needs(self, decl: Declaration, seen: dict[str, Entry], owner: str) -> None:
         kind = seen.get("type")
@@ -257,7 +259,8 @@ class _Checker:
             return self.plain(value, label) if walk else True
         if kind == "ref":
             if isinstance(value, (Reference, String)):
-                self.resolve(value, spec.ref_kinds, label)
+                if not self.builtin_memory(spec, value):
+                    self.resolve(value, spec.ref_kinds, label)
                 return True
             return self.wrong(spec, value, label, key)
         if kind == "refs":
@@ -318,6 +321,9 @@ class _Checker:
         for kind in kinds:
             if (kind, name) in self.declared:
                 return kind
+        if tuple(kinds) == ("llm",):
+            self.undeclared_llm(name, label, loc or value.loc)
+            return None
         others = [d for d in self.by_name.get(name, ()) if d.kind not in kinds]
         if others:
             other = others[0]
@@ -332,6 +338,46 @@ class _Checker:
                    f"{label} refers to `{name}`, which is not a declared {_or(kinds)}",
                    loc or value.loc, hint)
         return None
+
+    # --- the dialect of real programs ---------------------------------------------------
+
+    def builtin_memory(self, spec: Key, value) -> bool:
+        """`memory: "conversation_window"` (or another policy) with no memory of that name."""
+        name = value.name if isinstance(value, Reference) else value.value
+        return (spec.ref_kinds == ("memory",) and name in schema.MEMORY_POLICIES
+                and ("memory", name) not in self.declared)
+
+    def undeclared_llm(self, name: str, label: str, loc: Location) -> None:
+        """A warning, not an error: fixtures often name an llm they never declare, and the
+        rest of such a program still runs; running what needs it is a ConfigError."""
+        others = [d for d in self.by_name.get(name, ()) if d.kind != "llm"]
+        candidates = [n for (k, n) in self.declared if k == "llm"]
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+        hint = (f"did you mean `{close[0]}`?" if close else
+                f'declare it: llm {name} {{ provider: "openai", model: "..." }}')
+        if others:
+            hint = f"`{name}` is {_a(others[0].kind)}, which the runtime does not run; " + hint
+        self.out.append(warning(
+            "UNDECLARED_LLM",
+            f"{label} refers to `{name}`, which is not a declared llm; running it will fail",
+            loc, hint))
+
+    def template_input(self, entry: Entry | None, step_label: str, loc: Location) -> None:
+        """A template step with no target and no `template` renders its `input` string."""
+        if entry is None or not isinstance(entry.value, String):
+            self.invalid(f"{step_label} has no `target`, `template` or `input` string to render",
+                         entry.value.loc if entry is not None else loc,
+                         'give it input: "text with {{steps.NAME}}", or template: "..."')
+
+    def window(self, decl: Declaration) -> None:
+        entry = decl.entry("window")
+        memory = decl.get("memory")
+        policy = getattr(memory, "name", None) or getattr(memory, "value", None)
+        if entry is not None and policy not in schema.WINDOW_POLICIES:
+            self.out.append(warning(
+                "UNKNOWN_KEY", "`window` sizes only the built-in memories "
+                + _or([f'"{p}"' for p in schema.WINDOW_POLICIES]) + "; here it is ignored",
+                self.key_loc(entry), 'add memory: "conversation_window"'))
 
     # --- kind-specific -----------------------------------------------------------------
 
@@ -422,7 +468,9 @@ class _Checker:
             else:
                 self.wrong(schema.STEP_KEYS["target"], target, f"`target` of {step_label}",
                            "target")
-        elif not (step_kind == "template" and "template" in seen):
+        elif step_kind == "template" and "template" not in seen:
+            self.template_input(seen.get("input"), step_label, item.loc)
+        elif step_kind != "template":
             self.invalid(f"{step_label} has no `target`", item.loc,
                          'add target: <name>, or use kind: "template" with template: "..."')
 
