@@ -146,7 +146,6 @@ def test_arrow_shorthand_does_not_accept_an_llm_and_rejects_empty_names():
     ("llm m { model: 4 }\n", "4", "a string"),
     ('llm m { timeout: env("T") }\n', "env", "a number"),
     ("llm m { responses: {} }\n", "{}", "a list"),
-    ('tool t { type: "java" }\n', '"java"', '"python", "http", "mock"'),
     ('tool t { type: "http", endpoint: "u", method: "post" }\n', '"post"', "GET"),
     ('tool t { parameters: [1] }\n', "[1]", "an object"),
     ('memory x { kind: "long" }\n', '"long"', "conversation"),

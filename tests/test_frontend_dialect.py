@@ -199,3 +199,21 @@ def test_a_template_step_may_render_its_own_input():
     assert [(d.code, d.loc.line) for d in diagnostics] == [("INVALID_VALUE", 3), ("INVALID_VALUE", 4)]
     assert "no `target`, `template` or `input` string" in diagnostics[0].message
     assert (diagnostics[0].loc.line, diagnostics[0].loc.column) == at(source, "{ x: 1 }")
+
+
+def test_memory_types_of_real_programs_are_read_as_ours():
+    source = 'memory a { type: "short_term" }\nmemory b { kind: "structured" }\nmemory c { type: "long" }\n'
+    diagnostics = check(parse(source, "app.ai"))
+    assert [(d.code, d.severity, d.loc.line) for d in diagnostics] == [
+        ("UNSUPPORTED_VALUE", "warning", 1), ("UNSUPPORTED_VALUE", "warning", 2),
+        ("INVALID_VALUE", "error", 3)]
+    assert diagnostics[0].message.endswith('"short_term" is read as "conversation"')
+    assert '"structured" is read as "key_value"' in diagnostics[1].message
+
+
+def test_a_tool_type_the_runtime_does_not_run_is_a_warning():
+    source = 'tool db { type: "database", description: "the shop" }\n'
+    (d,) = check(parse(source, "app.ai"))
+    assert d.code == "UNSUPPORTED_VALUE" and d.severity == "warning"
+    assert (d.loc.line, d.loc.column) == at(source, '"database"')
+    assert "python, http, mock" in d.message

@@ -45,7 +45,7 @@ def test_references_may_point_forwards():
     (lambda a: a.agent("ag", {"llm": n3.Ref("m"), "max_turns": 0}, loc=n3.Loc("app.ai", 9, 1)),
      "at least 1"),
     (lambda a: a.llm("x", {"provider": "openai"}, loc=n3.Loc("app.ai", 9, 1)), "needs a model"),
-    (lambda a: a.tool("x", {"type": "ftp"}, loc=n3.Loc("app.ai", 9, 1)), "must be one of"),
+    (lambda a: a.memory("x", {"type": "ftp"}, loc=n3.Loc("app.ai", 9, 1)), "must be one of"),
     (lambda a: a.prompt("x", {"model": n3.Ref("m")}, loc=n3.Loc("app.ai", 9, 1)),
      "needs a template"),
     (lambda a: a.llm("m", {}, loc=n3.Loc("app.ai", 9, 1)), "declared twice"),

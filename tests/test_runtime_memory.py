@@ -215,3 +215,9 @@ def test_the_llm_sees_only_the_window(openai_server):
         app.run_sync("agent:helper", question)
     sent = openai_server.chat_requests()[2]["body"]["messages"]
     assert [m["content"] for m in sent] == ["q2", "a2", "q3"]
+
+
+def test_memory_types_of_real_programs_map_to_ours():
+    assert memory({"type": "short_term"}).type == "conversation"
+    assert memory({"kind": "structured"}).type == "key_value"
+    assert memory({"type": "list", "max_items": 3}).max_items == 3

@@ -164,7 +164,8 @@ class App:
                         or (bool not in allowed and isinstance(value, bool))):
             raise fail(f"must be {'an' if spec.type[0] in 'aeiou' else 'a'} {spec.type}, "
                        f"got {value!r}")
-        if spec.choices and isinstance(value, str) and value not in spec.choices:
+        if spec.choices and isinstance(value, str) and value not in spec.choices \
+                and not spec.open and value not in (spec.synonyms or {}):
             raise fail(f"must be one of {', '.join(spec.choices)}, got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if spec.minimum is not None and value < spec.minimum:

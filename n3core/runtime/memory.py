@@ -14,7 +14,7 @@ import json
 
 from .errors import ConfigError, MemoryOpError
 from .llm import LLMRequest
-from .schema import MEMORY_POLICIES, MEMORY_TYPES, WINDOW_DEFAULT
+from .schema import MEMORY_POLICIES, MEMORY_TYPE_SYNONYMS, MEMORY_TYPES, WINDOW_DEFAULT
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 BUFFER_DEFAULT = 10
@@ -28,6 +28,7 @@ class Memory:
     def __init__(self, name: str, config: dict, loc=None):
         self.name, self.config, self.loc = name, config, loc
         self.type = config.get("type") or "conversation"
+        self.type = MEMORY_TYPE_SYNONYMS.get(self.type, self.type)
         if self.type not in MEMORY_TYPES:
             raise ConfigError(f"unknown memory type {self.type!r}",
                               hint=f"use one of {', '.join(MEMORY_TYPES)}",

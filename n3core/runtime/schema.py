@@ -28,6 +28,9 @@ MEMORY_TYPES = ("conversation", "buffer", "key_value")
 MEMORY_POLICIES = ("conversation_window", "full_history", "summary", "none")
 WINDOW_POLICIES = ("conversation_window", "summary")
 WINDOW_DEFAULT = 10
+# Memory types real programs name, read as the runtime's own.
+MEMORY_TYPE_SYNONYMS = {"short_term": "conversation", "long_term": "conversation",
+                        "structured": "key_value", "list": "buffer"}
 STEP_KINDS = ("prompt", "llm", "tool", "agent", "template", "chain")
 OUTPUT_FIELD_TYPES = ("text", "number", "boolean", "list", "object")
 
@@ -49,6 +52,10 @@ class Key:
     maximum: float | None = None
     required: bool = False
     alias_of: str | None = None
+    # A value outside `choices` is an error unless `synonyms` maps it to one of them, or
+    # the key is `open` (the runtime accepts it and fails only when it is used).
+    synonyms: dict | None = None
+    open: bool = False
 
 
 _S = Key("string")
@@ -81,7 +88,7 @@ KINDS: dict[str, dict[str, Key]] = {
         "description": _S,
     },
     "tool": {
-        "type": Key("string", choices=TOOL_TYPES),
+        "type": Key("string", choices=TOOL_TYPES, open=True),
         "function": _S,
         "endpoint": _S,
         "method": Key("string", choices=HTTP_METHODS),
@@ -92,8 +99,9 @@ KINDS: dict[str, dict[str, Key]] = {
         "parameters": Key("object"),
     },
     "memory": {
-        "type": Key("string", choices=MEMORY_TYPES),
-        "kind": Key("string", choices=MEMORY_TYPES, alias_of="type"),
+        "type": Key("string", choices=MEMORY_TYPES, synonyms=MEMORY_TYPE_SYNONYMS),
+        "kind": Key("string", choices=MEMORY_TYPES, alias_of="type",
+                    synonyms=MEMORY_TYPE_SYNONYMS),
         "max_items": Key("integer", minimum=1),
         "capacity": Key("integer", minimum=1, alias_of="max_items"),
         "summarize_after": Key("integer", minimum=1),

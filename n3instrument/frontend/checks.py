@@ -232,6 +232,8 @@ class _Checker:
                 return True
             if isinstance(value, String):
                 if spec.choices and value.value not in spec.choices:
+                    if self.other_choice(spec, value, label):
+                        return True
                     close = _suggest(value.value, spec.choices)
                     self.invalid(f"{label} must be {_expected(spec)}, not {_describe(value)}",
                                  value.loc, f'did you mean "{close}"?' if close else None)
@@ -368,6 +370,21 @@ class _Checker:
             self.invalid(f"{step_label} has no `target`, `template` or `input` string to render",
                          entry.value.loc if entry is not None else loc,
                          'give it input: "text with {{steps.NAME}}", or template: "..."')
+
+    def other_choice(self, spec: Key, value: String, label: str) -> bool:
+        """A warning for a value outside `choices` that the key still accepts."""
+        synonym = (spec.synonyms or {}).get(value.value)
+        if synonym is not None:
+            message, hint = (f'{label} "{value.value}" is read as "{synonym}"',
+                             f'write "{synonym}" to say so')
+        elif spec.open:
+            message, hint = (f'{label} "{value.value}" is not one the runtime runs '
+                             "(" + ", ".join(spec.choices) + "); using it at run time fails",
+                             "the rest of the program still runs")
+        else:
+            return False
+        self.out.append(warning("UNSUPPORTED_VALUE", message, value.loc, hint))
+        return True
 
     def window(self, decl: Declaration) -> None:
         entry = decl.entry("window")
