@@ -217,3 +217,12 @@ def test_a_tool_type_the_runtime_does_not_run_is_a_warning():
     assert d.code == "UNSUPPORTED_VALUE" and d.severity == "warning"
     assert (d.loc.line, d.loc.column) == at(source, '"database"')
     assert "python, http, mock" in d.message
+
+
+def test_system_prompt_may_name_a_prompt_and_content_is_a_template():
+    source = ('llm m {}\nprompt expert { role: "system", content: "You grade quizzes." }\n'
+              'agent a { llm: m, system_prompt: expert }\nagent b { llm: m, system: nobody }\n')
+    diagnostics = check(parse(source, "app.ai"))
+    codes = [(d.code, d.loc.line) for d in diagnostics]
+    assert codes == [("UNKNOWN_KEY", 2), ("UNDEFINED_REFERENCE", 4)]
+    assert "not a declared prompt" in diagnostics[1].message

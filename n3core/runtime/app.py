@@ -158,7 +158,7 @@ class App:
         def fail(why):
             return ConfigError(f"'{key}' {why}", kind=decl.kind, name=decl.name, loc=decl.loc)
 
-        if value is None:
+        if value is None or (spec.ref_kinds and isinstance(value, Ref)):
             return
         if allowed and (not isinstance(value, allowed)
                         or (bool not in allowed and isinstance(value, bool))):
@@ -235,6 +235,10 @@ class App:
             memory = Memory.for_policy(chosen_name, name, config.get("window"), loc)
         elif chosen is not None:
             memory = self._ref(chosen, "memory", "agent", name, "memory", loc)
+        system = config.get("system_prompt")
+        if isinstance(system, Ref):
+            prompt = self._ref(system, "prompt", "agent", name, "system_prompt", loc)
+            config = dict(config, system_prompt=prompt.template)
         return Agent(name, config, llm, tools, memory, loc)
 
     def _lookup(self, name: str, kinds):

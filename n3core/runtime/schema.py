@@ -15,7 +15,7 @@ DECLARATIVE_KINDS = (
     "endpoint",
     # Seen in real programs of the earlier namel3ss repository.
     "planner", "evaluator", "evaluation", "workflow", "planning_workflow", "action", "api",
-    "backend", "rag", "vector_store", "ui", "component", "form", "layout", "route",
+    "backend", "rag", "vector_store", "vector_db", "ui", "component", "form", "layout", "route",
 )
 ALL_KINDS = ("app",) + EXECUTABLE_KINDS + DECLARATIVE_KINDS
 
@@ -81,6 +81,7 @@ KINDS: dict[str, dict[str, Key]] = {
         "model": Key("ref", ref_kinds=("llm",)),
         "llm": Key("ref", ref_kinds=("llm",), alias_of="model"),
         "template": _S,
+        "content": Key("string", alias_of="template"),
         "variables": Key("list"),
         "input": Key("list", alias_of="variables"),
         "output": Key("object"),
@@ -109,8 +110,9 @@ KINDS: dict[str, dict[str, Key]] = {
     },
     "agent": {
         "llm": Key("ref", ref_kinds=("llm",), required=True),
-        "system_prompt": _S,
-        "system": Key("string", alias_of="system_prompt"),
+        # Text, or the name of a prompt whose template is the system prompt.
+        "system_prompt": Key("string", ref_kinds=("prompt",)),
+        "system": Key("string", alias_of="system_prompt", ref_kinds=("prompt",)),
         "tools": Key("refs", ref_kinds=("tool",)),
         "memory": Key("ref", ref_kinds=("memory",)),
         "window": Key("integer", minimum=1),

@@ -230,6 +230,8 @@ class _Checker:
         if kind == "string":
             if isinstance(value, EnvCall):
                 return True
+            if spec.ref_kinds and isinstance(value, Reference):
+                return self.resolve(value, spec.ref_kinds, label) is not None
             if isinstance(value, String):
                 if spec.choices and value.value not in spec.choices:
                     if self.other_choice(spec, value, label):
