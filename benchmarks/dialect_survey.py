@@ -80,19 +80,24 @@ def entries(program, source: str) -> list[tuple[str, str, str]]:
     return runs
 
 
-def run_entry(build_dir: Path, flag: str, name: str, value: str, cwd: Path) -> str:
+_CODE = re.compile(r"error\[(\w+)\]")
+
+
+def run_entry(build_dir: Path, flag: str, name: str, value: str, cwd: Path) -> tuple[str, str]:
+    """The outcome of one run, and the error code it ended with ("" when there is none)."""
     env = dict(os.environ, NO_COLOR="1")
     try:
         done = subprocess.run([sys.executable, str(build_dir), flag, name, "--input", value],
                               capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=cwd,
                               env=env)
     except subprocess.TimeoutExpired:
-        return "timeout"
+        return "timeout", ""
     if "Traceback (most recent call last)" in done.stderr:
-        return "traceback"
+        return "traceback", ""
     if done.returncode == 0:
-        return "ok"
-    return "clean error" if done.stderr.strip() else "silent failure"
+        return "ok", ""
+    code = _CODE.search(done.stderr)
+    return ("clean error" if done.stderr.strip() else "silent failure"), code.group(1) if code else "?"
 
 
 def survey(paths, run: bool, verbose: bool) -> dict:
@@ -100,8 +105,7 @@ def survey(paths, run: bool, verbose: bool) -> dict:
     from n3instrument.frontend import check_file, load_source
 
     counts = {"all": Counter(), "brace-style": Counter()}
-    runs = Counter()
-    failures = Counter()
+    runs, run_errors, failures = Counter(), Counter(), Counter()
     with tempfile.TemporaryDirectory(prefix="n3-survey-") as scratch:
         scratch = Path(scratch)
         for number, path in enumerate(paths):
@@ -143,8 +147,14 @@ def survey(paths, run: bool, verbose: bool) -> dict:
                 continue
             if not run:
                 continue
-            results = Counter(run_entry(out / "mock-build", flag, name, value, path.parent)
-                              for flag, name, value in entries(load_source(copy.read_text(), str(copy)), program.source))
+            results = Counter()
+            for flag, name, value in entries(load_source(copy.read_text(), str(copy)), program.source):
+                outcome, code = run_entry(out / "mock-build", flag, name, value, path.parent)
+                results[outcome] += 1
+                if code:
+                    run_errors[code] += 1
+                    if verbose:
+                        print(f"{path}: {flag} {name}: {code}")
             runs.update(results)
             if results["traceback"]:
                 count("traceback")
@@ -153,7 +163,7 @@ def survey(paths, run: bool, verbose: bool) -> dict:
                 count("every entry ran")
             elif results["ok"]:
                 count("some entries ran")
-    return {"counts": counts, "runs": runs, "failures": failures}
+    return {"counts": counts, "runs": runs, "run_errors": run_errors, "failures": failures}
 
 
 def main() -> None:
@@ -175,6 +185,7 @@ def main() -> None:
               f"{counter['some entries ran']} ran some, {counter['traceback']} with a traceback")
     if result["runs"]:
         print("     entries: " + ", ".join(f"{n} {what}" for what, n in result["runs"].most_common()))
+        print("  run errors: " + ", ".join(f"{n} {code}" for code, n in result["run_errors"].most_common()))
     for reason, n in result["failures"].most_common():
         print(f"  {n:3d} x {reason}")
     print(f"({time.perf_counter() - start:.0f} s)")

@@ -187,9 +187,15 @@ def test_an_undeclared_llm_is_a_warning_with_a_hint():
     agent, prompt = diagnostics
     assert agent.severity == prompt.severity == "warning"
     assert (agent.loc.line, agent.loc.column) == at(source, '"gpt4" }')
-    assert "`gpt4` is a model, which the runtime does not run" in agent.hint
+    assert "`gpt4` is a model (line 1), not an llm" in agent.hint
     assert 'declare it: llm gpt4 { provider: "openai"' in agent.hint
     assert prompt.hint == "did you mean `fast`?"
+
+
+def test_a_step_target_must_still_be_declared():
+    source = 'llm m {}\nprompt p { template: "x" }\nchain c { steps: [ { kind: "llm", target: p } ] }\n'
+    (d,) = check(parse(source, "app.ai"))
+    assert d.code == "UNDEFINED_REFERENCE" and d.severity == "error"
 
 
 def test_a_template_step_may_render_its_own_input():
@@ -226,3 +232,11 @@ def test_system_prompt_may_name_a_prompt_and_content_is_a_template():
     codes = [(d.code, d.loc.line) for d in diagnostics]
     assert codes == [("UNKNOWN_KEY", 2), ("UNDEFINED_REFERENCE", 4)]
     assert "not a declared prompt" in diagnostics[1].message
+
+
+def test_what_fails_only_when_run_is_a_warning():
+    source = 'llm a {}\nllm b {}\nprompt p { template: "x" }\nchain empty {}\n'
+    diagnostics = check(parse(source, "app.ai"))
+    assert [(d.code, d.severity, d.loc.line) for d in diagnostics] == [
+        ("FAILS_WHEN_RUN", "warning", 3), ("FAILS_WHEN_RUN", "warning", 4)]
+    assert diagnostics[0].hint == "add model: one of a, b"

@@ -147,3 +147,22 @@ def test_runtime_package_never_imports_tracing():
             "'analyzer'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_what_cannot_be_resolved_fails_when_run_and_the_rest_runs():
+    app = n3.App(None)
+    app.llm("a", {"responses": [{"match": ".*", "reply": "fine"}]})
+    app.llm("b", {})
+    app.prompt("vague", {"template": "x"}, loc=n3.Loc("app.ai", 3, 1))
+    app.agent("lost", {"llm": n3.Ref("gpt4")}, loc=n3.Loc("app.ai", 4, 1))
+    app.chain("empty", {}, loc=n3.Loc("app.ai", 5, 1))
+    app.agent("ok", {"llm": n3.Ref("a")})
+    app.finalize()
+    assert app.run_sync("agent:ok", "hi") == "fine"
+    for entry, owner, words in (("prompt:vague", "prompt 'vague'", "several llms"),
+                                ("agent:lost", "agent 'lost'", "'gpt4', which is not a declared llm"),
+                                ("chain:empty", "chain 'empty'", "needs steps")):
+        with pytest.raises(ConfigError) as info:
+            app.run_sync(entry, {})
+        assert info.value.component == owner and words in info.value.message
+        assert info.value.hint

@@ -35,24 +35,21 @@ class Declaration:
         return f"<{self.kind} {self.name} at {self.loc}>"
 
 
-class MissingLLM:
-    """Stands for an llm that a prompt or agent names but the program does not declare."""
+class UnresolvedLLM:
+    """Stands for the llm of a prompt or agent that cannot be known (undeclared, or one of
+    several): `check` only warns, so the rest of the program runs and this fails when used."""
 
     kind = "llm"
 
-    def __init__(self, name: str, owner_kind: str, owner: str, key: str, loc, declared: str):
+    def __init__(self, name: str, message: str, hint: str, owner_kind: str, owner: str, loc):
         self.name, self.loc = name, loc
-        self._error = dict(kind=owner_kind, name=owner, loc=loc,
-                           hint=f'declare llm {name} {{ provider: "...", model: "..." }}, '
-                                f"or set {key} to a declared llm ({declared})")
-        self._key = key
+        self._error = dict(message=message, hint=hint, kind=owner_kind, name=owner, loc=loc)
 
     async def complete(self, request):
-        raise ConfigError(f"'{self._key}' refers to {self.name!r}, which is not a declared llm",
-                          **self._error)
+        raise ConfigError(**self._error)
 
     def __repr__(self) -> str:
-        return f"<undeclared llm {self.name}>"
+        return f"<unresolved llm {self.name}>"
 
 
 class App:
@@ -128,6 +125,10 @@ class App:
         for name, (config, loc) in configs["chain"].items():
             c["chain"][name] = Chain(name, config, loc)
         for name, chain in c["chain"].items():
+            if chain.config.get("steps") is None:
+                chain.problem = ConfigError("a chain needs steps", kind="chain", name=name,
+                                            loc=chain.loc, hint='add steps: [ ... ] or steps: "a -> b"')
+                continue
             chain.steps = StepBuilder(chain, self._lookup).build(chain.config.get("steps"))
         self._check_chain_cycles()
         self.finalized = True
@@ -197,8 +198,11 @@ class App:
         warns about an undeclared llm, so the rest of the program still runs."""
         llm_name = value.name if isinstance(value, Ref) else value
         if isinstance(llm_name, str) and llm_name not in self.components["llm"]:
-            return MissingLLM(llm_name, owner_kind, owner, key, loc,
-                              ", ".join(self.components["llm"]) or "none is declared")
+            declared = ", ".join(self.components["llm"]) or "none is declared"
+            return UnresolvedLLM(
+                llm_name, f"'{key}' refers to {llm_name!r}, which is not a declared llm",
+                f'declare llm {llm_name} {{ provider: "...", model: "..." }}, or set {key} '
+                f"to a declared llm ({declared})", owner_kind, owner, loc)
         return self._ref(value, "llm", owner_kind, owner, key, loc)
 
     def _build_prompt(self, name, config, loc):
@@ -215,9 +219,8 @@ class App:
             return next(iter(llms.values()))
         if not llms:
             return LLM("mock", {"provider": "mock"}, None)
-        raise ConfigError("no model given and several llms are declared",
-                          hint=f"add model: one of {', '.join(llms)}",
-                          kind="prompt", name=owner, loc=loc)
+        return UnresolvedLLM("?", "no model given and several llms are declared",
+                             f"add model: one of {', '.join(llms)}", "prompt", owner, loc)
 
     def _build_agent(self, name, config, loc):
         if config.get("llm") is None:

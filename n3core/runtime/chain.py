@@ -58,9 +58,12 @@ class Chain:
     def __init__(self, name: str, config: dict, loc=None):
         self.name, self.config, self.loc = name, config, loc
         self.steps: list[PlanStep] = []
+        self.problem: N3Error | None = None
 
     async def run(self, value=None):
         """Run the steps in order; the result is the output of the last step that ran."""
+        if self.problem is not None:
+            raise self.problem
         run = ChainRun(value)
         previous, result = value, None
         for step in self.steps:

@@ -207,6 +207,8 @@ class _Checker:
             self.tool_needs(decl, seen, owner)
         if decl.kind == "agent":
             self.window(decl)
+        if decl.kind in ("chain", "prompt"):
+            self.fails_when_run(decl, seen, owner)
 
     def tool_needs(self, decl: Declaration, seen: dict[str, Entry], owner: str) -> None:
         kind = seen.get("type")
@@ -263,7 +265,10 @@ class _Checker:
             return self.plain(value, label) if walk else True
         if kind == "ref":
             if isinstance(value, (Reference, String)):
-                if not self.builtin_memory(spec, value):
+                name = value.name if isinstance(value, Reference) else value.value
+                if spec.ref_kinds == ("llm",) and ("llm", name) not in self.declared:
+                    self.undeclared_llm(name, label, value.loc)
+                elif not self.builtin_memory(spec, value):
                     self.resolve(value, spec.ref_kinds, label)
                 return True
             return self.wrong(spec, value, label, key)
@@ -325,9 +330,6 @@ class _Checker:
         for kind in kinds:
             if (kind, name) in self.declared:
                 return kind
-        if tuple(kinds) == ("llm",):
-            self.undeclared_llm(name, label, loc or value.loc)
-            return None
         others = [d for d in self.by_name.get(name, ()) if d.kind not in kinds]
         if others:
             other = others[0]
@@ -360,7 +362,9 @@ class _Checker:
         hint = (f"did you mean `{close[0]}`?" if close else
                 f'declare it: llm {name} {{ provider: "openai", model: "..." }}')
         if others:
-            hint = f"`{name}` is {_a(others[0].kind)}, which the runtime does not run; " + hint
+            other = others[0]
+            hint = (f"`{name}` is {_a(other.kind)} (line {other.loc.line}), not an llm; "
+                    + hint)
         self.out.append(warning(
             "UNDECLARED_LLM",
             f"{label} refers to `{name}`, which is not a declared llm; running it will fail",
@@ -387,6 +391,18 @@ class _Checker:
             return False
         self.out.append(warning("UNSUPPORTED_VALUE", message, value.loc, hint))
         return True
+
+    def fails_when_run(self, decl: Declaration, seen: dict, owner: str) -> None:
+        """Warnings for what the runtime refuses only when it is run, as fixtures hold them."""
+        llms = [n for (k, n) in self.declared if k == "llm"]
+        if decl.kind == "chain" and "steps" not in seen:
+            message, hint = f"{owner} has no steps; running it fails", 'add steps: "a -> b"'
+        elif decl.kind == "prompt" and "model" not in seen and len(llms) > 1:
+            message = f"{owner} names no model and {len(llms)} llms are declared; running it fails"
+            hint = "add model: one of " + ", ".join(llms)
+        else:
+            return
+        self.out.append(warning("FAILS_WHEN_RUN", message, decl.name_loc, hint))
 
     def window(self, decl: Declaration) -> None:
         entry = decl.entry("window")
