@@ -16,6 +16,7 @@ DECLARATIVE_KINDS = (
     # Seen in real programs of the earlier namel3ss repository.
     "planner", "evaluator", "evaluation", "workflow", "planning_workflow", "action", "api",
     "backend", "rag", "vector_store", "vector_db", "ui", "component", "form", "layout", "route",
+    "embedding_pipeline", "rag_monitoring", "data_quality",
 )
 ALL_KINDS = ("app",) + EXECUTABLE_KINDS + DECLARATIVE_KINDS
 
