@@ -394,15 +394,23 @@ class _Checker:
 
     def fails_when_run(self, decl: Declaration, seen: dict, owner: str) -> None:
         """Warnings for what the runtime refuses only when it is run, as fixtures hold them."""
-        llms = [n for (k, n) in self.declared if k == "llm"]
         if decl.kind == "chain" and "steps" not in seen:
             message, hint = f"{owner} has no steps; running it fails", 'add steps: "a -> b"'
-        elif decl.kind == "prompt" and "model" not in seen and len(llms) > 1:
+        elif decl.kind == "prompt" and "model" not in seen and self.several_llms():
+            llms = [n for (k, n) in self.declared if k == "llm"]
             message = f"{owner} names no model and {len(llms)} llms are declared; running it fails"
             hint = "add model: one of " + ", ".join(llms)
         else:
             return
         self.out.append(warning("FAILS_WHEN_RUN", message, decl.name_loc, hint))
+
+    def several_llms(self) -> bool:
+        llms = 0
+        for kind, _ in self.declared:
+            llms += kind == "llm"
+            if llms > 1:
+                return True
+        return False
 
     def window(self, decl: Declaration) -> None:
         entry = decl.entry("window")
