@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from n3instrument.frontend import FrontendError
 from n3instrument.frontend.checks import check
 from n3instrument.frontend.nodes import EnvCall, String
 from n3instrument.frontend.parser import parse
 from support.positions import at
+from support.syntax import syntax_error
 
 UI = '''app "Shop" connects to postgres "DB".
 
@@ -26,14 +26,6 @@ frame "summary" from dataset "orders":
   columns: id, total
 llm fast { provider: "mock" }
 '''
-
-
-def syntax_error(source: str):
-    with pytest.raises(FrontendError) as info:
-        parse(source, "app.ai")
-    (diagnostic,) = info.value.diagnostics
-    assert diagnostic.code == "SYNTAX_ERROR"
-    return diagnostic
 
 
 def test_header_clauses_and_indented_bodies_are_kept_as_raw_text():

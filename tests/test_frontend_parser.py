@@ -17,17 +17,9 @@ from n3instrument.frontend.nodes import (
 )
 from n3instrument.frontend.parser import parse
 from support.positions import at
+from support.syntax import syntax_error
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def syntax_error(source: str):
-    with pytest.raises(FrontendError) as info:
-        parse(source, "app.ai")
-    (diagnostic,) = info.value.diagnostics
-    assert diagnostic.code == "SYNTAX_ERROR"
-    assert diagnostic.severity == "error"
-    return diagnostic
 
 
 def value_of(text: str):
