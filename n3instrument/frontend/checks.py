@@ -17,8 +17,8 @@ from .diagnostics import Diagnostic, error, warning
 from .nodes import (
     Boolean, Declaration, Entry, EnvCall, ListValue, Location, Null, Number, ObjectValue,
     Program, Reference, String,
-from .wording import _a, _or
 )
+from .wording import _a, _or
 
 _RESPONSE_KEYS = ("match", "reply", "tool_call", "tool_calls")
 _TOOL_CALL_KEYS = ("name", "arguments")
