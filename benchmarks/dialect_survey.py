@@ -159,7 +159,9 @@ def survey(paths, run: bool, verbose: bool) -> dict:
             if results["traceback"]:
                 count("traceback")
                 print(f"TRACEBACK while running {path}")
-            if results and results["ok"] == sum(results.values()):
+            if not results:
+                count("nothing to run")
+            elif results["ok"] == sum(results.values()):
                 count("every entry ran")
             elif results["ok"]:
                 count("some entries ran")
@@ -182,7 +184,8 @@ def main() -> None:
         print(f"{group:>12}: {counter['programs']} programs, "
               f"{counter['check']} check ({100 * counter['check'] / total:.1f}%), "
               f"{counter['build']} build, {counter['every entry ran']} ran every entry on mock, "
-              f"{counter['some entries ran']} ran some, {counter['traceback']} with a traceback")
+              f"{counter['some entries ran']} ran some, {counter['nothing to run']} have nothing "
+              f"to run, {counter['traceback']} with a traceback")
     if result["runs"]:
         print("     entries: " + ", ".join(f"{n} {what}" for what, n in result["runs"].most_common()))
         print("  run errors: " + ", ".join(f"{n} {code}" for code, n in result["run_errors"].most_common()))

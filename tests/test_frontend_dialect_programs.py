@@ -69,7 +69,7 @@ def test_the_survey_counts_the_fixture_folder():
                            str(FIXTURES)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert ("all: 1 programs, 1 check (100.0%), 1 build, 0 ran every entry on mock, "
-            "1 ran some, 0 with a traceback") in done.stdout
+            "1 ran some, 0 have nothing to run, 0 with a traceback") in done.stdout
     # premium (undeclared llm) and greeter_role (no model among two llms) fail cleanly
     assert "entries: 6 ok, 2 clean error" in done.stdout
     assert "run errors: 2 CONFIG_ERROR" in done.stdout
