@@ -232,3 +232,8 @@ def test_what_fails_only_when_run_is_a_warning():
     assert [(d.code, d.severity, d.loc.line) for d in diagnostics] == [
         ("FAILS_WHEN_RUN", "warning", 3), ("FAILS_WHEN_RUN", "warning", 4)]
     assert diagnostics[0].hint == "add model: one of a, b"
+
+
+def test_an_unclosed_app_name_is_an_unclosed_string():
+    d = syntax_error('app "Invalid\n')
+    assert d.message == "unclosed string" and (d.loc.line, d.loc.column) == (1, 5)

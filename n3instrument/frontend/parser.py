@@ -331,7 +331,7 @@ def _item_start(text: str, word: str, start: int, line: int, line_start: int):
             "executed and must use braces",
             _where(text, head.code_end - 1, line, line_start),
             f"write {named} {{ key: value ... }}, one entry per line")
-    if word == "app" and head.clause and head.body == "":
+    if word == "app" and head.clause and head.body == "" and head.name:
         return _raw_token("RAW_DECL", text, start, head.code_end, line, line_start, head)
     if word == "ai model":
         column = start - line_start + 1
