@@ -237,3 +237,14 @@ def test_what_fails_only_when_run_is_a_warning():
 def test_an_unclosed_app_name_is_an_unclosed_string():
     d = syntax_error('app "Invalid\n')
     assert d.message == "unclosed string" and (d.loc.line, d.loc.column) == (1, 5)
+
+
+def test_use_and_export_are_listed_in_program_py_and_raw_parts_are_declared():
+    from n3instrument.lowering import lower
+
+    source = 'use company.core::auth as a\nexport { "x" }\npage "Home" at "/":\n  show text "hi"\n'
+    code = lower(parse(source, "app.ai"))
+    assert "Uses (recorded, no effect): company.core::auth as a" in code
+    assert 'Exports (recorded, no effect): { \\"x\\" }' in code
+    assert "app.declarative('page', 'Home', {}, loc=n3.Loc('app.ai', 3, 1))" in code
+    compile(code, "program.py", "exec")
