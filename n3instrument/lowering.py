@@ -46,6 +46,9 @@ def _header(program: nodes.Program, display: str) -> str:
         lines.append(f"Language version: {program.language_version}.")
     for imp in program.imports:
         lines.append(f"Imports: {imp.path}" + (f" as {imp.alias}." if imp.alias else "."))
+    for statement in program.statements:
+        text = " ".join(statement.text.split())
+        lines.append(f"{statement.keyword.capitalize()}s (recorded, no effect): {text}")
     lines.append("Generated code: edit the .ai source instead.")
     return '"""' + "\n".join(quote(line, DOCSTRING) for line in lines) + '\n"""'
 

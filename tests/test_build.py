@@ -58,7 +58,8 @@ def test_build_refuses_to_overwrite_a_folder_that_is_not_a_build(tmp_path):
 
 def test_build_of_a_program_with_errors_reports_every_error(tmp_path):
     source = tmp_path / "bad.ai"
-    source.write_text('agent a { llm: nowhere }\nagent a { llm: nowhere }\n')
+    source.write_text('llm m {}\nagent a { llm: m, tools: [nowhere] }\n'
+                      'agent a { llm: m, tools: [nowhere] }\n')
     with pytest.raises(BuildError) as info:
         build(source, tmp_path / "out")
     codes = [d.code for d in info.value.diagnostics if d.severity == "error"]

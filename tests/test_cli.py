@@ -38,13 +38,13 @@ def test_check_with_errors_exits_1_with_location_and_caret(tmp_path):
 
 def test_check_json_lists_every_diagnostic(tmp_path):
     bad = tmp_path / "bad.ai"
-    bad.write_text('agent a { llm: missing }\nagent b { llm: missing2 }\n')
+    bad.write_text('llm m {}\nagent a { llm: m, memory: missing }\nagent b { llm: m, memory: missing2 }\n')
     done = namel3ss("check", bad, "--format", "json")
     assert done.returncode == 1
     report = json.loads(done.stdout)
     assert report["ok"] is False
     lines = sorted(d["line"] for d in report["diagnostics"] if d["code"] == "UNDEFINED_REFERENCE")
-    assert lines == [1, 2]
+    assert lines == [2, 3]
 
 
 def test_missing_file_is_bad_usage_exit_2(tmp_path):

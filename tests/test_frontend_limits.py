@@ -17,14 +17,7 @@ from n3instrument.frontend.diagnostics import MAX_LINE, render_all
 from n3instrument.frontend.parser import MAX_NESTING
 from n3instrument.lowering import lower
 from support.positions import at
-
-
-def syntax_error(source: str):
-    with pytest.raises(FrontendError) as info:
-        load_source(source, "app.ai")
-    (diagnostic,) = info.value.diagnostics
-    assert diagnostic.code == "SYNTAX_ERROR"
-    return diagnostic
+from support.syntax import syntax_error
 
 
 def test_an_integer_longer_than_python_reads_is_a_syntax_error():

@@ -168,3 +168,15 @@ def test_native_tool_loop_over_openai_wire(tools_module, openai_server):
     tool_message = second["messages"][-1]
     assert tool_message["role"] == "tool" and tool_message["tool_call_id"] == "c1"
     assert json.loads(tool_message["content"]) == {"city": "Oslo", "sky": "sunny"}
+
+
+def test_system_prompt_naming_a_prompt_uses_its_template():
+    from n3core import runtime as n3
+
+    app = n3.App(None)
+    app.llm("m", {"responses": [{"match": ".*", "reply": "ok"}]})
+    app.prompt("expert", {"content": "You grade quizzes.", "model": n3.Ref("m")})
+    app.agent("grader", {"llm": n3.Ref("m"), "system_prompt": n3.Ref("expert")})
+    app.finalize()
+    assert app.get("agent", "grader").system_prompt == "You grade quizzes."
+    assert app.get("prompt", "expert").template == "You grade quizzes."

@@ -36,8 +36,6 @@ def test_references_may_point_forwards():
 
 
 @pytest.mark.parametrize("declare,fragment", [
-    (lambda a: a.agent("ag", {"llm": n3.Ref("ghost")}, loc=n3.Loc("app.ai", 9, 1)),
-     "'ghost', which is not a declared llm"),
     (lambda a: a.agent("ag", {"tools": []}, loc=n3.Loc("app.ai", 9, 1)), "needs an llm"),
     (lambda a: a.llm("x", {"provider": "nonesuch"}, loc=n3.Loc("app.ai", 9, 1)),
      "must be one of mock, openai, ollama"),
@@ -47,7 +45,7 @@ def test_references_may_point_forwards():
     (lambda a: a.agent("ag", {"llm": n3.Ref("m"), "max_turns": 0}, loc=n3.Loc("app.ai", 9, 1)),
      "at least 1"),
     (lambda a: a.llm("x", {"provider": "openai"}, loc=n3.Loc("app.ai", 9, 1)), "needs a model"),
-    (lambda a: a.tool("x", {"type": "ftp"}, loc=n3.Loc("app.ai", 9, 1)), "must be one of"),
+    (lambda a: a.memory("x", {"type": "ftp"}, loc=n3.Loc("app.ai", 9, 1)), "must be one of"),
     (lambda a: a.prompt("x", {"model": n3.Ref("m")}, loc=n3.Loc("app.ai", 9, 1)),
      "needs a template"),
     (lambda a: a.llm("m", {}, loc=n3.Loc("app.ai", 9, 1)), "declared twice"),
@@ -149,3 +147,22 @@ def test_runtime_package_never_imports_tracing():
             "'analyzer'))]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_what_cannot_be_resolved_fails_when_run_and_the_rest_runs():
+    app = n3.App(None)
+    app.llm("a", {"responses": [{"match": ".*", "reply": "fine"}]})
+    app.llm("b", {})
+    app.prompt("vague", {"template": "x"}, loc=n3.Loc("app.ai", 3, 1))
+    app.agent("lost", {"llm": n3.Ref("gpt4")}, loc=n3.Loc("app.ai", 4, 1))
+    app.chain("empty", {}, loc=n3.Loc("app.ai", 5, 1))
+    app.agent("ok", {"llm": n3.Ref("a")})
+    app.finalize()
+    assert app.run_sync("agent:ok", "hi") == "fine"
+    for entry, owner, words in (("prompt:vague", "prompt 'vague'", "several llms"),
+                                ("agent:lost", "agent 'lost'", "'gpt4', which is not a declared llm"),
+                                ("chain:empty", "chain 'empty'", "needs steps")):
+        with pytest.raises(ConfigError) as info:
+            app.run_sync(entry, {})
+        assert info.value.component == owner and words in info.value.message
+        assert info.value.hint

@@ -213,3 +213,20 @@ def test_chain_cycles_are_rejected(base):
     with pytest.raises(ConfigError) as info:
         base.finalize()
     assert "cycle" in info.value.message and "a -> b -> a" in info.value.message
+
+
+def test_template_step_without_target_renders_its_own_input_once(base):
+    base.chain("c", {"steps": [
+        n3.Step({"name": "outline", "kind": "template", "template": "{{input.topic}}"}),
+        n3.Step({"name": "a", "kind": "template", "input": "A {{steps.outline}}!"}),
+    ]})
+    base.finalize()
+    # `{{input.topic}}` arrives as text from the first step: rendered once, it stays text
+    assert base.run_sync("chain:c", {"topic": "{{env.HOME}}"}) == "A {{env.HOME}}!"
+
+
+def test_template_step_with_nothing_to_render_is_a_config_error(base):
+    base.chain("c", {"steps": [n3.Step({"name": "a", "kind": "template", "input": {"x": 1}})]})
+    with pytest.raises(ConfigError) as info:
+        base.finalize()
+    assert "needs a template string" in info.value.message and "input:" in info.value.hint

@@ -128,3 +128,96 @@ def test_key_value_memory_is_shown_as_known_facts(openai_server):
     system = openai_server.chat_requests()[1]["body"]["messages"][0]
     assert system["role"] == "system"
     assert "- last_input: hello" in system["content"] and "- last_answer: first" in system["content"]
+
+
+# --- built-in memory policies named on an agent ------------------------------------------
+
+def policy_app(memory, **agent):
+    app = n3.App(None)
+    app.llm("m", {"provider": "mock", "responses": [
+        {"match": "^user: ", "reply": "ROLLING-SUMMARY"},
+        {"match": ".*", "reply": "answer"}]})
+    app.agent("helper", dict({"llm": n3.Ref("m"), "memory": n3.Ref(memory)}, **agent))
+    return app.finalize()
+
+
+def contents(agent):
+    return [m["content"] for m in asyncio.run(agent.memory.read())]
+
+
+def test_conversation_window_keeps_the_last_window_messages():
+    app = policy_app("conversation_window", window=3)
+    for question in ("q1", "q2", "q3"):
+        app.run_sync("agent:helper", question)
+    agent = app.get("agent", "helper")
+    assert agent.memory.name == "helper.conversation_window"
+    assert contents(agent) == ["answer", "q3", "answer"]
+    assert [m["content"] for m in asyncio.run(agent._recall())] == ["answer", "q3", "answer"]
+
+
+def test_conversation_window_defaults_to_ten_messages():
+    app = policy_app("conversation_window")
+    for number in range(8):
+        app.run_sync("agent:helper", f"q{number}")
+    assert contents(app.get("agent", "helper"))[0::2] == [f"q{n}" for n in range(3, 8)]
+
+
+def test_full_history_keeps_everything():
+    app = policy_app("full_history")
+    for number in range(30):
+        app.run_sync("agent:helper", f"q{number}")
+    assert len(contents(app.get("agent", "helper"))) == 60
+
+
+def test_summary_folds_older_messages_with_the_agents_llm():
+    app = policy_app("summary", window=4)
+    for question in ("q1", "q2", "q3"):
+        app.run_sync("agent:helper", question)
+    memory = app.get("agent", "helper").memory
+    # 6 messages > 4: all but the newest 4 // 2 == 2 are folded by the agent's own llm
+    assert memory.summary == "ROLLING-SUMMARY"
+    assert contents(app.get("agent", "helper")) == [
+        SUMMARY_PREFIX + "ROLLING-SUMMARY", "q3", "answer"]
+
+
+def test_none_remembers_nothing():
+    app = policy_app("none")
+    app.run_sync("agent:helper", "q1")
+    assert app.get("agent", "helper").memory is None
+
+
+def test_a_declared_memory_wins_over_a_policy_of_the_same_name():
+    app = n3.App(None)
+    app.llm("m", {})
+    app.memory("summary", {"type": "buffer", "max_items": 2})
+    app.agent("helper", {"llm": n3.Ref("m"), "memory": n3.Ref("summary")})
+    app.finalize()
+    assert app.get("agent", "helper").memory is app.get("memory", "summary")
+
+
+def test_each_agent_has_its_own_policy_memory():
+    app = n3.App(None)
+    app.llm("m", {})
+    for name in ("a", "b"):
+        app.agent(name, {"llm": n3.Ref("m"), "memory": "full_history"})
+    app.finalize()
+    app.run_sync("agent:a", "only a")
+    assert len(app.get("agent", "a").memory) == 2 and len(app.get("agent", "b").memory) == 0
+
+
+def test_the_llm_sees_only_the_window(openai_server):
+    app = n3.App(None)
+    app.llm("m", {"provider": "ollama", "model": "x", "base_url": openai_server.url})
+    app.agent("helper", {"llm": n3.Ref("m"), "memory": "conversation_window", "window": 2})
+    app.finalize()
+    openai_server.script(chat("a1"), chat("a2"), chat("a3"))
+    for question in ("q1", "q2", "q3"):
+        app.run_sync("agent:helper", question)
+    sent = openai_server.chat_requests()[2]["body"]["messages"]
+    assert [m["content"] for m in sent] == ["q2", "a2", "q3"]
+
+
+def test_memory_types_of_real_programs_map_to_ours():
+    assert memory({"type": "short_term"}).type == "conversation"
+    assert memory({"kind": "structured"}).type == "key_value"
+    assert memory({"type": "list", "max_items": 3}).max_items == 3

@@ -165,3 +165,20 @@ def test_http_tool_needs_endpoint():
     with pytest.raises(ConfigError) as info:
         app_with_tool({"type": "http"})
     assert "endpoint" in info.value.message
+
+
+def test_a_tool_of_a_type_not_run_here_fails_only_when_called():
+    import asyncio
+
+    from n3core import runtime as n3
+    from n3core.runtime.errors import ConfigError
+
+    app = n3.App(None)
+    app.tool("db", {"type": "database", "description": "orders"}, loc=n3.Loc("app.ai", 4, 1))
+    app.finalize()
+    tool = app.get("tool", "db")
+    assert tool.spec()["description"] == "orders"
+    with pytest.raises(ConfigError) as info:
+        asyncio.run(tool.call({}))
+    assert info.value.name == "db" and "'database' is not one this runtime runs" in info.value.message
+    assert str(info.value.loc) == "app.ai:4:1"

@@ -13,7 +13,7 @@ import heapq
 
 from ..analysis import analyze
 from ..costs import PriceTable, usage_of
-from ..model import START, Instant, Span
+from ..model import Instant, Span
 from ..source_view import source_lines
 from ..sources import open_source
 from ..spans import records

@@ -16,7 +16,7 @@ from .errors import ConfigError, N3Error, UsageError
 from .llm import LLM
 from .memory import Memory
 from .prompt import Prompt
-from .schema import DEFAULTS, EXECUTABLE_KINDS, KINDS, canonical_key
+from .schema import DEFAULTS, EXECUTABLE_KINDS, KINDS, MEMORY_POLICIES, canonical_key
 from .tools import make_tool
 from .values import Env, Ref
 
@@ -33,6 +33,23 @@ class Declaration:
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} at {self.loc}>"
+
+
+class UnresolvedLLM:
+    """Stands for the llm of a prompt or agent that cannot be known (undeclared, or one of
+    several): `check` only warns, so the rest of the program runs and this fails when used."""
+
+    kind = "llm"
+
+    def __init__(self, name: str, message: str, hint: str, owner_kind: str, owner: str, loc):
+        self.name, self.loc = name, loc
+        self._error = dict(message=message, hint=hint, kind=owner_kind, name=owner, loc=loc)
+
+    async def complete(self, request):
+        raise ConfigError(**self._error)
+
+    def __repr__(self) -> str:
+        return f"<unresolved llm {self.name}>"
 
 
 class App:
@@ -108,6 +125,10 @@ class App:
         for name, (config, loc) in configs["chain"].items():
             c["chain"][name] = Chain(name, config, loc)
         for name, chain in c["chain"].items():
+            if chain.config.get("steps") is None:
+                chain.problem = ConfigError("a chain needs steps", kind="chain", name=name,
+                                            loc=chain.loc, hint='add steps: [ ... ] or steps: "a -> b"')
+                continue
             chain.steps = StepBuilder(chain, self._lookup).build(chain.config.get("steps"))
         self._check_chain_cycles()
         self.finalized = True
@@ -138,13 +159,14 @@ class App:
         def fail(why):
             return ConfigError(f"'{key}' {why}", kind=decl.kind, name=decl.name, loc=decl.loc)
 
-        if value is None:
+        if value is None or (spec.ref_kinds and isinstance(value, Ref)):
             return
         if allowed and (not isinstance(value, allowed)
                         or (bool not in allowed and isinstance(value, bool))):
             raise fail(f"must be {'an' if spec.type[0] in 'aeiou' else 'a'} {spec.type}, "
                        f"got {value!r}")
-        if spec.choices and isinstance(value, str) and value not in spec.choices:
+        if spec.choices and isinstance(value, str) and value not in spec.choices \
+                and not spec.open and value not in (spec.synonyms or {}):
             raise fail(f"must be one of {', '.join(spec.choices)}, got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if spec.minimum is not None and value < spec.minimum:
@@ -171,10 +193,22 @@ class App:
     def _build_tool(self, name, config, loc):
         return make_tool(name, config, loc, self.base_dir)
 
+    def _llm_ref(self, value, owner_kind: str, owner: str, key: str, loc):
+        """The llm `value` names, or a stand-in that fails when it is called: `check` only
+        warns about an undeclared llm, so the rest of the program still runs."""
+        llm_name = value.name if isinstance(value, Ref) else value
+        if isinstance(llm_name, str) and llm_name not in self.components["llm"]:
+            declared = ", ".join(self.components["llm"]) or "none is declared"
+            return UnresolvedLLM(
+                llm_name, f"'{key}' refers to {llm_name!r}, which is not a declared llm",
+                f'declare llm {llm_name} {{ provider: "...", model: "..." }}, or set {key} '
+                f"to a declared llm ({declared})", owner_kind, owner, loc)
+        return self._ref(value, "llm", owner_kind, owner, key, loc)
+
     def _build_prompt(self, name, config, loc):
         model = config.get("model")
         if model is not None:
-            llm = self._ref(model, "llm", "prompt", name, "model", loc)
+            llm = self._llm_ref(model, "prompt", name, "model", loc)
         else:
             llm = self._default_llm(name, loc)
         return Prompt(name, config, llm, loc)
@@ -185,22 +219,29 @@ class App:
             return next(iter(llms.values()))
         if not llms:
             return LLM("mock", {"provider": "mock"}, None)
-        raise ConfigError("no model given and several llms are declared",
-                          hint=f"add model: one of {', '.join(llms)}",
-                          kind="prompt", name=owner, loc=loc)
+        return UnresolvedLLM("?", "no model given and several llms are declared",
+                             f"add model: one of {', '.join(llms)}", "prompt", owner, loc)
 
     def _build_agent(self, name, config, loc):
         if config.get("llm") is None:
             raise ConfigError("an agent needs an llm", hint="add llm: <name of an llm>",
                               kind="agent", name=name, loc=loc)
-        llm = self._ref(config["llm"], "llm", "agent", name, "llm", loc)
+        llm = self._llm_ref(config["llm"], "agent", name, "llm", loc)
         tools_value = config.get("tools") or []
         if not isinstance(tools_value, list):
             tools_value = [tools_value]
         tools = [self._ref(t, "tool", "agent", name, "tools", loc) for t in tools_value]
         memory = None
-        if config.get("memory") is not None:
-            memory = self._ref(config["memory"], "memory", "agent", name, "memory", loc)
+        chosen = config.get("memory")
+        chosen_name = chosen.name if isinstance(chosen, Ref) else chosen
+        if chosen_name in MEMORY_POLICIES and chosen_name not in self.components["memory"]:
+            memory = Memory.for_policy(chosen_name, name, config.get("window"), loc)
+        elif chosen is not None:
+            memory = self._ref(chosen, "memory", "agent", name, "memory", loc)
+        system = config.get("system_prompt")
+        if isinstance(system, Ref):
+            prompt = self._ref(system, "prompt", "agent", name, "system_prompt", loc)
+            config = dict(config, system_prompt=prompt.template)
         return Agent(name, config, llm, tools, memory, loc)
 
     def _lookup(self, name: str, kinds):

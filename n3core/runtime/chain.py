@@ -58,9 +58,12 @@ class Chain:
     def __init__(self, name: str, config: dict, loc=None):
         self.name, self.config, self.loc = name, config, loc
         self.steps: list[PlanStep] = []
+        self.problem: N3Error | None = None
 
     async def run(self, value=None):
         """Run the steps in order; the result is the output of the last step that ran."""
+        if self.problem is not None:
+            raise self.problem
         run = ChainRun(value)
         previous, result = value, None
         for step in self.steps:
@@ -203,17 +206,23 @@ class StepBuilder:
                 raise self.fail(f"step target '{target_name}' is not a declared {what}", loc)
             target_kind, component = found
             kind = kind or target_kind
-        elif kind != "template" or "template" not in props:
+        elif kind != "template":
             raise self.fail("a step needs a target (or kind: \"template\" with a template)", loc)
-        template = None
+        template, value = None, props.get("input", UNSET)
         if kind == "template":
             template = props.get("template")
             if template is None and isinstance(component, dict):
                 template = component.get("template", component.get("content"))
+            if template is None and component is None and isinstance(value, str):
+                # A template step with neither target nor template renders its own input,
+                # once: rendering it as input and again as template would expand text
+                # that earlier outputs put there.
+                template, value = value, UNSET
             if not isinstance(template, str):
-                raise self.fail("a template step needs a template string", loc)
+                raise self.fail("a template step needs a template string", loc,
+                                hint='add template: "...", or give it input: "text with {{steps.NAME}}"')
         name = self._unique(str(props.get("name") or target_name or "template"))
-        return PlanStep(name, kind, component, props.get("input", UNSET),
+        return PlanStep(name, kind, component, value,
                         self._output(props, loc), props.get("when"), template, loc=loc)
 
     def _output(self, props: dict, loc):

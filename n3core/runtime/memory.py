@@ -6,6 +6,7 @@ traced operation. Types:
   older messages into one summary message written by the agent's llm.
 - buffer: the newest `max_items` entries of anything (10 when unset); never summarized.
 - key_value: a dict; `add` merges a dict into it; `max_items` evicts the oldest keys.
+An agent may also name a built-in policy instead of a declared memory (`for_policy`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import json
 
 from .errors import ConfigError, MemoryOpError
 from .llm import LLMRequest
-from .schema import MEMORY_TYPES
+from .schema import MEMORY_POLICIES, MEMORY_TYPE_SYNONYMS, MEMORY_TYPES, WINDOW_DEFAULT
 
 SUMMARY_PREFIX = "Summary of the earlier conversation: "
 BUFFER_DEFAULT = 10
@@ -27,6 +28,7 @@ class Memory:
     def __init__(self, name: str, config: dict, loc=None):
         self.name, self.config, self.loc = name, config, loc
         self.type = config.get("type") or "conversation"
+        self.type = MEMORY_TYPE_SYNONYMS.get(self.type, self.type)
         if self.type not in MEMORY_TYPES:
             raise ConfigError(f"unknown memory type {self.type!r}",
                               hint=f"use one of {', '.join(MEMORY_TYPES)}",
@@ -37,6 +39,30 @@ class Memory:
         self.summarize_after = int(after) if after and self.type == "conversation" else None
         self._items = {} if self.type == "key_value" else []
         self.summary: str | None = None
+
+    policy: str | None = None
+
+    @classmethod
+    def for_policy(cls, policy: str, agent: str, window=None, loc=None) -> "Memory | None":
+        """The memory of one agent that names a built-in policy; None for "none".
+
+        Each agent gets its own, named after it, since nothing else can refer to it:
+        conversation_window keeps the newest `window` messages, full_history all of them,
+        summary folds all but the newest `window // 2` into a summary by the agent's llm
+        once there are more than `window`.
+        """
+        if policy not in MEMORY_POLICIES:
+            raise ConfigError(f"unknown memory policy {policy!r}",
+                              hint=f"use one of {', '.join(MEMORY_POLICIES)}",
+                              kind="agent", name=agent, loc=loc)
+        size = int(window) if window else WINDOW_DEFAULT
+        config = {"conversation_window": {"max_items": size}, "full_history": {},
+                  "summary": {"summarize_after": size}}.get(policy)
+        if config is None:
+            return None
+        memory = cls(f"{agent}.{policy}", dict(config, type="conversation"), loc)
+        memory.policy = policy
+        return memory
 
     def _fail(self, message: str) -> MemoryOpError:
         return MemoryOpError(message, kind="memory", name=self.name, loc=self.loc)

@@ -13,6 +13,10 @@ DECLARATIVE_KINDS = (
     "page", "dataset", "index", "rag_pipeline", "connector", "template", "model",
     "training", "policy", "graph", "knowledge", "frame", "theme", "function", "query",
     "endpoint",
+    # Seen in real programs of the earlier namel3ss repository.
+    "planner", "evaluator", "evaluation", "workflow", "planning_workflow", "action", "api",
+    "backend", "rag", "vector_store", "vector_db", "ui", "component", "form", "layout", "route",
+    "embedding_pipeline", "rag_monitoring", "data_quality",
 )
 ALL_KINDS = ("app",) + EXECUTABLE_KINDS + DECLARATIVE_KINDS
 
@@ -20,6 +24,14 @@ PROVIDERS = ("mock", "openai", "ollama")
 TOOL_TYPES = ("python", "http", "mock")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MEMORY_TYPES = ("conversation", "buffer", "key_value")
+# Memories an agent names without a `memory` declaration (a declared memory of the same
+# name wins); `window` sizes the first and the last.
+MEMORY_POLICIES = ("conversation_window", "full_history", "summary", "none")
+WINDOW_POLICIES = ("conversation_window", "summary")
+WINDOW_DEFAULT = 10
+# Memory types real programs name, read as the runtime's own.
+MEMORY_TYPE_SYNONYMS = {"short_term": "conversation", "long_term": "conversation",
+                        "structured": "key_value", "list": "buffer"}
 STEP_KINDS = ("prompt", "llm", "tool", "agent", "template", "chain")
 OUTPUT_FIELD_TYPES = ("text", "number", "boolean", "list", "object")
 
@@ -41,6 +53,10 @@ class Key:
     maximum: float | None = None
     required: bool = False
     alias_of: str | None = None
+    # A value outside `choices` is an error unless `synonyms` maps it to one of them, or
+    # the key is `open` (the runtime accepts it and fails only when it is used).
+    synonyms: dict | None = None
+    open: bool = False
 
 
 _S = Key("string")
@@ -66,6 +82,7 @@ KINDS: dict[str, dict[str, Key]] = {
         "model": Key("ref", ref_kinds=("llm",)),
         "llm": Key("ref", ref_kinds=("llm",), alias_of="model"),
         "template": _S,
+        "content": Key("string", alias_of="template"),
         "variables": Key("list"),
         "input": Key("list", alias_of="variables"),
         "output": Key("object"),
@@ -73,7 +90,7 @@ KINDS: dict[str, dict[str, Key]] = {
         "description": _S,
     },
     "tool": {
-        "type": Key("string", choices=TOOL_TYPES),
+        "type": Key("string", choices=TOOL_TYPES, open=True),
         "function": _S,
         "endpoint": _S,
         "method": Key("string", choices=HTTP_METHODS),
@@ -84,8 +101,9 @@ KINDS: dict[str, dict[str, Key]] = {
         "parameters": Key("object"),
     },
     "memory": {
-        "type": Key("string", choices=MEMORY_TYPES),
-        "kind": Key("string", choices=MEMORY_TYPES, alias_of="type"),
+        "type": Key("string", choices=MEMORY_TYPES, synonyms=MEMORY_TYPE_SYNONYMS),
+        "kind": Key("string", choices=MEMORY_TYPES, alias_of="type",
+                    synonyms=MEMORY_TYPE_SYNONYMS),
         "max_items": Key("integer", minimum=1),
         "capacity": Key("integer", minimum=1, alias_of="max_items"),
         "summarize_after": Key("integer", minimum=1),
@@ -93,10 +111,12 @@ KINDS: dict[str, dict[str, Key]] = {
     },
     "agent": {
         "llm": Key("ref", ref_kinds=("llm",), required=True),
-        "system_prompt": _S,
-        "system": Key("string", alias_of="system_prompt"),
+        # Text, or the name of a prompt whose template is the system prompt.
+        "system_prompt": Key("string", ref_kinds=("prompt",)),
+        "system": Key("string", alias_of="system_prompt", ref_kinds=("prompt",)),
         "tools": Key("refs", ref_kinds=("tool",)),
         "memory": Key("ref", ref_kinds=("memory",)),
+        "window": Key("integer", minimum=1),
         "max_turns": Key("integer", minimum=1),
         "max_iterations": Key("integer", minimum=1, alias_of="max_turns"),
         "temperature": Key("number", minimum=0, maximum=2),

@@ -245,6 +245,16 @@ class MockTool(Tool):
         return render_value(self.config["returns"], {"args": arguments})
 
 
+class UnrunTool(Tool):
+    """A tool of a type this runtime does not run (`"database"`, `"analytics"`...): declared,
+    shown to models, and a ConfigError when called, so the rest of the program runs."""
+
+    async def _invoke(self, arguments):
+        kind = self.config.get("type")
+        raise self.error(f"tool type {kind!r} is not one this runtime runs",
+                         ConfigError, hint=f"use one of {', '.join(TOOL_TYPES)}")
+
+
 _TYPES = {"python": PythonTool, "http": HttpTool, "mock": MockTool}
 
 
@@ -252,8 +262,7 @@ def make_tool(name: str, config: dict, loc=None, base_dir: str | None = None) ->
     kind = config.get("type") or ("python" if config.get("function") else
                                   "http" if config.get("endpoint") else "mock")
     if kind not in _TYPES:
-        raise ConfigError(f"unknown tool type {kind!r}", hint=f"use one of {', '.join(TOOL_TYPES)}",
-                          kind="tool", name=name, loc=loc)
+        return UnrunTool(name, config, loc, base_dir)
     return _TYPES[kind](name, config, loc, base_dir)
 
 

@@ -21,7 +21,7 @@ from . import hooks
 from .history import Writer
 from .config import TraceConfig, build_masks, coerce_sites
 from .errors import TraceStateError
-from .format import (CHUNK, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RESERVED_SITES,
+from .format import (CHUNK, POLICY_FLIGHT, RESERVED_SITES,
                      SITE_MEMORY, encode_header, encode_trailer)
 from .payload import scrub_argv, type_name
 from .redaction import key_rules

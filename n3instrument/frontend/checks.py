@@ -12,12 +12,14 @@ import re
 from n3core.runtime import schema
 from n3core.runtime.schema import Key
 
-from .diagnostics import Diagnostic, error, note, warning
+from .dialect_checks import DialectChecks
+from .diagnostics import Diagnostic, error, warning
 from .lines import SourceLines
 from .nodes import (
     Boolean, Declaration, Entry, EnvCall, ListValue, Location, Null, Number, ObjectValue,
     Program, Reference, String,
 )
+from .wording import _a, _or
 
 _RESPONSE_KEYS = ("match", "reply", "tool_call", "tool_calls")
 _TOOL_CALL_KEYS = ("name", "arguments")
@@ -35,17 +37,6 @@ _FIELD_SYNONYMS = {
 def check(program: Program) -> list[Diagnostic]:
     """All semantic errors, warnings and notes of `program`, sorted by position."""
     return _Checker(program).run()
-
-
-def _a(kind: str) -> str:
-    return ("an " if kind[0] in "aeiou" or kind == "llm" else "a ") + kind
-
-
-def _or(words, conjunction: str = "or") -> str:
-    words = list(words)
-    if len(words) == 1:
-        return words[0]
-    return ", ".join(words[:-1]) + f" {conjunction} " + words[-1]
 
 
 def _describe(value) -> str:
@@ -94,7 +85,7 @@ def _suggest(word: str, options) -> str | None:
     return close[0] if close else None
 
 
-class _Checker:
+class _Checker(DialectChecks):
     def __init__(self, program: Program) -> None:
         self.program = program
         self.lines = SourceLines(program.source)
@@ -127,15 +118,7 @@ class _Checker:
                 declarative.append(decl)
             else:
                 self.block(decl)
-        if declarative:
-            kinds = list(dict.fromkeys(d.kind for d in declarative))
-            self.out.append(note(
-                "DECLARATIVE_KIND",
-                f"{_or([f'`{k}`' for k in kinds], 'and')} declarations are kept in the program but "
-                "not executed by the runtime",
-                self.head(declarative[0]),
-                "they are parsed for other namel3ss tools; `run` ignores them",
-            ))
+        self.kept_note(declarative)
         self.out.sort(key=lambda d: (d.loc.line, d.loc.column))
         return self.out
 
@@ -195,6 +178,10 @@ class _Checker:
                              f"add `{key}: <value>`, where the value is {_expected(spec)}")
         if decl.kind == "tool":
             self.tool_needs(decl, seen, owner)
+        if decl.kind == "agent":
+            self.window(decl)
+        if decl.kind in ("chain", "prompt"):
+            self.fails_when_run(decl, seen, owner)
 
     def tool_needs(self, decl: Declaration, seen: dict[str, Entry], owner: str) -> None:
         kind = seen.get("type")
@@ -218,8 +205,12 @@ class _Checker:
         if kind == "string":
             if isinstance(value, EnvCall):
                 return True
+            if spec.ref_kinds and isinstance(value, Reference):
+                return self.resolve(value, spec.ref_kinds, label) is not None
             if isinstance(value, String):
                 if spec.choices and value.value not in spec.choices:
+                    if self.other_choice(spec, value, label):
+                        return True
                     close = _suggest(value.value, spec.choices)
                     self.invalid(f"{label} must be {_expected(spec)}, not {_describe(value)}",
                                  value.loc, f'did you mean "{close}"?' if close else None)
@@ -247,7 +238,11 @@ class _Checker:
             return self.plain(value, label) if walk else True
         if kind == "ref":
             if isinstance(value, (Reference, String)):
-                self.resolve(value, spec.ref_kinds, label)
+                name = value.name if isinstance(value, Reference) else value.value
+                if spec.ref_kinds == ("llm",) and ("llm", name) not in self.declared:
+                    self.undeclared_llm(name, label, value.loc)
+                elif not self.builtin_memory(spec, value):
+                    self.resolve(value, spec.ref_kinds, label)
                 return True
             return self.wrong(spec, value, label, key)
         if kind == "refs":
@@ -413,7 +408,9 @@ class _Checker:
             else:
                 self.wrong(schema.STEP_KEYS["target"], target, f"`target` of {step_label}",
                            "target")
-        elif not (step_kind == "template" and "template" in seen):
+        elif step_kind == "template" and "template" not in seen:
+            self.template_input(seen.get("input"), step_label, item.loc)
+        elif step_kind != "template":
             self.invalid(f"{step_label} has no `target`", item.loc,
                          'add target: <name>, or use kind: "template" with template: "..."')
 

@@ -300,9 +300,6 @@ def _unexpected_token(exc, text: str, file: str, lex) -> Diagnostic:
     if kind in ("RBRACE", "RSQB", "RPAR"):
         return error("SYNTAX_ERROR", f"unmatched {shown}", where,
                      "remove it, or add the opening bracket it belongs to")
-    if prev_type == "LPAR" and kind == "NAME":
-        return error("SYNTAX_ERROR", "the variable name in env(...) must be quoted", where,
-                     f'write env("{token}")')
     return error("SYNTAX_ERROR", f"unexpected {shown}", where,
                  f"expected {_expected(expected)}" if expected else None)
 

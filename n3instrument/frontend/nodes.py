@@ -94,13 +94,20 @@ Value = Union[String, Number, Boolean, Null, Reference, EnvCall, ListValue, Obje
 
 @dataclass(frozen=True, slots=True)
 class Declaration:
-    """`KIND NAME { ... }`, or `app "Name" { ... }` (whose block may be absent)."""
+    """`KIND NAME { ... }`, or `app "Name" { ... }` (whose block may be absent).
+
+    A declarative declaration may also be written `KIND NAME clause` with a brace or an
+    indented body (`page "Home" at "/":`); `clause` keeps the words after the name and
+    `raw` the whole declaration's text when its body is not `key: value` entries.
+    """
 
     kind: str
     name: str
     entries: tuple[Entry, ...]
     loc: Location
     name_loc: Location
+    clause: str = ""
+    raw: str | None = None
 
     def get(self, key: str) -> Value | None:
         for entry in self.entries:
@@ -123,6 +130,15 @@ class Import:
 
 
 @dataclass(frozen=True, slots=True)
+class Statement:
+    """`use ...` or `export { ... }`: recorded as written, with no effect on the build."""
+
+    keyword: str
+    text: str
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     """A whole file. `declarations` keeps source order and includes every `app`."""
 
@@ -132,6 +148,7 @@ class Program:
     imports: tuple[Import, ...] = ()
     language_version: str | None = None
     declarations: tuple[Declaration, ...] = field(default_factory=tuple)
+    statements: tuple[Statement, ...] = ()
 
     @property
     def app(self) -> Declaration | None:

@@ -18,11 +18,12 @@ from lark.lexer import Lexer
 from n3core.errors import ToolchainError
 from n3core.runtime import schema
 
+from . import rawtext
 from .diagnostics import Diagnostic, FrontendError, from_lark_error
 from .lines import dedent
 from .nodes import (
     Boolean, Declaration, Entry, EnvCall, Import, ListValue, Location, Null, Number,
-    ObjectValue, Program, Reference, String,
+    ObjectValue, Program, Reference, Statement, String,
 )
 
 
@@ -188,13 +189,17 @@ class _Lexer(Lexer):
     def lex(self, lexer_state, parser_state):
         text = lexer_state.text
         text = getattr(text, "text", text)
-        return self.tokens(text, parser_state)
+        origin = getattr(text, "origin", None)
+        if origin is None:
+            return self.tokens(text, parser_state)
+        return _shifted(self.tokens(str(text), parser_state, raw=False), *origin)
 
-    def tokens(self, text: str, parser_state=None):
+    def tokens(self, text: str, parser_state=None, raw: bool = True):
         match = self.token_re.match
         keywords, punctuation = self.keywords, self.punctuation
         states = parser_state.parse_conf.states if parser_state is not None else None
         pos, line, line_start, depth = 0, 1, 0, 0
+        token_line = 0
         while True:
             m = match(text, pos)
             if m is None:
@@ -235,6 +240,16 @@ class _Lexer(Lexer):
                 if keyword is not None and (states is None or
                                             keyword in states[parser_state.position]):
                     kind = keyword
+                elif not depth and raw and line != token_line and (
+                        states is None or "IMPORT" in states[parser_state.position]):
+                    token = _item_start(text, value, start, line, line_start)
+                    if token is not None:
+                        yield token
+                        end = token.end_pos
+                        if token.end_line != line:
+                            line, line_start = token.end_line, text.rfind("\n", 0, end) + 1
+                        pos, token_line = end, line
+                        continue
             column = start - line_start + 1
             if kind == "LONG_STRING" and "\n" in value:
                 end_line = line + value.count("\n")
@@ -243,13 +258,114 @@ class _Lexer(Lexer):
                 line, line_start = end_line, start + value.rfind("\n") + 1
             else:
                 yield Token(kind, value, start, line, column, line, column + len(value), end)
-            pos = end
+            pos, token_line = end, line
+
+
+class RawToken(Token):
+    """A token the lexer measured as raw text; `head` is its `rawtext.Head`, if any."""
+
+    __slots__ = ("head",)
+
+
+# Kinds whose declarations must use braces: the runtime executes them.
+_BRACED = set(schema.EXECUTABLE_KINDS) | {"app"}
+_DECLARATIVE = set(schema.DECLARATIVE_KINDS)
+
+
+def _raw_token(kind: str, text: str, start: int, end: int, line: int, line_start: int,
+               head=None) -> RawToken:
+    value = text[start:end]
+    column = start - line_start + 1
+    newlines = value.count("\n")
+    if newlines:
+        end_line, end_column = line + newlines, end - (start + value.rfind("\n"))
+    else:
+        end_line, end_column = line, column + len(value)
+    token = RawToken(kind, value, start, line, column, end_line, end_column, end)
+    token.head = head
+    return token
+
+
+def _where(text: str, pos: int, line: int, line_start: int, width: int = 1) -> Location:
+    line += text.count("\n", line_start, pos)
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return Location(_NO_FILE, line, column, line, column + width)  # items() names the file
+
+
+def _item_start(text: str, word: str, start: int, line: int, line_start: int):
+    """The raw-text token for the statement starting with `word`, or None to lex it as usual.
+
+    `use` and `export` statements, declarative declarations and an `app` line with a header
+    clause become one token; an executable kind with an indented body is a syntax error.
+    """
+    try:
+        if word == "use":
+            return _raw_token("USE_STMT", text, start, rawtext.line_code_end(text, start),
+                              line, line_start)
+        if word == "export":
+            brace = rawtext.line_code_end(text, start)
+            head = rawtext.read_head(text, start)
+            end = rawtext.brace_end(text, head.body_start) if head.body == "brace" else brace
+            return _raw_token("EXPORT_STMT", text, start, end, line, line_start)
+        if word == "ai":
+            model = rawtext.second_word(text, start, "model")
+            if model < 0:
+                return None
+            head = rawtext.read_head(text, model)
+            word = "ai model"
+        elif word not in _BRACED and word not in _DECLARATIVE:
+            return None
+        else:
+            head = rawtext.read_head(text, start)
+        if word in _DECLARATIVE:
+            return _raw_token("RAW_DECL", text, start, rawtext.declaration_end(text, head),
+                              line, line_start, head)
+    except rawtext.Unclosed as unclosed:
+        if unclosed.what == "{":
+            raise Problem("`{` is never closed", _where(text, unclosed.pos, line, line_start),
+                          "add `}` where it should end") from None
+        raise Problem('unclosed string: this `"""` is never closed',
+                      _where(text, unclosed.pos, line, line_start, 3),
+                      'end the string with `"""`') from None
+    if head.body == "colon":
+        named = f"{word} {head.name}".rstrip() if word != "app" else f'app "{head.name}"'
+        raise Problem(
+            f"`{named}:` is followed by an indented body, but {word} declarations are "
+            "executed and must use braces",
+            _where(text, head.code_end - 1, line, line_start),
+            f"write {named} {{ key: value ... }}, one entry per line")
+    if word == "app" and head.clause and head.body == "" and head.name:
+        return _raw_token("RAW_DECL", text, start, head.code_end, line, line_start, head)
+    if word == "ai model":
+        column = start - line_start + 1
+        return Token("NAME", "llm", start, line, column, line,
+                     column + head.kind_end - start, head.kind_end)
+    return None
+
+
+def _shifted(tokens, line0: int, column0: int):
+    """Tokens of a fragment moved to where the fragment sits in its file."""
+    for token in tokens:
+        if token.line == 1:
+            token.column += column0 - 1
+        if token.end_line == 1:
+            token.end_column += column0 - 1
+        token.line += line0 - 1
+        token.end_line += line0 - 1
+        yield token
+
+
+class _Fragment(str):
+    """Source text that starts at `origin` (line, column) of its file."""
+
+    origin: tuple[int, int] = (1, 1)
 
 
 class _Build(Transformer):
     """Builds nodes as the parser reduces; `Parser.parse` sets `file` for each parse."""
 
     file = _NO_FILE
+    parser = None  # the Parser whose parse this is
 
     def _tok(self, t: Token) -> Location:
         return Location(self.file, t.line, t.column, t.end_line, t.end_column)
@@ -301,7 +417,7 @@ class _Build(Transformer):
                 f"`{func}(...)` is not a value: only `env(\"NAME\")` can be called",
                 loc, 'read an environment variable with env("NAME")',
             )
-        name = _string_value(arg)
+        name = _string_value(arg) if arg.type in ("STRING", "LONG_STRING") else str(arg)
         if not name:
             raise Problem("env() needs the name of an environment variable",
                           self._tok(arg), 'for example env("OPENAI_API_KEY")')
@@ -364,6 +480,34 @@ class _Build(Transformer):
         entries = block.entries if block is not None else ()
         return Declaration(str(kind), value, entries, self._span(kind, block or name), name_loc)
 
+    def raw_declaration(self, c):
+        t = c[0]
+        head = t.head
+        offset = t.start_pos
+        column = t.column + head.name_start - offset
+        name_loc = Location(self.file, t.line, column, t.line, column + head.name_end - head.name_start)
+        quoted = head.name_end > head.name_start and t[head.name_start - offset] in "\"'"
+        name = unescape(head.name) if quoted else head.name
+        if head.kind == "app" and not quoted:
+            raise Problem("the app name must be quoted", name_loc, f'write app "{name}"')
+        clause = head.clause[:-1].rstrip() if head.clause.endswith(".") else head.clause
+        entries, raw = (), str(t)
+        if head.body == "brace" and not clause:
+            body = _Fragment(t[head.body_start - offset:])
+            body.origin = (t.line, t.column + head.body_start - offset)
+            try:
+                entries, raw = self.parser.nested_object(body), None
+            except (Problem, UnexpectedInput):
+                pass
+        loc = Location(self.file, t.line, t.column, t.end_line, t.end_column)
+        return Declaration(head.kind, name, entries, loc, name_loc, clause, raw)
+
+    def use_decl(self, c):
+        return Statement("use", str(c[0])[3:].strip(), self._tok(c[0]))
+
+    def export_decl(self, c):
+        return Statement("export", str(c[0])[6:].strip(), self._tok(c[0]))
+
     def dotted(self, c):
         return c
 
@@ -378,8 +522,9 @@ class _Build(Transformer):
 
     def module_decl(self, c):
         name = c[1]
-        value = _string_value(name) if name.type == "STRING" else str(name)
-        return ("module", value, self._span(c[0], name))
+        if isinstance(name, list):
+            return ("module", "".join(name), self._span(c[0], name[-1]))
+        return ("module", _string_value(name), self._span(c[0], name))
 
     def version_decl(self, c):
         value = c[2]
@@ -402,9 +547,10 @@ class Parser:
 
     def __init__(self) -> None:
         self._build = _Build()
+        self._build.parser = self
         self._lark = Lark.open_from_package(
             __package__, "namel3ss.lark", ("",),
-            parser="lalr", lexer=_Lexer, transformer=self._build,
+            parser="lalr", lexer=_Lexer, transformer=self._build, start=["start", "object"],
             propagate_positions=False, maybe_placeholders=False,
         )
         self._lock = threading.Lock()
@@ -414,7 +560,7 @@ class Parser:
         with self._lock:
             self._build.file = file
             try:
-                return self._lark.parse(text)
+                return self._lark.parse(text, start="start")
             except Problem as problem:
                 if problem.loc.file == _NO_FILE:  # found by the lexer, which knows no file
                     problem.loc = replace(problem.loc, file=file)
@@ -422,9 +568,17 @@ class Parser:
             finally:
                 self._build.file = _NO_FILE
 
+    def nested_object(self, body):
+        """The entries of a brace body met inside the parse under way (its file, its lock)."""
+        return self._lark.parse(body, start="object").entries
+
     def tokens(self, text: str):
-        """Every token of `text`, without parser context (for error reports)."""
-        return self._lark.parser.lexer.tokens(text)
+        """Every token of `text`, without parser context (for error reports); stops at text
+        that does not lex."""
+        try:
+            yield from self._lark.parser.lexer.tokens(text)
+        except (Problem, UnexpectedInput):
+            return
 
 
 _SHARED: Parser | None = None
@@ -442,11 +596,14 @@ def _program(items: list, source: str, file: str) -> Program:
     module = version = None
     imports: list[Import] = []
     declarations: list[Declaration] = []
+    statements: list[Statement] = []
     for item in items:
         if isinstance(item, Declaration):
             declarations.append(item)
         elif isinstance(item, Import):
             imports.append(item)
+        elif isinstance(item, Statement):
+            statements.append(item)
         else:
             what, value, loc = item
             if (module if what == "module" else version) is not None:
@@ -455,7 +612,8 @@ def _program(items: list, source: str, file: str) -> Program:
                 module = value
             else:
                 version = value
-    return Program(file, source, module, tuple(imports), version, tuple(declarations))
+    return Program(file, source, module, tuple(imports), version, tuple(declarations),
+                   tuple(statements))
 
 
 def parse(source: str, file: str) -> Program:
