@@ -1,20 +1,26 @@
-"""Minimal async HTTP on the standard library, shared by the openai provider and http tools.
+"""Async HTTP on httpx, shared by the llm providers and http tools.
 
-urllib runs in a worker thread so the event loop keeps running (parallel steps and tool
-calls still overlap); the result is a plain status/headers/body triple and failures are one
-exception type, so callers turn them into their own component's error.
+httpx is the client the Python LLM SDKs themselves use: native asyncio (no worker thread
+per call), pooled keep-alive connections, and streamed bodies, which `stream: true` needs.
+Every call of one run goes through one pooled client per event loop, so an agent's turns
+reuse their connection instead of paying a new TCP and TLS handshake each. The pool is
+closed when `asyncio.run` shuts its loop down: the loop closes every suspended async
+generator then, and the pool's keeper is one.
 
-`timeout` is a deadline for the whole call, not for each socket read: a server that drips
-one byte at a time would otherwise hold a call for as long as it likes. When the deadline
-passes, a timer shuts the connection's socket down, which ends whatever read is blocked.
+`timeout` is a deadline for the whole call, body and stream included, not for each socket
+read: a server that drips one byte at a time would otherwise hold a call for as long as it
+likes. The call is cancelled when the deadline passes, which closes its connection.
+Failures are one exception type, so callers turn them into their own component's error.
 """
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
+import weakref
 from dataclasses import dataclass
+
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+_pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_tls: list = []  # one TLS context for every pool: loading the CA bundle is the slow part
 
 
 @dataclass
@@ -35,106 +41,78 @@ class TransportError(Exception):
         self.reason, self.detail = reason, detail
 
 
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+class Stream:
+    """A reply whose body is read as it arrives: status and headers first, then lines."""
+
+    def __init__(self, reply):
+        self._reply = reply
+        self.status = reply.status_code
+        self.headers = dict(reply.headers)
+
+    def lines(self):
+        return self._reply.aiter_lines()
+
+    async def read(self) -> Response:
+        return Response(self.status, self.headers, await self._reply.aread())
 
 
-class _Deadline:
-    """Shuts down every socket of one call when its time is up."""
-
-    def __init__(self, seconds: float):
-        self.expires = time.monotonic() + seconds
-        self.expired = False
-        self._sockets: list = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def remaining(self) -> float:
-        return max(0.001, self.expires - time.monotonic())
-
-    def watch(self, sock) -> None:
-        with self._lock:
-            self._sockets.append(sock)
-            if self.expired:
-                _shutdown(sock)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                _shutdown(sock)
-
-
-def _shutdown(sock) -> None:
+async def _keep(client):
     try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
-def _handlers(deadline: _Deadline):
-    import urllib.request
-
-    def connection(base):
-        class Connection(base):
-            def connect(self):
-                self.timeout = deadline.remaining()
-                super().connect()
-                deadline.watch(self.sock)
-        return Connection
-
-    class Http(urllib.request.HTTPHandler):
-        def do_open(self, http_class, req, **kwargs):
-            return super().do_open(connection(http_class), req, **kwargs)
-
-    class Https(urllib.request.HTTPSHandler):
-        def do_open(self, http_class, req, **kwargs):
-            return super().do_open(connection(http_class), req, **kwargs)
-
-    return [Http(), Https()]
-
-
-def _send(method: str, url: str, headers: dict, body: bytes | None, timeout: float) -> Response:
-    import http.client
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
-    deadline = _Deadline(timeout)
-    late = f"no complete answer within {timeout:g} s"
-    host = urllib.parse.urlsplit(url).hostname or ""
-    handlers = [urllib.request.ProxyHandler({})] if host in _LOOPBACK else []
-    opener = urllib.request.build_opener(*handlers, *_handlers(deadline))
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)
-    try:
-        with opener.open(request, timeout=deadline.remaining()) as reply:
-            return Response(reply.status, dict(reply.headers.items()), reply.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            payload = exc.read()
-        except Exception:
-            payload = b""
-        if deadline.expired:
-            raise TransportError("timeout", late) from exc
-        return Response(exc.code, dict(exc.headers.items()) if exc.headers else {}, payload)
-    except (socket.timeout, TimeoutError) as exc:
-        raise TransportError("timeout", late) from exc
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, (socket.timeout, TimeoutError)) or deadline.expired:
-            raise TransportError("timeout", late) from exc
-        raise TransportError("connection", f"cannot connect: {exc.reason}") from exc
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        if deadline.expired:
-            raise TransportError("timeout", late) from exc
-        raise TransportError("connection", f"request failed: {exc}") from exc
+        yield
     finally:
-        deadline.cancel()
+        await client.aclose()
+
+
+async def _client():
+    """The running loop's pooled client; proxies from the environment skip loopback hosts."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    held = _pools.get(loop)
+    if held is None:
+        if not _tls:
+            _tls.append(httpx.create_ssl_context())
+        direct = {f"all://{host}": httpx.AsyncHTTPTransport(verify=_tls[0]) for host in _LOOPBACK}
+        client = httpx.AsyncClient(mounts=direct, verify=_tls[0], follow_redirects=True,
+                                   timeout=None)
+        keeper = _keep(client)
+        await keeper.__anext__()
+        held = _pools[loop] = (client, keeper)
+    return held[0]
+
+
+async def _within(timeout: float, call):
+    import httpx
+
+    late = f"no complete answer within {timeout:g} s"
+    client = await _client()
+    try:
+        return await asyncio.wait_for(call(client, httpx.Timeout(timeout)), timeout)
+    except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
+        raise TransportError("timeout", late) from exc
+    except httpx.ConnectError as exc:
+        raise TransportError("connection", f"cannot connect: {exc}") from exc
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        raise TransportError("connection", f"request failed: {exc}") from exc
 
 
 async def request(method: str, url: str, *, headers: dict | None = None,
                   body: bytes | None = None, timeout: float = 30.0) -> Response:
-    return await asyncio.to_thread(_send, method, url, dict(headers or {}), body, timeout)
+    """One call, its whole body read."""
+    async def call(client, limits):
+        reply = await client.request(method, url, headers=headers, content=body,
+                                     timeout=limits)
+        return Response(reply.status_code, dict(reply.headers), reply.content)
+
+    return await _within(timeout, call)
+
+
+async def stream(method: str, url: str, consume, *, headers: dict | None = None,
+                 body: bytes | None = None, timeout: float = 30.0):
+    """One call whose reply `consume(Stream)` reads as it arrives; returns what it returns."""
+    async def call(client, limits):
+        async with client.stream(method, url, headers=headers, content=body,
+                                 timeout=limits) as reply:
+            return await consume(Stream(reply))
+
+    return await _within(timeout, call)

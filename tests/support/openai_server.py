@@ -90,7 +90,7 @@ class FakeOpenAI:
                           "query": {k: v[0] if len(v) == 1 else v
                                     for k, v in parse_qs(parts.query).items()},
                           "headers": {k.lower(): v for k, v in self.headers.items()},
-                          "body": body}
+                          "body": body, "peer": self.client_address[1]}
                 with server.lock:
                     server.requests.append(record)
                 if parts.path.endswith("/chat/completions") and self.command == "POST":
