@@ -2,7 +2,10 @@
 
 Tests import the `openai_server` fixture explicitly. Besides `/v1/chat/completions` the
 server answers `/echo` (the request reflected back as JSON), `/status/NNN` (that status) and
-`/drip` (a reply sent a byte at a time), which the http tool tests use. A scripted reply with
+`/drip` (a reply sent a byte at a time), which the http tool tests use. Scripted replies
+also answer the Anthropic Messages path (`/v1/messages`) and `/llm` (the plain http
+provider), and a reply with `"sse": [(event, data), ...]` is sent as server-sent events,
+`"gap"` seconds apart, in a chunked body. A scripted reply with
 `"drip": seconds` sends its first `drip_bytes` bytes (from the status line, or with `"drip_from": "body"` from the body) one at a time, each
 `seconds` apart, then the rest: slow as a whole, though no single read waits long.
 """
@@ -35,6 +38,15 @@ def chat(content=None, tool_calls=None, usage=None, finish_reason=None, model="g
     return {"status": 200, "json": body}
 
 
+SCRIPTED = ("/chat/completions", "/v1/messages", "/llm")
+
+
+def sse(events, gap=0.0):
+    """A streamed reply: `events` are (event name or None, data: str or JSON-able)."""
+    return {"status": 200, "sse": [(name, data if isinstance(data, str) else json.dumps(data))
+                                   for name, data in events], "gap": gap}
+
+
 def error(status: int, message: str):
     return {"status": status, "json": {"error": {"message": message, "type": "test_error"}}}
 
@@ -63,7 +75,7 @@ class FakeOpenAI:
             self.replies.extend(replies)
 
     def chat_requests(self) -> list[dict]:
-        return [r for r in self.requests if r["path"].endswith("/chat/completions")]
+        return [r for r in self.requests if r["path"].endswith(SCRIPTED)]
 
     def _next_reply(self) -> dict:
         with self.lock:
@@ -93,7 +105,7 @@ class FakeOpenAI:
                           "body": body, "peer": self.client_address[1]}
                 with server.lock:
                     server.requests.append(record)
-                if parts.path.endswith("/chat/completions") and self.command == "POST":
+                if parts.path.endswith(SCRIPTED) and self.command == "POST":
                     reply = server._next_reply()
                 elif parts.path == "/echo":
                     reply = {"status": 200, "json": record}
@@ -110,6 +122,9 @@ class FakeOpenAI:
                     reply = {"status": 404, "json": {"error": {"message": "no such route"}}}
                 if reply.get("delay"):
                     time.sleep(reply["delay"])
+                if "sse" in reply:
+                    self._sse(reply)
+                    return
                 if "json" in reply:
                     payload = json.dumps(reply["json"]).encode()
                     ctype = "application/json"
@@ -126,6 +141,23 @@ class FakeOpenAI:
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _sse(self, reply):
+                try:
+                    self.send_response(reply.get("status", 200))
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for name, data in reply["sse"]:
+                        text = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
+                        raw = text.encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+                        self.wfile.flush()
+                        time.sleep(reply.get("gap") or 0)
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -99,7 +99,8 @@ class HttpProvider:
                     if collector.feed(name, data):
                         break
                 return collector.finish(collector.response())
-            except ProviderError:
+            except ProviderError as err:
+                err.message = scrub(err.message, s.key)
                 raise
             except _MALFORMED as exc:
                 raise self.malformed(url, exc, "\n".join(seen[-2:]), s.key) from None

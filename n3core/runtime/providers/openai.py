@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from ..errors import ProviderError
 from ..llm import LLMResponse, ToolCall, Usage
 from .base import HttpProvider
 from .sse import Collector
@@ -119,7 +120,10 @@ class ChunkCollector(Collector):
         if not isinstance(chunk, dict):
             raise ValueError("a stream chunk is not an object")
         if chunk.get("error"):
-            raise ValueError(f"the stream reported an error: {json.dumps(chunk['error'])[:200]}")
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ProviderError(f"the stream ended with an error: {str(message)[:200]}",
+                                hint="retry later; the server ended the stream with an error")
         self.last = chunk
         self.served_model = chunk.get("model") or self.served_model
         self.usage = _usage(chunk.get("usage")) or self.usage
