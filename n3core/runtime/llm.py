@@ -15,8 +15,9 @@ from .schema import PROVIDERS
 from .values import resolve_env
 
 _PARAM_KEYS = ("temperature", "max_tokens", "top_p")
-# What names the model, by provider: an Azure deployment is one; a plain endpoint needs none.
-_MODEL_KEYS = {"azure_openai": ("model", "deployment"), "http": ()}
+# What a non-mock llm must set (one of): an Azure deployment names the model; a plain http
+# endpoint needs no model, only its URL.
+_NEEDS = {"azure_openai": ("model", "deployment"), "http": ("base_url",)}
 
 
 @dataclass
@@ -119,8 +120,8 @@ class LLM:
         if self.provider_name == "mock":
             self._check_mock()
         else:
-            keys = _MODEL_KEYS.get(self.provider_name, ("model",))
-            if keys and not any(config.get(key) for key in keys):
+            keys = _NEEDS.get(self.provider_name, ("model",))
+            if not any(config.get(key) for key in keys):
                 raise ConfigError(f"a '{self.provider_name}' llm needs a {keys[-1]}",
                                   hint=f'add {keys[-1]}: "..." to the llm block',
                                   kind="llm", name=name, loc=loc)
