@@ -19,6 +19,8 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from n3core.runtime.providers import genai_name
+
 from .export_json import dumps
 from .values import jsonable
 from .model import END, ERROR_END, INSTANT, START
@@ -86,7 +88,7 @@ def span_attributes(site, start, end) -> tuple[str, int, dict]:
         params = _d(start.get("params"))
         usage = _d(end.get("usage"))
         model = _str(start.get("model"))
-        provider = start.get("provider")
+        provider = genai_name(start.get("provider"))
         finish = end.get("finish_reason")
         attrs.update({
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": provider,
@@ -98,6 +100,7 @@ def span_attributes(site, start, end) -> tuple[str, int, dict]:
             "gen_ai.usage.output_tokens": _int(usage.get("completion_tokens", usage.get("output_tokens"))),
             "gen_ai.response.finish_reasons": [str(finish)] if finish else None,
             "gen_ai.response.model": end.get("model"),
+            "gen_ai.response.time_to_first_chunk": _float(end.get("time_to_first_chunk")),
         })
         return (f"chat {model}" if model else f"chat {site.name}"), KIND_CLIENT, attrs
     if et == "tool_call":

@@ -108,7 +108,7 @@ class ChunkCollector(Collector):
         super().__init__(model)
         self.text: list = []
         self.calls: dict = {}
-        self.finish = None
+        self.finish_reason = None
         self.usage = None
         self.served_model = None
         self.last = None
@@ -145,7 +145,7 @@ class ChunkCollector(Collector):
                 carried = True
             if carried:
                 self.output_chunk()
-            self.finish = choice.get("finish_reason") or self.finish
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
         return False
 
     def response(self) -> LLMResponse:
@@ -154,6 +154,6 @@ class ChunkCollector(Collector):
         calls = [ToolCall(str(c["id"] or f"call_{i}"), c["name"], _arguments(c["arguments"]))
                  for i, c in sorted(self.calls.items())]
         return LLMResponse(text="".join(self.text), tool_calls=calls, usage=self.usage,
-                           finish_reason=self.finish or ("tool_calls" if calls else "stop"),
+                           finish_reason=self.finish_reason or ("tool_calls" if calls else "stop"),
                            raw={"stream": "chat.completion.chunk", "last": self.last},
                            model=self.served_model or self.model)
