@@ -157,3 +157,18 @@ def test_unknown_provider_lists_every_known_one():
         app.finalize()
     for name in ("anthropic", "azure_openai", "vllm", "local_ai", "google", "gemini", "http"):
         assert name in str(info.value)
+
+
+@pytest.mark.parametrize("provider, exported", [
+    ("azure_openai", "azure.ai.openai"), ("gemini", "gcp.gemini"), ("google", "gcp.gemini"),
+    ("anthropic", "anthropic"), ("openai", "openai"), ("local_ai", "local_ai"),
+])
+def test_otlp_export_names_each_provider_as_the_genai_conventions_do(provider, exported):
+    from analyzer.export_otlp import span_attributes
+    from n3core.tracing.format import Site
+
+    site = Site(3, "llm_call", "llm", "compat", "app.ai", 3, 1)
+    _, _, attributes = span_attributes(site, {"provider": provider, "model": "m"},
+                                       {"time_to_first_chunk": 0.25})
+    assert attributes["gen_ai.provider.name"] == exported
+    assert attributes["gen_ai.response.time_to_first_chunk"] == 0.25

@@ -12,6 +12,8 @@ provider), and a reply with `"sse": [(event, data), ...]` is sent as server-sent
 from __future__ import annotations
 
 import json
+import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -60,6 +62,26 @@ class FakeOpenAI:
         self.lock = threading.Lock()
         self.httpd = None
         self.thread = None
+        self.connections: set = set()
+        self.held = self.most_held_at_once = 0
+        self.holding = threading.Condition()
+
+    def drop_idle(self) -> None:
+        """Close every open connection, as a server's keep-alive timeout does."""
+        with self.lock:
+            for sock in self.connections:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _hold(self, count=12, seconds=3.0) -> None:
+        """Answer /hold only once `count` are held at once (or `seconds` pass)."""
+        with self.holding:
+            self.held += 1
+            self.most_held_at_once = max(self.most_held_at_once, self.held)
+            self.holding.notify_all()
+            self.holding.wait_for(lambda: self.held >= count, timeout=seconds)
 
     @property
     def root(self) -> str:
@@ -90,6 +112,11 @@ class FakeOpenAI:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                with server.lock:
+                    server.connections.add(self.connection)
+
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -116,6 +143,11 @@ class FakeOpenAI:
                     reply = {"status": 200, "body": "plain words"}
                 elif parts.path == "/drip":
                     reply = {"status": 200, "json": {"dripped": True}, "drip": 0.25}
+                elif parts.path == "/hold":
+                    server._hold()
+                    reply = {"status": 200, "json": {"held": True}}
+                elif parts.path == "/moved":
+                    reply = {"status": 302, "body": "", "headers": {"Location": "/text"}}
                 elif parts.path == "/slow":
                     reply = {"status": 200, "json": {"slow": True}, "delay": 2.0}
                 else:
@@ -139,6 +171,8 @@ class FakeOpenAI:
                     self.send_response(reply.get("status", 200))
                     self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in (reply.get("headers") or {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
@@ -182,7 +216,14 @@ class FakeOpenAI:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 64  # the default 5 drops simultaneous connects
+
+            def handle_error(self, request, client_address):
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hung up
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
