@@ -23,47 +23,6 @@ _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls"
            "max_tokens": "length"}
 
 
-class Provider(HttpProvider):
-    label = "anthropic"
-    default_base_url = "https://api.anthropic.com"
-    key_envs = ("ANTHROPIC_API_KEY",)
-    key_required = True
-    wire = "a Messages API response"
-    wire_hint = "check that base_url points at the Anthropic API (https://api.anthropic.com)"
-
-    def url(self, s) -> str:
-        return s.base_url + ("/messages" if s.base_url.endswith("/v1") else "/v1/messages")
-
-    def headers(self, s) -> dict:
-        return {"x-api-key": s.key, "anthropic-version": str(s.config.get("api_version")
-                                                             or API_VERSION)}
-
-    def body(self, request, s) -> dict:
-        system, messages = wire_messages(request.messages)
-        params = request.params
-        body = {"model": s.model, "max_tokens": params.get("max_tokens") or DEFAULT_MAX_TOKENS,
-                "messages": messages}
-        if system:
-            body["system"] = system
-        for key in ("temperature", "top_p"):
-            if params.get(key) is not None:
-                body[key] = params[key]
-        if request.tools:
-            body["tools"] = [{"name": tool["name"], "description": tool.get("description") or "",
-                              "input_schema": tool.get("parameters") or
-                              {"type": "object", "properties": {}}} for tool in request.tools]
-        if s.stream:
-            body["stream"] = True
-        return body
-
-    async def complete(self, request) -> LLMResponse:
-        s = self.settings()
-        url, headers, body = self.url(s), self.headers(s), self.body(request, s)
-        if s.stream:
-            return await self.post_stream(url, headers, body, s, EventCollector(s.model))
-        return await self.post(url, headers, body, s, lambda data: parse(data, s.model))
-
-
 def _text(content) -> str:
     return content if isinstance(content, str) else json.dumps(content, default=str)
 
@@ -181,3 +140,39 @@ class EventCollector(Collector):
         message = dict(self.message, content=[self.blocks[i] for i in sorted(self.blocks)],
                        stop_reason=self.stop, usage=self.usage)
         return parse(message, self.model)
+
+
+class Provider(HttpProvider):
+    label = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+    key_envs = ("ANTHROPIC_API_KEY",)
+    key_required = True
+    wire = "a Messages API response"
+    wire_hint = "check that base_url points at the Anthropic API (https://api.anthropic.com)"
+    collector = EventCollector
+    parse = staticmethod(parse)
+
+    def url(self, s) -> str:
+        return s.base_url + ("/messages" if s.base_url.endswith("/v1") else "/v1/messages")
+
+    def headers(self, s) -> dict:
+        return {"x-api-key": s.key, "anthropic-version": str(s.config.get("api_version")
+                                                             or API_VERSION)}
+
+    def body(self, request, s) -> dict:
+        system, messages = wire_messages(request.messages)
+        params = request.params
+        body = {"model": s.model, "max_tokens": params.get("max_tokens") or DEFAULT_MAX_TOKENS,
+                "messages": messages}
+        if system:
+            body["system"] = system
+        for key in ("temperature", "top_p"):
+            if params.get(key) is not None:
+                body[key] = params[key]
+        if request.tools:
+            body["tools"] = [{"name": tool["name"], "description": tool.get("description") or "",
+                              "input_schema": tool.get("parameters") or
+                              {"type": "object", "properties": {}}} for tool in request.tools]
+        if s.stream:
+            body["stream"] = True
+        return body

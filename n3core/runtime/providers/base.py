@@ -43,8 +43,27 @@ class HttpProvider:
     wire = "a JSON reply"  # what a malformed reply should have been
     wire_hint = "check that base_url points at the right endpoint"
 
+    collector = None  # an sse.Collector class when the provider can stream
+    parse = None  # (decoded reply, model) -> LLMResponse
+
     def __init__(self, llm):
         self.llm = llm
+
+    def url(self, s: Settings) -> str:
+        return s.base_url
+
+    def headers(self, s: Settings) -> dict:
+        return {"Authorization": f"Bearer {s.key}"} if s.key else {}
+
+    def body(self, request, s: Settings) -> dict:
+        raise NotImplementedError
+
+    async def complete(self, request):
+        s = self.settings()
+        url, headers, body = self.url(s), self.headers(s), self.body(request, s)
+        if s.stream and self.collector is not None:
+            return await self.post_stream(url, headers, body, s, self.collector(s.model))
+        return await self.post(url, headers, body, s, lambda data: self.parse(data, s.model))
 
     def settings(self) -> Settings:
         llm = self.llm

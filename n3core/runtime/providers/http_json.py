@@ -18,25 +18,6 @@ from .base import HttpProvider
 _TEXT_KEYS = ("text", "reply", "output", "response")
 
 
-class Provider(HttpProvider):
-    label = "http"
-    wire = "a JSON object with `text` (docs/runtime.md, the http provider)"
-    wire_hint = "make the endpoint answer {\"text\": \"...\"} as JSON"
-
-    def body(self, request, s) -> dict:
-        body = {"model": s.model} if s.model else {}
-        body.update(messages=request.messages, tools=request.tools, params=request.params)
-        if request.output_schema:
-            body["output_schema"] = request.output_schema
-        return body
-
-    async def complete(self, request) -> LLMResponse:
-        s = self.settings()
-        headers = {"Authorization": f"Bearer {s.key}"} if s.key else {}
-        return await self.post(s.base_url, headers, self.body(request, s), s,
-                               lambda data: parse(data, s.model))
-
-
 def parse(data, model: str) -> LLMResponse:
     if isinstance(data, str):
         return LLMResponse(text=data, raw=data, model=model or None)
@@ -69,3 +50,17 @@ def _usage(data) -> Usage | None:
     prompt = int(data.get("prompt_tokens", data.get("input_tokens")) or 0)
     completion = int(data.get("completion_tokens", data.get("output_tokens")) or 0)
     return Usage(prompt, completion, int(data.get("total_tokens") or prompt + completion))
+
+
+class Provider(HttpProvider):
+    label = "http"
+    wire = "a JSON object with `text` (docs/runtime.md, the http provider)"
+    wire_hint = "make the endpoint answer {\"text\": \"...\"} as JSON"
+    parse = staticmethod(parse)
+
+    def body(self, request, s) -> dict:
+        body = {"model": s.model} if s.model else {}
+        body.update(messages=request.messages, tools=request.tools, params=request.params)
+        if request.output_schema:
+            body["output_schema"] = request.output_schema
+        return body

@@ -15,45 +15,6 @@ from .base import HttpProvider
 from .sse import Collector
 
 
-class Provider(HttpProvider):
-    label = "openai"
-    default_base_url = "https://api.openai.com/v1"
-    key_envs = ("OPENAI_API_KEY",)
-    key_required = True
-    wire = "a Chat Completions response"
-    wire_hint = "check that base_url points at an OpenAI-compatible /v1 endpoint"
-
-    def url(self, s) -> str:
-        return f"{s.base_url}/chat/completions"
-
-    def headers(self, s) -> dict:
-        return {"Authorization": f"Bearer {s.key}"} if s.key else {}
-
-    def body(self, request, s) -> dict:
-        body = {"model": s.model} if s.model else {}
-        body["messages"] = [_wire_message(m) for m in request.messages]
-        for key in ("temperature", "max_tokens", "top_p"):
-            if request.params.get(key) is not None:
-                body[key] = request.params[key]
-        if request.tools:
-            body["tools"] = [{"type": "function", "function": {
-                "name": tool["name"],
-                "description": tool.get("description") or "",
-                "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
-            }} for tool in request.tools]
-        if s.stream:
-            body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
-        return body
-
-    async def complete(self, request) -> LLMResponse:
-        s = self.settings()
-        url, headers, body = self.url(s), self.headers(s), self.body(request, s)
-        if s.stream:
-            return await self.post_stream(url, headers, body, s, ChunkCollector(s.model))
-        return await self.post(url, headers, body, s, lambda data: _parse(data, s.model))
-
-
 def _wire_message(message: dict) -> dict:
     wire = {"role": message["role"], "content": message.get("content")}
     if message.get("tool_calls"):
@@ -157,3 +118,34 @@ class ChunkCollector(Collector):
                            finish_reason=self.finish_reason or ("tool_calls" if calls else "stop"),
                            raw={"stream": "chat.completion.chunk", "last": self.last},
                            model=self.served_model or self.model)
+
+
+class Provider(HttpProvider):
+    label = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    key_envs = ("OPENAI_API_KEY",)
+    key_required = True
+    wire = "a Chat Completions response"
+    wire_hint = "check that base_url points at an OpenAI-compatible /v1 endpoint"
+    collector = ChunkCollector
+    parse = staticmethod(_parse)
+
+    def url(self, s) -> str:
+        return f"{s.base_url}/chat/completions"
+
+    def body(self, request, s) -> dict:
+        body = {"model": s.model} if s.model else {}
+        body["messages"] = [_wire_message(m) for m in request.messages]
+        for key in ("temperature", "max_tokens", "top_p"):
+            if request.params.get(key) is not None:
+                body[key] = request.params[key]
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": {
+                "name": tool["name"],
+                "description": tool.get("description") or "",
+                "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
+            }} for tool in request.tools]
+        if s.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
