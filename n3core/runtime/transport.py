@@ -144,7 +144,8 @@ def _after_fork() -> None:
     _pool = _Pool()  # the parent's threads and sockets are not the child's
 
 
-os.register_at_fork(after_in_child=_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 class _Target:
