@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -45,6 +46,17 @@ def test_redirects_are_followed(openai_server):
                                           body=b"{}"))
     assert reply.status == 200 and reply.text() == "plain words"
     assert [r["method"] for r in openai_server.requests] == ["POST", "GET"]
+
+
+def test_credentials_are_not_sent_on_to_another_host(openai_server):
+    reply = asyncio.run(transport.request(
+        "POST", openai_server.root + "/away", timeout=5, body=b'{"q": 1}',
+        headers={"Authorization": "Bearer k", "X-Api-Key": "k", "X-Trace": "t"}))
+    echoed = json.loads(reply.body)
+    assert echoed["method"] == "POST" and echoed["body"] == {"q": 1}  # 307 keeps both
+    assert "authorization" not in echoed["headers"] and "x-api-key" not in echoed["headers"]
+    assert echoed["headers"]["x-trace"] == "t"
+    assert openai_server.requests[0]["headers"]["authorization"] == "Bearer k"
 
 
 def test_loopback_bypasses_proxies_from_the_environment(openai_server, monkeypatch):

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _REDIRECTS = (301, 302, 303, 307, 308)
+_CREDENTIALS = ("authorization", "api-key", "x-api-key", "cookie", "proxy-authorization")
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 _IDLE_PER_HOST = 8
 _WORKERS = 32
@@ -231,6 +232,8 @@ def _exchange(method, url, headers, body, timeout, read):
                 reply.read()
                 _release(target, conn, reply)
                 url = urllib.parse.urljoin(url, location)
+                if urllib.parse.urlsplit(url).hostname != target.host:  # keys stay home
+                    headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
                 if reply.status == 303 or reply.status in (301, 302) and method == "POST":
                     method, body = "GET", None
                     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}

@@ -146,6 +146,9 @@ class FakeOpenAI:
                 elif parts.path == "/hold":
                     server._hold()
                     reply = {"status": 200, "json": {"held": True}}
+                elif parts.path == "/away":  # same server, another host name
+                    away = f"http://localhost:{server.httpd.server_address[1]}/echo"
+                    reply = {"status": 307, "body": "", "headers": {"Location": away}}
                 elif parts.path == "/moved":
                     reply = {"status": 302, "body": "", "headers": {"Location": "/text"}}
                 elif parts.path == "/slow":
