@@ -27,9 +27,11 @@ class Runtime:
         if isinstance(usage, dict):
             usage = llm.Usage(usage["prompt_tokens"], usage["completion_tokens"],
                               usage["total_tokens"], bool(usage.get("estimated", False)))
+        streamed = {k: recorded[k] for k in ("chunks", "time_to_first_chunk")
+                    if recorded.get(k) is not None}  # a streamed call is answered whole
         return llm.LLMResponse(text=recorded.get("text") or "", tool_calls=calls, usage=usage,
                                finish_reason=recorded.get("finish_reason") or "stop",
-                               raw=recorded.get("raw"), model=recorded.get("model"))
+                               raw=recorded.get("raw"), model=recorded.get("model"), **streamed)
 
     def value(self, kind: str, recorded):
         """What the boundary returns, from its recorded end payload."""

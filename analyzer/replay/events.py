@@ -18,7 +18,8 @@ INSTANT_STEMS = frozenset(INSTANT_TYPES) | {"memory_sample"}
 
 # What a returned value records at a span's end (docs/tracepoints.md, "Events of the
 # built-in profile"): a dataclass's fields, anything else as `output`.
-RETURN_FIELDS = {"llm_call": ("text", "tool_calls", "usage", "finish_reason", "raw", "model")}
+RETURN_FIELDS = {"llm_call": ("text", "tool_calls", "usage", "finish_reason", "raw", "model",
+                             "chunks", "time_to_first_chunk")}
 ERROR_FIELDS = ("type", "message", "stack", "code", "hint")
 
 # Payload fields per stem when a site table carries no captures (earlier debugger's

@@ -15,6 +15,9 @@ from .schema import PROVIDERS
 from .values import resolve_env
 
 _PARAM_KEYS = ("temperature", "max_tokens", "top_p")
+# What a non-mock llm must set (one of): an Azure deployment names the model; a plain http
+# endpoint needs no model, only its URL.
+_NEEDS = {"azure_openai": ("model", "deployment"), "http": ("base_url",)}
 
 
 @dataclass
@@ -52,7 +55,11 @@ class LLMRequest:
 
 @dataclass
 class LLMResponse:
-    """What a model answered, whichever provider it came from."""
+    """What a model answered, whichever provider it came from.
+
+    A streamed reply is the whole reply too; `chunks` (those that carried output) and
+    `time_to_first_chunk` (seconds from the request) say how it arrived, None unstreamed.
+    """
 
     text: str = ""
     tool_calls: list = field(default_factory=list)
@@ -60,6 +67,8 @@ class LLMResponse:
     finish_reason: str = "stop"
     raw: object = None
     model: str | None = None
+    chunks: int | None = None
+    time_to_first_chunk: float | None = None
 
 
 def estimate_tokens(text: str) -> int:
@@ -110,10 +119,12 @@ class LLM:
                               kind="llm", name=name, loc=loc)
         if self.provider_name == "mock":
             self._check_mock()
-        elif not config.get("model"):
-            raise ConfigError(f"a '{self.provider_name}' llm needs a model",
-                              hint='add model: "..." to the llm block',
-                              kind="llm", name=name, loc=loc)
+        else:
+            keys = _NEEDS.get(self.provider_name, ("model",))
+            if not any(config.get(key) for key in keys):
+                raise ConfigError(f"a '{self.provider_name}' llm needs a {keys[-1]}",
+                                  hint=f'add {keys[-1]}: "..." to the llm block',
+                                  kind="llm", name=name, loc=loc)
         self._provider = None
 
     def _check_mock(self) -> None:

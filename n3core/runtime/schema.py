@@ -20,7 +20,8 @@ DECLARATIVE_KINDS = (
 )
 ALL_KINDS = ("app",) + EXECUTABLE_KINDS + DECLARATIVE_KINDS
 
-PROVIDERS = ("mock", "openai", "ollama")
+PROVIDERS = ("mock", "openai", "ollama", "anthropic", "azure_openai", "vllm", "local_ai",
+             "google", "gemini", "http")
 TOOL_TYPES = ("python", "http", "mock")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MEMORY_TYPES = ("conversation", "buffer", "key_value")
@@ -71,8 +72,13 @@ KINDS: dict[str, dict[str, Key]] = {
         "top_p": Key("number", minimum=0, maximum=1),
         "system_prompt": _S,
         "base_url": _S,
+        "endpoint": Key("string", alias_of="base_url"),
         "api_key": _S,
         "timeout": Key("number", minimum=0),
+        "stream": Key("boolean"),
+        "headers": Key("object"),
+        "deployment": _S,
+        "api_version": _S,
         "responses": Key("list"),
         "latency_ms": Key("number", minimum=0),
         "fail_on": _S,

@@ -29,6 +29,7 @@ from opentelemetry.semconv.attributes import (code_attributes as code, error_att
                                               server_attributes as server,
                                               service_attributes as service)
 
+from ..runtime.providers import genai_name
 from .format import Kind
 
 START, END, ERROR_END, INSTANT = (int(k) for k in (Kind.start, Kind.end, Kind.error_end, Kind.instant))
@@ -124,7 +125,7 @@ def span_attributes(site, start, end, text=plain_text) -> tuple[str, int, dict]:
         finish = end.get("finish_reason")
         attrs.update({
             gen_ai.GEN_AI_OPERATION_NAME: "chat",
-            gen_ai.GEN_AI_PROVIDER_NAME: as_text(start.get("provider")),
+            gen_ai.GEN_AI_PROVIDER_NAME: genai_name(as_text(start.get("provider"))),
             gen_ai.GEN_AI_REQUEST_MODEL: model,
             gen_ai.GEN_AI_REQUEST_TEMPERATURE: _float(params.get("temperature")),
             gen_ai.GEN_AI_REQUEST_MAX_TOKENS: _int(params.get("max_tokens")),
@@ -134,6 +135,7 @@ def span_attributes(site, start, end, text=plain_text) -> tuple[str, int, dict]:
             gen_ai.GEN_AI_RESPONSE_FINISH_REASONS: [str(finish)] if finish else None,
             gen_ai.GEN_AI_RESPONSE_MODEL: as_text(end.get("model")),
             gen_ai.GEN_AI_RESPONSE_ID: as_text(end.get("id") or _d(end.get("raw")).get("id")),
+            "gen_ai.response.time_to_first_chunk": _float(end.get("time_to_first_chunk")),
             **_server(start.get("base_url")),
         })
         return (f"chat {model}" if model else f"chat {site.name}"), KIND_CLIENT, attrs

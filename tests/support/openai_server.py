@@ -2,13 +2,18 @@
 
 Tests import the `openai_server` fixture explicitly. Besides `/v1/chat/completions` the
 server answers `/echo` (the request reflected back as JSON), `/status/NNN` (that status) and
-`/drip` (a reply sent a byte at a time), which the http tool tests use. A scripted reply with
+`/drip` (a reply sent a byte at a time), which the http tool tests use. Scripted replies
+also answer the Anthropic Messages path (`/v1/messages`) and `/llm` (the plain http
+provider), and a reply with `"sse": [(event, data), ...]` is sent as server-sent events,
+`"gap"` seconds apart, in a chunked body. A scripted reply with
 `"drip": seconds` sends its first `drip_bytes` bytes (from the status line, or with `"drip_from": "body"` from the body) one at a time, each
 `seconds` apart, then the rest: slow as a whole, though no single read waits long.
 """
 from __future__ import annotations
 
 import json
+import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -35,6 +40,15 @@ def chat(content=None, tool_calls=None, usage=None, finish_reason=None, model="g
     return {"status": 200, "json": body}
 
 
+SCRIPTED = ("/chat/completions", "/v1/messages", "/llm")
+
+
+def sse(events, gap=0.0):
+    """A streamed reply: `events` are (event name or None, data: str or JSON-able)."""
+    return {"status": 200, "sse": [(name, data if isinstance(data, str) else json.dumps(data))
+                                   for name, data in events], "gap": gap}
+
+
 def error(status: int, message: str):
     return {"status": status, "json": {"error": {"message": message, "type": "test_error"}}}
 
@@ -48,6 +62,26 @@ class FakeOpenAI:
         self.lock = threading.Lock()
         self.httpd = None
         self.thread = None
+        self.connections: set = set()
+        self.held = self.most_held_at_once = 0
+        self.holding = threading.Condition()
+
+    def drop_idle(self) -> None:
+        """Close every open connection, as a server's keep-alive timeout does."""
+        with self.lock:
+            for sock in self.connections:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _hold(self, count=12, seconds=3.0) -> None:
+        """Answer /hold only once `count` are held at once (or `seconds` pass)."""
+        with self.holding:
+            self.held += 1
+            self.most_held_at_once = max(self.most_held_at_once, self.held)
+            self.holding.notify_all()
+            self.holding.wait_for(lambda: self.held >= count, timeout=seconds)
 
     @property
     def root(self) -> str:
@@ -63,7 +97,7 @@ class FakeOpenAI:
             self.replies.extend(replies)
 
     def chat_requests(self) -> list[dict]:
-        return [r for r in self.requests if r["path"].endswith("/chat/completions")]
+        return [r for r in self.requests if r["path"].endswith(SCRIPTED)]
 
     def _next_reply(self) -> dict:
         with self.lock:
@@ -78,6 +112,11 @@ class FakeOpenAI:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                with server.lock:
+                    server.connections.add(self.connection)
+
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -90,10 +129,10 @@ class FakeOpenAI:
                           "query": {k: v[0] if len(v) == 1 else v
                                     for k, v in parse_qs(parts.query).items()},
                           "headers": {k.lower(): v for k, v in self.headers.items()},
-                          "body": body}
+                          "body": body, "peer": self.client_address[1]}
                 with server.lock:
                     server.requests.append(record)
-                if parts.path.endswith("/chat/completions") and self.command == "POST":
+                if parts.path.endswith(SCRIPTED) and self.command == "POST":
                     reply = server._next_reply()
                 elif parts.path == "/echo":
                     reply = {"status": 200, "json": record}
@@ -104,12 +143,23 @@ class FakeOpenAI:
                     reply = {"status": 200, "body": "plain words"}
                 elif parts.path == "/drip":
                     reply = {"status": 200, "json": {"dripped": True}, "drip": 0.25}
+                elif parts.path == "/hold":
+                    server._hold()
+                    reply = {"status": 200, "json": {"held": True}}
+                elif parts.path == "/away":  # same server, another host name
+                    away = f"http://localhost:{server.httpd.server_address[1]}/echo"
+                    reply = {"status": 307, "body": "", "headers": {"Location": away}}
+                elif parts.path == "/moved":
+                    reply = {"status": 302, "body": "", "headers": {"Location": "/text"}}
                 elif parts.path == "/slow":
                     reply = {"status": 200, "json": {"slow": True}, "delay": 2.0}
                 else:
                     reply = {"status": 404, "json": {"error": {"message": "no such route"}}}
                 if reply.get("delay"):
                     time.sleep(reply["delay"])
+                if "sse" in reply:
+                    self._sse(reply)
+                    return
                 if "json" in reply:
                     payload = json.dumps(reply["json"]).encode()
                     ctype = "application/json"
@@ -124,8 +174,27 @@ class FakeOpenAI:
                     self.send_response(reply.get("status", 200))
                     self.send_header("Content-Type", ctype)
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in (reply.get("headers") or {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def _sse(self, reply):
+                try:
+                    self.send_response(reply.get("status", 200))
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for name, data in reply["sse"]:
+                        text = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
+                        raw = text.encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+                        self.wfile.flush()
+                        time.sleep(reply.get("gap") or 0)
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -150,7 +219,14 @@ class FakeOpenAI:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 64  # the default 5 drops simultaneous connects
+
+            def handle_error(self, request, client_address):
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hung up
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()

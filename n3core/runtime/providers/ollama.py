@@ -7,5 +7,5 @@ from .openai import Provider as _OpenAI
 class Provider(_OpenAI):
     label = "ollama"
     default_base_url = "http://localhost:11434/v1"
-    key_env = None
+    key_envs = ()
     key_required = False

@@ -1,92 +1,18 @@
-"""Any OpenAI-compatible Chat Completions endpoint (OpenAI itself, vLLM, LM Studio, ...).
+"""Any OpenAI-compatible Chat Completions endpoint, and the providers that speak it.
 
-Every way the call can fail (HTTP status, timeout, refused connection, a body that is not
-the expected JSON) becomes one ProviderError naming the llm, the status and the server's
-own message; the api key is removed from anything that could end up in that message.
+OpenAI itself, and through subclasses Ollama, vLLM, LocalAI, Gemini's OpenAI-compatible
+endpoint and Azure OpenAI: they differ in base URL, key and URL shape, not in the wire
+format. With `stream: true` the reply is read as server-sent `chat.completion.chunk`s and
+assembled into the same response a plain call gives.
 """
 from __future__ import annotations
 
 import json
-import os
 
 from ..errors import ProviderError
 from ..llm import LLMResponse, ToolCall, Usage
-from ..template import render
-from ..values import resolve_env
-from .. import transport
-
-DEFAULT_TIMEOUT = 60.0
-
-
-class Provider:
-    label = "openai"
-    default_base_url = "https://api.openai.com/v1"
-    key_env = "OPENAI_API_KEY"
-    key_required = True
-
-    def __init__(self, llm):
-        self.llm = llm
-
-    def _settings(self):
-        llm = self.llm
-        config = resolve_env(llm.config, kind="llm", component=llm.name, loc=llm.loc)
-        base_url = render(str(config.get("base_url") or self.default_base_url), {})
-        key = config.get("api_key")
-        key = render(str(key), {}) if key else os.environ.get(self.key_env) if self.key_env else None
-        if self.key_required and not key:
-            raise ProviderError("no api key is configured",
-                                hint=f'set api_key: env("{self.key_env}") on the llm and export '
-                                     f"{self.key_env}")
-        model = render(str(config.get("model")), {})
-        timeout = float(config.get("timeout") or DEFAULT_TIMEOUT)
-        return base_url.rstrip("/"), key, model, timeout
-
-    def body(self, request, model: str) -> dict:
-        body = {"model": model, "messages": [_wire_message(m) for m in request.messages]}
-        for key in ("temperature", "max_tokens", "top_p"):
-            if request.params.get(key) is not None:
-                body[key] = request.params[key]
-        if request.tools:
-            body["tools"] = [{"type": "function", "function": {
-                "name": tool["name"],
-                "description": tool.get("description") or "",
-                "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
-            }} for tool in request.tools]
-        return body
-
-    async def complete(self, request) -> LLMResponse:
-        base_url, key, model, timeout = self._settings()
-        url = f"{base_url}/chat/completions"
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        payload = json.dumps(self.body(request, model)).encode()
-        try:
-            reply = await transport.request("POST", url, headers=headers, body=payload,
-                                            timeout=timeout)
-        except transport.TransportError as exc:
-            hint = ("raise timeout on the llm or check the server" if exc.reason == "timeout"
-                    else "check base_url and that the server is running")
-            raise ProviderError(self._scrub(f"{self.label} request to {url} failed: {exc.detail}",
-                                            key), hint=hint) from None
-        if not 200 <= reply.status < 300:
-            raise ProviderError(
-                self._scrub(f"{self.label} server at {url} answered HTTP {reply.status}: "
-                            f"{_server_message(reply)}", key),
-                hint=_status_hint(reply.status))
-        try:
-            data = json.loads(reply.body)
-            return _parse(data, model)
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise ProviderError(
-                self._scrub(f"{self.label} server at {url} sent a reply that is not a Chat "
-                            f"Completions response ({exc.__class__.__name__}: {exc}); body "
-                            f"starts {reply.text()[:120]!r}", key),
-                hint="check that base_url points at an OpenAI-compatible /v1 endpoint") from None
-
-    @staticmethod
-    def _scrub(text: str, key: str | None) -> str:
-        return text.replace(key, "***") if key else text
+from .base import HttpProvider
+from .sse import Collector
 
 
 def _wire_message(message: dict) -> dict:
@@ -104,54 +30,122 @@ def _wire_message(message: dict) -> dict:
     return wire
 
 
+def _arguments(arguments) -> dict:
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments or "{}")
+        except ValueError:
+            raise ValueError(f"tool call arguments are not JSON: {arguments[:80]!r}") from None
+    return arguments if isinstance(arguments, dict) else {}
+
+
+def _usage(data) -> Usage | None:
+    if not isinstance(data, dict):
+        return None
+    prompt = int(data.get("prompt_tokens") or 0)
+    completion = int(data.get("completion_tokens") or 0)
+    return Usage(prompt, completion, int(data.get("total_tokens") or prompt + completion))
+
+
 def _parse(data: dict, model: str) -> LLMResponse:
     choice = data["choices"][0]
     message = choice["message"]
     calls = []
     for call in message.get("tool_calls") or ():
         function = call["function"]
-        arguments = function.get("arguments") or "{}"
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except ValueError:
-                raise ValueError(f"tool call arguments are not JSON: {arguments[:80]!r}") from None
-        calls.append(ToolCall(str(call.get("id") or f"call_{len(calls)}"),
-                              function["name"], arguments if isinstance(arguments, dict) else {}))
-    usage = None
-    if isinstance(data.get("usage"), dict):
-        u = data["usage"]
-        prompt = int(u.get("prompt_tokens") or 0)
-        completion = int(u.get("completion_tokens") or 0)
-        usage = Usage(prompt, completion, int(u.get("total_tokens") or prompt + completion))
-    return LLMResponse(text=message.get("content") or "", tool_calls=calls, usage=usage,
+        calls.append(ToolCall(str(call.get("id") or f"call_{len(calls)}"), function["name"],
+                              _arguments(function.get("arguments"))))
+    return LLMResponse(text=message.get("content") or "", tool_calls=calls,
+                       usage=_usage(data.get("usage")),
                        finish_reason=choice.get("finish_reason") or
                        ("tool_calls" if calls else "stop"),
                        raw=data, model=data.get("model") or model)
 
 
-def _server_message(reply) -> str:
-    try:
-        data = json.loads(reply.body)
-    except ValueError:
-        return " ".join(reply.text().split())[:200] or "(empty body)"
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    if isinstance(data, dict) and data.get("message"):
-        return str(data["message"])
-    return json.dumps(data)[:200]
+class ChunkCollector(Collector):
+    """`chat.completion.chunk` events: text deltas, tool calls in pieces, usage at the end."""
+
+    def __init__(self, model: str):
+        super().__init__(model)
+        self.text: list = []
+        self.calls: dict = {}
+        self.finish_reason = None
+        self.usage = None
+        self.served_model = None
+        self.last = None
+
+    def feed(self, name: str, data: str) -> bool:
+        if data.strip() == "[DONE]":
+            return True
+        chunk = json.loads(data)
+        if not isinstance(chunk, dict):
+            raise ValueError("a stream chunk is not an object")
+        if chunk.get("error"):
+            error = chunk["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise ProviderError(f"the stream ended with an error: {str(message)[:200]}",
+                                hint="retry later; the server ended the stream with an error")
+        self.last = chunk
+        self.served_model = chunk.get("model") or self.served_model
+        self.usage = _usage(chunk.get("usage")) or self.usage
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            carried = False
+            if delta.get("content"):
+                self.text.append(delta["content"])
+                carried = True
+            for piece in delta.get("tool_calls") or ():
+                call = self.calls.setdefault(piece.get("index", len(self.calls)),
+                                             {"id": None, "name": "", "arguments": ""})
+                function = piece.get("function") or {}
+                call["id"] = piece.get("id") or call["id"]
+                call["name"] += function.get("name") or ""
+                call["arguments"] += function.get("arguments") or ""
+                carried = True
+            if carried:
+                self.output_chunk()
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+        return False
+
+    def response(self) -> LLMResponse:
+        if self.last is None:
+            raise ValueError("the stream ended before any chunk")
+        calls = [ToolCall(str(c["id"] or f"call_{i}"), c["name"], _arguments(c["arguments"]))
+                 for i, c in sorted(self.calls.items())]
+        return LLMResponse(text="".join(self.text), tool_calls=calls, usage=self.usage,
+                           finish_reason=self.finish_reason or ("tool_calls" if calls else "stop"),
+                           raw={"stream": "chat.completion.chunk", "last": self.last},
+                           model=self.served_model or self.model)
 
 
-def _status_hint(status: int) -> str:
-    if status in (401, 403):
-        return "check the api key the llm uses"
-    if status == 404:
-        return "check base_url and the model name"
-    if status == 429:
-        return "the server is rate limiting: wait, or lower the request rate"
-    if status >= 500:
-        return "the server failed; retry later or check its logs"
-    return "check the llm's settings against what the server accepts"
+class Provider(HttpProvider):
+    label = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    key_envs = ("OPENAI_API_KEY",)
+    key_required = True
+    wire = "a Chat Completions response"
+    wire_hint = "check that base_url points at an OpenAI-compatible /v1 endpoint"
+    collector = ChunkCollector
+    parse = staticmethod(_parse)
+
+    def url(self, s) -> str:
+        return f"{s.base_url}/chat/completions"
+
+    def body(self, request, s) -> dict:
+        body = {"model": s.model} if s.model else {}
+        body["messages"] = [_wire_message(m) for m in request.messages]
+        for key in ("temperature", "max_tokens", "top_p"):
+            if request.params.get(key) is not None:
+                body[key] = request.params[key]
+        if request.tools:
+            body["tools"] = [{"type": "function", "function": {
+                "name": tool["name"],
+                "description": tool.get("description") or "",
+                "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
+            }} for tool in request.tools]
+        if s.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
