@@ -29,6 +29,7 @@ OPEN_ATTRIBUTE = "namel3ss.span.still_open"
 ORPHAN_ATTRIBUTE = "namel3ss.span.parent_not_in_trace"
 SCOPE = "n3trace"
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_UINT64_MAX = (1 << 64) - 1
 
 
 def trace_id(run_id: str, fallback: str = "namel3ss") -> bytes:
@@ -127,8 +128,13 @@ def _str(v):
     return p if isinstance(p, str) else dumps(p, sort_keys=True)
 
 
+def _unix_ns(ts: int) -> int:
+    """OTLP times are unsigned: a clock before 1970 (a damaged or hand-made trace) is 0."""
+    return min(max(ts, 0), _UINT64_MAX)
+
+
 def _exception_event(ts: int, p: dict) -> trace_pb2.Span.Event:
-    ev = trace_pb2.Span.Event(name="exception", time_unix_nano=ts)
+    ev = trace_pb2.Span.Event(name="exception", time_unix_nano=_unix_ns(ts))
     _attrs({"exception.type": _str(p.get("type")), "exception.message": _str(p.get("message")),
             "exception.stacktrace": _str(p.get("stack"))}, ev.attributes)
     return ev
@@ -202,7 +208,7 @@ class OtlpSpans:
         p = _d(payload)
         if site.event_type == "error_occurred":
             return _exception_event(ts, p)
-        ev = trace_pb2.Span.Event(name=site.event_type, time_unix_nano=ts)
+        ev = trace_pb2.Span.Event(name=site.event_type, time_unix_nano=_unix_ns(ts))
         _attrs({"namel3ss.name": site.name or None,
                 "namel3ss.payload": payload if payload not in (None, {}) else None},
                ev.attributes)
@@ -217,8 +223,8 @@ class OtlpSpans:
         if parent < 0:
             attrs[ORPHAN_ATTRIBUTE] = -parent
         span = trace_pb2.Span(trace_id=self.trace_id, span_id=sid(sp), name=name,
-                              kind=span_kind, start_time_unix_nano=start_ts,
-                              end_time_unix_nano=end_ts)
+                              kind=span_kind, start_time_unix_nano=_unix_ns(start_ts),
+                              end_time_unix_nano=_unix_ns(end_ts))
         if parent > 0:
             span.parent_span_id = sid(parent)
         _attrs(attrs, span.attributes)
