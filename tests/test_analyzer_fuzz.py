@@ -174,7 +174,7 @@ def mutate_jsonl(lines: list, rng: random.Random) -> str:
         if how == 0:  # a field gets a hostile value
             try:
                 obj = json.loads(out[i])
-            except ValueError:  # an earlier mutation broke this line already
+            except (ValueError, RecursionError):  # an earlier mutation broke or deepened it
                 continue
             if not isinstance(obj, dict):
                 continue

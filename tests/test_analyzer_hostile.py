@@ -244,6 +244,7 @@ HOSTILE_LINES = [
     {**GOOD, "task_id": 2**70, "component": 5, "status": ["x"]},
     {**GOOD, "metadata": {"big": 10**400}, "inputs": [1, 2]},
     {**END_LINE, "error": 10**400, "status": "failed"},
+    {**END_LINE, "timestamp": -1},  # before 1970: OTLP's times are unsigned
 ]
 
 

@@ -337,10 +337,11 @@ _FOLDER = Path(tempfile.mkdtemp(prefix="n3-frontend-fuzz-"))
 def _check_bytes(data: bytes) -> str:
     path = _FOLDER / "app.ai"
     path.write_bytes(data)
-    text = data.decode("utf-8", "replace")
+    # the text as the front end reads it: universal newlines, so a lone \r ends a line too
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
     if text.startswith("\ufeff"):
         text = text[1:]
-    return front_end(text.replace("\r\n", "\n"), str(path), path)
+    return front_end(text, str(path), path)
 
 
 def _run_target(name: str, strategy, check_one) -> Counts:

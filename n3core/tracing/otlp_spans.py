@@ -42,6 +42,11 @@ SCOPE = "n3trace"
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
+
+def unix_ns(ts: int) -> int:
+    """OTLP times are unsigned: a clock before 1970 (a damaged or hand-made trace) is 0."""
+    return min(max(ts, 0), (1 << 64) - 1)
+
 def trace_id(run_id: str, fallback: str = "namel3ss") -> bytes:
     """The run id itself when it is already a 128-bit hex id, else its hash."""
     if re.fullmatch(r"[0-9a-f]{32}", run_id or "") and set(run_id) != {"0"}:
@@ -163,7 +168,7 @@ def _int(v):
 
 
 def _exception_event(ts: int, p: dict, text) -> trace_pb2.Span.Event:
-    ev = trace_pb2.Span.Event(name="exception", time_unix_nano=ts)
+    ev = trace_pb2.Span.Event(name="exception", time_unix_nano=unix_ns(ts))
     _attrs({"exception.type": p.get("type"), "exception.message": p.get("message"),
             "exception.stacktrace": p.get("stack")}, ev.attributes, text)
     return ev
@@ -261,7 +266,7 @@ class OtlpSpans:
         p = _d(payload)
         if site.event_type == "error_occurred":
             return _exception_event(ts, p, self.text)
-        ev = trace_pb2.Span.Event(name=site.event_type, time_unix_nano=ts)
+        ev = trace_pb2.Span.Event(name=site.event_type, time_unix_nano=unix_ns(ts))
         _attrs({"namel3ss.name": site.name or None,
                 "namel3ss.payload": payload if payload not in (None, {}) else None},
                ev.attributes, self.text)
@@ -278,8 +283,8 @@ class OtlpSpans:
         if parent < 0:
             attrs[ORPHAN_ATTRIBUTE] = -parent
         span = trace_pb2.Span(trace_id=self.trace_id, span_id=sid(sp), name=name,
-                              kind=span_kind, start_time_unix_nano=start_ts,
-                              end_time_unix_nano=end_ts)
+                              kind=span_kind, start_time_unix_nano=unix_ns(start_ts),
+                              end_time_unix_nano=unix_ns(end_ts))
         if parent > 0:
             span.parent_span_id = sid(parent)
         err = None
