@@ -7,7 +7,6 @@ and writes nothing, so a partial run never overwrites the full one.
 """
 import importlib
 import pathlib
-import runpy
 import sys
 
 from . import machine, results
@@ -36,10 +35,7 @@ def main(argv: list) -> int:
             continue
         print(f"== {path.stem} ==", file=sys.stderr, flush=True)
         module = importlib.import_module(f"benchmarks.{path.stem}")
-        if hasattr(module, "collect"):
-            rows += module.collect(quick)
-        else:  # not yet moved to the table: its own printout
-            runpy.run_path(str(path), run_name="__main__")
+        rows += module.collect(quick)
     facts = machine.describe()
     table = results.to_markdown(rows, facts, quick)
     if only:

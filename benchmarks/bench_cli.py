@@ -4,7 +4,6 @@ Each command is started alternately with `python -c pass`, so both see the same 
 load. The frozen `n3analyze` (dist/n3analyze, built by `make n3analyze`) is measured when
 present: its size and its `--help` time.
 """
-import os
 import pathlib
 import subprocess
 import sys

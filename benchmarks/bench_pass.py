@@ -15,8 +15,6 @@ and `namel3ss build --instrument` of each example, as a user would run it.
 """
 import asyncio
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -152,24 +150,25 @@ class Otel:
 
 
 def peers():
-    """(name, before, after) for each peer that is installed; a note for each that is not."""
+    """(name, before, after) for each peer that is installed."""
     found = []
     try:
         from viztracer import VizTracer
 
         viz = VizTracer(tracer_entries=4_000_000, verbose=0)
-        found.append(("viztracer (plain build)", viz.start, lambda: (viz.stop(), viz.clear())))
+        found.append(("VizTracer (plain build)", viz.start, lambda: (viz.stop(), viz.clear())))
     except ImportError:
-        print("  viztracer: not installed (pip install '.[bench]')")
+        print("note: viztracer is not installed (pip install '.[bench]')", file=sys.stderr)
     try:
         otel = Otel()
-        found.append(("opentelemetry spans (plain build)", otel.on, otel.off))
+        found.append(("OpenTelemetry spans, Batch processor (plain build)", otel.on, otel.off))
     except ImportError:
-        print("  opentelemetry-sdk: not installed (pip install '.[bench]')")
+        print("note: opentelemetry-sdk is not installed (pip install '.[bench]')", file=sys.stderr)
     return found
 
 
-def agent_overhead(tmp):
+def agent_overhead(tmp, rounds, round_s):
+    """({variant: [CPU seconds per round]}, turns per round)."""
     from n3core.tracing import session
 
     folder = make_builds(tmp, TURNS)
@@ -186,35 +185,18 @@ def agent_overhead(tmp):
     variants += [(name, plain, before, after) for name, before, after in peers()]
     for _, app, before, after in variants:  # warm up every variant, buffers included
         cpu_round(app, 20, before, after)
-    runs = max(1, round(20 * ROUND_S / cpu_round(plain, 20)))
+    runs = max(1, round(20 * round_s / cpu_round(plain, 20)))
     times = {name: [] for name, *_ in variants}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for name, app, before, after in variants:
             times[name].append(cpu_round(app, runs, before, after))
-    base = statistics.median(times["plain"])
-    turns = runs * TURNS
-    print(f"agent workload: {runs} conversations of {TURNS} turns per round ({turns} llm calls,"
-          f" {runs * (TURNS - 1)} tool calls), {ROUNDS} interleaved rounds, CPU time")
-    added = {}
-    for name, values in times.items():
-        low, median = min(values), statistics.median(values)
-        added[name] = median - base
-        print(f"  {name:<36} min {low * 1e3:8.1f} ms  median {median * 1e3:8.1f} ms/round"
-              f"  {median / turns * 1e6:7.1f} us/turn  ratio min {low / min(times['plain']):5.3f}"
-              f" median {median / base:5.3f}")
-    ours = added["instrumented, tracing on"]
-    for name in times:
-        if name.endswith("(plain build)"):
-            print(f"  {name}: added time {added[name] / ours:6.1f}x ours" if ours > 0
-                  else f"  {name}: ours added no measurable time")
-    print(f"  events per traced round: {_count(trace)}")
+    return times, runs * TURNS
 
 
-def bytes_per_turn(tmp, conversations=10):
-    """Trace bytes per turn for conversations of 5, 20 and 50 turns (the whole file)."""
+def bytes_per_turn(tmp, conversations=10) -> dict:
+    """{turns: trace bytes per turn} for conversations of 5, 20 and 50 turns (whole file)."""
     from n3core.tracing import session
 
-    print("trace bytes per turn (whole file, header and site table included):")
     figures = {}
     for turns in SIZE_TURNS:
         folder = tmp / f"turns{turns}"
@@ -226,18 +208,11 @@ def bytes_per_turn(tmp, conversations=10):
         asyncio.run(workload(app, conversations))
         session.stop()
         figures[turns] = path.stat().st_size / (turns * conversations)
-        print(f"  {turns:3} turns: {figures[turns]:8.0f} B/turn ({conversations} conversations)")
-    print(f"  50 turns / 5 turns: {figures[50] / figures[5]:.2f}x (target <= 1.3x)")
+    return figures
 
 
-def _count(path):
-    from n3core.tracing.reader import open_trace
-
-    with open_trace(str(path)) as trace:
-        return sum(len(batch) for batch in trace.batches())
-
-
-def pass_speed():
+def pass_speed(rounds: int = 5) -> tuple:
+    """(lines of Python the pass rewrites, [seconds per run])."""
     from n3instrument.frontend import load_source
     from n3instrument.instrument.build_pass import instrument_build
     from n3instrument.instrument.profile import builtin_profile
@@ -248,32 +223,43 @@ def pass_speed():
     files = instrument_build(parsed, program_py, "", builtin_profile()).files
     lines = sum(text.count("\n") for name, text in files.items() if name.endswith(".py"))
     samples = []
-    for _ in range(5):
-        start = time.perf_counter()
+    for _ in range(rounds):
+        start = time.process_time()
         instrument_build(parsed, program_py, "", builtin_profile())
-        samples.append(time.perf_counter() - start)
-    best = min(samples)
-    print(f"the pass: {lines} lines of Python (the runtime copy and program.py) in {best * 1e3:.0f} ms"
-          f" = {lines / best:,.0f} lines/s")
+        samples.append(time.process_time() - start)
+    return lines, samples
 
 
-def example_builds(tmp):
-    namel3ss = os.path.join(os.path.dirname(sys.executable), "namel3ss")
-    for source in sorted((ROOT / "examples").glob("*/app.ai")):
-        start = time.perf_counter()
-        subprocess.run([namel3ss, "build", "--instrument", str(source), "-o", str(tmp / source.parent.name)],
-                       check=True, capture_output=True)
-        print(f"namel3ss build --instrument {source.parent.name:<20} {time.perf_counter() - start:6.2f} s")
+def collect(quick: bool) -> list:
+    from benchmarks.measure import Stat
+    from benchmarks.results import Row
 
-
-def main():
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        agent_overhead(tmp)
-        bytes_per_turn(tmp)
-        pass_speed()
-        example_builds(tmp)
-
-
-if __name__ == "__main__":
-    main()
+        times, turns = agent_overhead(tmp, 3 if quick else ROUNDS, 0.3 if quick else ROUND_S)
+        sizes = bytes_per_turn(tmp, 5 if quick else 10)
+    plain = times["plain"]
+    ratio = {k: Stat.of(v / p for v, p in zip(vals, plain)) for k, vals in times.items()}
+    area = f"Disabled and enabled cost: agent workload, {TURNS}-turn conversations"
+    rows.append(Row(area, "instrumented build, tracing off", "× plain build",
+                    ratio["instrumented, tracing off"], target="≤ 1.01×",
+                    met=ratio["instrumented, tracing off"].median <= 1.01))
+    rows.append(Row(area, "instrumented build, tracing on", "× plain build",
+                    ratio["instrumented, tracing on"], target="≤ 1.05×",
+                    met=ratio["instrumented, tracing on"].median <= 1.05))
+    added = {k: Stat.of((v - p) / turns * 1e6 for v, p in zip(vals, plain))
+             for k, vals in times.items() if k != "plain"}
+    ours = added["instrumented, tracing on"]
+    peer_rows = {k: v for k, v in added.items() if k.endswith("(plain build)")}
+    rows.append(Row(area, "time added per turn by tracing", "µs CPU", ours, peer_rows,
+                    target="VizTracer ≥ 5×, OpenTelemetry ≥ 50× ours"))
+    one = lambda v: Stat(v, v, v, 1)  # noqa: E731
+    growth = sizes[50] / sizes[5]
+    rows.append(Row("Bytes on disk", "trace bytes per turn, 50-turn conversations", "B/turn",
+                    one(sizes[50]), {"5 turns": one(sizes[5]), "20 turns": one(sizes[20])},
+                    target="≤ 1.3× the 5-turn figure", met=growth <= 1.3))
+    lines, samples = pass_speed(3 if quick else 5)
+    rows.append(Row("Front end and pass", f"instrumenting pass, {lines:,} lines of Python",
+                    "lines/s", Stat.of(lines / s for s in samples), better="higher"))
+    return rows

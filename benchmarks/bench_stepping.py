@@ -84,31 +84,21 @@ def stepping(path, specs=(), every=False):
     return n
 
 
-def main():
+def collect(quick: bool) -> list:
+    from benchmarks.measure import Stat, interleaved
+    from benchmarks.results import Row
+
     if not os.path.exists(CACHE):
-        t0 = time.perf_counter()
         generate(CACHE, EVENTS)
-        print(f"generated {CACHE} in {time.perf_counter() - t0:.1f} s")
-    cases = [("read batches only", lambda: read_only(CACHE)),
-             ("stepping, no breakpoint", lambda: stepping(CACHE)),
-             ("stepping, llm_call_end:tokens>99999 (1/8 built)",
-              lambda: stepping(CACHE, ["llm_call_end:tokens>99999"])),
-             ("stepping, every event built", lambda: stepping(CACHE, every=True))]
-    best = {name: float("inf") for name, _ in cases}
-    count = 0
-    for _ in range(ROUNDS):
-        for name, fn in cases:
-            t0 = time.process_time()
-            count = fn()
-            best[name] = min(best[name], time.process_time() - t0)
-    base = best[cases[0][0]]
-    print(f"{count:,} events, best CPU time of {ROUNDS} rounds")
-    for name, _ in cases:
-        rate = count / best[name]
-        print(f"  {name:<50} {best[name]:6.2f} s  {rate / 1e3:8.0f}k events/s  "
-              f"x{best[name] / base:.2f} of reading")
-    print("target: >= 500k events/s stepping without pauses")
-
-
-if __name__ == "__main__":
-    main()
+    count = read_only(CACHE)
+    cases = {"read batches only": lambda: read_only(CACHE),
+             "stepping, no breakpoint": lambda: stepping(CACHE),
+             "stepping, llm_call_end:tokens>99999 (1/8 built)":
+                 lambda: stepping(CACHE, ["llm_call_end:tokens>99999"]),
+             "stepping, every event built": lambda: stepping(CACHE, every=True)}
+    samples = interleaved(cases, 2 if quick else ROUNDS, clock=time.process_time_ns, warmup=0)
+    rate = {k: Stat.of(count * 1e9 / ns for ns in v) for k, v in samples.items()}
+    reading = {"reading the trace alone": rate.pop("read batches only")}
+    return [Row("Replay", f"fallback {name}, {count:,} events", "events/s", stat, reading,
+                better="higher", target="≥ 500k/s", met=stat.median >= 500_000)
+            for name, stat in rate.items()]

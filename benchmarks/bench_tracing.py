@@ -1,7 +1,7 @@
 """Measure the tracing core against its targets and its peers, side by side in one run.
 
-Run: python benchmarks/bench_tracing.py [--quick]. Prints figures and ratios; asserts
-nothing (timings belong here, never in the test suite). VizTracer and the OpenTelemetry
+Run: python -m benchmarks [--quick] tracing. Asserts nothing (timings belong here, never
+in the test suite). VizTracer and the OpenTelemetry
 SDK come from the `bench` extra and are skipped with a note when missing. Every peer gets
 the same interleaved rounds as we do, timed in CPU time of the calling thread; VizTracer's
 buffer is filled once before the rounds so page faults do not count against it, and
@@ -10,19 +10,15 @@ OpenTelemetry uses the BatchSpanProcessor a user would.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from n3core.tracing import core, hooks, session
+from n3core.tracing.reader import open_trace
 
-from n3core.tracing import core, hooks, session  # noqa: E402
-from n3core.tracing.reader import open_trace  # noqa: E402
-
-QUICK = "--quick" in sys.argv
-N = 100_000 if QUICK else 400_000
-ROUNDS = 3 if QUICK else 7  # every contestant gets the same interleaved rounds
+N = 400_000
+ROUNDS = 7  # every contestant gets the same interleaved rounds
 SITES = [{"id": 1, "event_type": "tool_call", "component": "tool", "name": "t"}]
 SMALL = {"model": "gpt-4o-mini", "tokens": 42, "temperature": 0.2}
 
@@ -149,7 +145,8 @@ def _otel():
 
 
 def measure_pairs(tmp: str, name: str) -> dict:
-    """Added ns per traced call, against the plain loop of the same round: min, median."""
+    """{contestant: [added ns per call in each round]}, against the plain loop of the same
+    round; the Python twin's pair runs in the same rounds as the chosen core's."""
     contestants = {
         "plain": _untraced(plain_loop),
         "instrumented, tracing off": _untraced(traced_loop),
@@ -157,8 +154,10 @@ def measure_pairs(tmp: str, name: str) -> dict:
         "enter/exit pair (block, real file)": _traced(tmp, name, traced_loop),
         "no-op sys.setprofile callback": _profiled(),
     }
-    peers = {"viztracer (warm buffer)": _viztracer(),
-             "opentelemetry-sdk span (Batch, no-op exporter)": _otel()}
+    if name != "python":
+        contestants["python twin: enter_sync/exit pair"] = _traced(tmp, "python", sync_loop)
+    peers = {"VizTracer (warm buffer)": _viztracer(),
+             "OpenTelemetry SDK span (Batch, no-op exporter)": _otel()}
     contestants.update({k: v for k, v in peers.items() if v is not None})
     rounds = {k: [] for k in contestants}
     for _ in range(ROUNDS):
@@ -167,12 +166,9 @@ def measure_pairs(tmp: str, name: str) -> dict:
             rounds[key].append(cpu_ns(fn, n))
             teardown(state)
     plain = rounds.pop("plain")
-    added = {k: sorted(v - p for v, p in zip(vals, plain)) for k, vals in rounds.items()}
-    out = {"plain call ns (median)": (min(plain), statistics.median(plain))}
-    out.update({k: (v[0], statistics.median(v)) for k, v in added.items()})
-    for missing in (k for k, v in peers.items() if v is None):
-        out[missing] = None
-    return out
+    added = {k: [v - p for v, p in zip(vals, plain)] for k, vals in rounds.items()}
+    added["plain call"] = plain
+    return added
 
 
 def process_cpu_pair(tmp: str, name: str) -> float:
@@ -243,51 +239,51 @@ def measure_core(name: str, tmp: str) -> dict:
     return out
 
 
-def main() -> None:
-    print(f"n3trace tracing benchmarks: {N:,} iterations, {ROUNDS} interleaved rounds, "
-          f"thread CPU time, Python {sys.version.split()[0]}, cores: {core.available()}")
+def collect(quick: bool) -> list:
+    from benchmarks.measure import Stat
+    from benchmarks.results import Row
+
+    global N, ROUNDS
+    N, ROUNDS = (100_000, 3) if quick else (400_000, 7)
     main_core = "c" if "c" in core.available() else "python"
+    area = "Tracing per event"
     with tempfile.TemporaryDirectory() as tmp:
-        pairs = measure_pairs(tmp, main_core)
-        print(f"\nadded ns per call against the plain loop of the same round ({main_core} "
-              "core), min / median:")
-        for key, value in pairs.items():
-            print(f"  {key:52} " + ("not installed" if value is None
-                                    else f"{value[0]:8.1f} / {value[1]:8.1f}"))
+        pairs = {k: Stat.of(v) for k, v in measure_pairs(tmp, main_core).items()}
         proc = process_cpu_pair(tmp, main_core)
-        print(f"  {'enter_sync/exit pair, process CPU (writer included)':52} {proc:8.1f}")
         dropped, emitted = drop_share(tmp, main_core)
-        results = {name: measure_core(name, tmp) for name in core.available()}
-    keys = list(next(iter(results.values())))
-    print(f"\n{'figure':44}" + "".join(f"{name:>16}" for name in results))
-    for key in keys:
-        print(f"{key:44}" + "".join(f"{results[n][key]:16,.1f}" for n in results))
+        per_core = {name: measure_core(name, tmp) for name in core.available()}
     ours = pairs["enter_sync/exit pair (block, real file)"]
-    ours_async = pairs["enter/exit pair (block, real file)"]
+    peers = {k: pairs[k] for k in ("python twin: enter_sync/exit pair",
+                                   "no-op sys.setprofile callback", "VizTracer (warm buffer)",
+                                   "OpenTelemetry SDK span (Batch, no-op exporter)") if k in pairs}
     prof = pairs["no-op sys.setprofile callback"]
-    viz = pairs["viztracer (warm buffer)"]
-    mine = results[main_core]
-    print(f"\ntargets ({main_core} core; medians; the pass generates enter_sync for a plain "
-          "function, enter for coroutines and generators):")
     rows = [
-        ("enter_sync/exit pair added ns <= 100", ours[1], ours[1] <= 100),
-        ("pair below a no-op setprofile callback", prof[1] - ours[1], ours[1] < prof[1]),
-        ("enter/exit pair (async) added ns <= 180", ours_async[1], ours_async[1] <= 180),
-        ("viztracer (warm) / ours", viz[1] / ours[1] if viz else float("nan"), True),
-        ("drop policy, hot loop: % dropped < 1", 100 * dropped / emitted,
-         dropped < emitted / 100),
-        ("bytes/event on disk <= 24.1", mine["bytes per payload-less event"],
-         mine["bytes per payload-less event"] <= 24.1),
-        ("small-dict payload events/s >= 2M", mine["small-dict payload events/s (caller CPU)"],
-         mine["small-dict payload events/s (caller CPU)"] >= 2e6),
-        ("reader events/s >= 5M", mine["reader events/s (batches)"],
-         mine["reader events/s (batches)"] >= 5e6),
+        Row(area, f"enter_sync/exit pair writing a real trace, {main_core} core", "ns added",
+            ours, peers, target="≤ 100 ns and below a no-op setprofile callback",
+            met=ours.median <= 100 and ours.median < prof.median),
+        Row(area, "enter/exit pair (coroutines), real trace", "ns added",
+            pairs["enter/exit pair (block, real file)"], target="≤ 180 ns",
+            met=pairs["enter/exit pair (block, real file)"].median <= 180),
+        Row(area, "instrumented call, tracing off", "ns added", pairs["instrumented, tracing off"]),
+        Row(area, "enter_sync/exit pair, process CPU (writer thread included)", "ns added",
+            Stat(proc, proc, proc, 1)),
     ]
-    for label, value, ok in rows:
-        verdict = "(no target)" if label.startswith("viztracer") else (
-            "met" if ok else "NOT met")
-        print(f"  {label:44} {value:16,.2f}  {verdict}")
+    share = 100 * dropped / emitted
+    rows.append(Row(area, f"drop policy, hot loop of {emitted:,} instants", "% dropped",
+                    Stat(share, share, share, 1), target="< 1%", met=share < 1))
+    mine = per_core[main_core]
+    twin = per_core.get("python") if main_core != "python" else None
 
+    def row(key, unit, better, target="", met=None):
+        one = lambda v: Stat(v, v, v, 1)  # noqa: E731
+        peer = {"python twin": one(twin[key])} if twin else {}
+        rows.append(Row(area, key, unit, one(mine[key]), peer, better, target, met))
 
-if __name__ == "__main__":
-    main()
+    b = mine["bytes per payload-less event"]
+    row("bytes per payload-less event", "B", "lower", "≤ 24.1 B", b <= 24.1)
+    e = mine["small-dict payload events/s (caller CPU)"]
+    row("small-dict payload events/s (caller CPU)", "events/s", "higher", "≥ 2M/s", e >= 2e6)
+    row("small-dict encodes/s (encoder alone)", "encodes/s", "higher")
+    r = mine["reader events/s (batches)"]
+    row("reader events/s (batches)", "events/s", "higher", "≥ 5M/s", r >= 5e6)
+    return rows

@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,28 +132,20 @@ def at_once(count):
     return run
 
 
-def compare(label, shape, clients, url):
-    samples = {name: [] for name in clients}
-    for _ in range(ROUNDS):
-        for name, run in clients.items():
-            start = time.perf_counter()
-            asyncio.run(run(shape, url))
-            samples[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(values) for name, values in samples.items()}
-    ours = medians["now"]
-    cells = "   ".join(f"{name} {value * 1000:7.1f} ms" for name, value in medians.items())
-    print(f"{label:<34} {cells}   before/now {medians['before'] / ours:5.2f}x   "
-          f"httpx/now {medians['httpx'] / ours:5.2f}x")
+def compare(label, shape, clients, url, rounds):
+    """A results row: our transport ("now") beside the others, in interleaved rounds."""
+    from benchmarks.measure import Stat, interleaved
+    from benchmarks.results import Row
+
+    samples = interleaved({name: (lambda run=run: asyncio.run(run(shape, url)))
+                           for name, run in clients.items()}, rounds, clock=time.perf_counter_ns)
+    ms = {name: Stat.of(v / 1e6 for v in values) for name, values in samples.items()}
+    peers = {"urllib in a worker thread (before)": ms["before"], "httpx": ms["httpx"]}
+    return Row("HTTP transport (loopback)", label, "ms wall", ms["now"], peers)
 
 
-def import_cost(module):
-    code = f"import time; s = time.perf_counter(); import {module}; print(time.perf_counter() - s)"
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True).stdout) for _ in range(5)]
-    return statistics.median(runs)
-
-
-def main():
+def collect(quick: bool) -> list:
+    rounds = 2 if quick else ROUNDS
     with tempfile.TemporaryDirectory() as folder:
         cert = self_signed(folder)
         tls = ssl.create_default_context(cafile=cert)
@@ -162,19 +153,17 @@ def main():
         plain, plain_port = start_server()
         secure, secure_port = start_server(cert)
         try:
-            compare("HTTP, 100 calls one after another", one_after_another(100), clients,
-                    f"http://127.0.0.1:{plain_port}/v1")
-            compare("HTTPS, 50 calls one after another", one_after_another(50), clients,
-                    f"https://127.0.0.1:{secure_port}/v1")
-            compare("20 calls at once, 50 ms each", at_once(20), clients,
-                    f"http://127.0.0.1:{plain_port}/slow")
+            return [compare("HTTP, 100 calls one after another", one_after_another(100),
+                            clients, f"http://127.0.0.1:{plain_port}/v1", rounds),
+                    compare("HTTPS, 50 calls one after another", one_after_another(50), clients,
+                            f"https://127.0.0.1:{secure_port}/v1", rounds),
+                    compare("20 calls at once, 50 ms each", at_once(20), clients,
+                            f"http://127.0.0.1:{plain_port}/slow", rounds)]
         finally:
             for process in (plain, secure):
                 process.stdin.close()
                 process.wait(timeout=10)
-    for modules in ("http.client, ssl, urllib.request", "httpx"):  # what each brings in
-        print(f"import {modules:<34} {import_cost(modules) * 1000:6.1f} ms")
 
 
-if __name__ == "__main__":
-    serve(*sys.argv[2:]) if sys.argv[1:2] == ["serve"] else main()
+if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
+    serve(*sys.argv[2:])

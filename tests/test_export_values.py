@@ -9,7 +9,7 @@ from rich.console import Console
 
 from analyzer import cli
 from analyzer.export_json import dumps, loads_strict
-from analyzer.export_otlp import KIND_CLIENT
+from n3core.tracing.otlp_spans import KIND_CLIENT
 from analyzer.values import jsonable as plain
 from support.otlp import attrs, read_delimited, read_json_lines, spans_of
 from support.payload_values import deep
