@@ -119,7 +119,7 @@ def test_analyze_counts_the_damage_and_shows_the_rest(spoiled_trace):
     assert doc["summary"]["total_tokens"] == intact_tokens
     code, out, err = run(["analyze", path, "--performance", "--errors"])
     assert code == 0, err
-    assert _warned(out, len(spoiled))
+    assert _warned(err, len(spoiled)) and not _warned(out, len(spoiled))  # once, on stderr
 
 
 def test_inspect_shows_the_undecodable_payload_and_says_so(spoiled_trace):

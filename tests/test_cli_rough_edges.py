@@ -98,7 +98,7 @@ def test_warnings_go_once_to_stderr_in_every_format(trace, tmp_path):
 def test_a_fallback_core_is_one_warning_through_the_console(trace):
     code = ("import sys; sys.modules['analyzer._pass'] = None; "
             "from analyzer.cli import main; sys.exit(main())")
-    env = {k: v for k, v in os.environ.items() if k != "N3ANALYZE_CORE"}
+    env = {k: v for k, v in os.environ.items() if k not in ("N3ANALYZE_CORE", "N3_CORE")}
     done = subprocess.run([sys.executable, "-W", "always", "-c", code, "analyze", trace, "--summary"],
                           capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr

@@ -15,7 +15,7 @@ import threading
 import time
 
 from .format import (CHUNK, CHUNK_MAGIC, KIND_END, KIND_ERROR_END, KIND_INSTANT, KIND_START,
-                     MAX_DELTA, MAX_SITE, POLICY_BLOCK, POLICY_FLIGHT, RECORD,
+                     MAX_DELTA, MAX_SITE, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RECORD,
                      RESERVED_BASE, chunk_crc)
 from .payload import dataclass_fields
 from .pyencode import encode

@@ -13,6 +13,9 @@ from . import core as _core
 from .payload import decode
 
 FIELD = "request_hash"
+# Ids a provider makes up per call (a tool call's id, as the llm named it): two runs that
+# ask the same thing differ in them, so the hash leaves them out.
+MADE_UP = frozenset({FIELD, "call_id"})
 
 
 def _plain(value):
@@ -30,9 +33,10 @@ def _hash(text: str) -> str:
 
 
 def digest(recorded) -> str:
-    """The hash of a request as decoded from a trace (its own hash field left out)."""
-    if isinstance(recorded, dict) and FIELD in recorded:
-        recorded = {k: v for k, v in recorded.items() if k != FIELD}
+    """The hash of a request as decoded from a trace (its own hash field and made-up ids
+    left out)."""
+    if isinstance(recorded, dict) and not MADE_UP.isdisjoint(recorded):
+        recorded = {k: v for k, v in recorded.items() if k not in MADE_UP}
     return _hash(canonical(recorded))
 
 
