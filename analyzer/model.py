@@ -5,13 +5,13 @@ binary reader need no conversion on the hot path.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from n3core.tracing.format import KIND_END as END
 from n3core.tracing.format import KIND_ERROR_END as ERROR_END
 from n3core.tracing.format import KIND_INSTANT as INSTANT
 from n3core.tracing.format import KIND_START as START
-from n3core.tracing.format import Kind
+from n3core.tracing.format import Kind, SiteFields
 from n3core.tracing.reader import Report
 
 KIND_NAMES = {int(kind): kind.name for kind in Kind}
@@ -31,16 +31,12 @@ def kind_name(code) -> str:
 
 
 @dataclass(frozen=True)
-class SiteInfo:
-    """One row of the site table, normalised so both formats look the same."""
+class SiteInfo(SiteFields):
+    """One row of the site table, normalised so both formats look the same.
 
-    id: int
-    event_type: str
-    component: str = ""
-    name: str = ""
-    file: str = ""
-    line: int = 0
-    column: int = 0
+    It has no `captures`: the replay catalogue reads a missing one as "this trace did not
+    record them" and falls back to the default fields, which JSON-lines traces rely on.
+    """
 
     @property
     def key(self) -> tuple:
@@ -53,8 +49,7 @@ class SiteInfo:
         return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
 
     def to_json(self) -> dict:
-        return {"id": self.id, "event_type": self.event_type, "component": self.component,
-                "name": self.name, "file": self.file, "line": self.line, "column": self.column}
+        return {f.name: getattr(self, f.name) for f in fields(SiteFields)}
 
 
 def stem(event_type: str) -> str:

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from analyzer import cli
 from analyzer.export_otlp_http import Pusher, retry_after, traces_url
+from n3core.tracing.otlp_spans import KIND_CLIENT, KIND_INTERNAL
 from support.loopback import free_port
 from support.killed_trace import killed_trace
 from support.otlp import attrs, spans_of
@@ -55,7 +56,7 @@ def test_two_traces_arrive_whole_with_parents_kinds_and_tokens(tmp_path, capsys)
             assert not span.parent_span_id
         else:
             assert by_id[span.parent_span_id].start_time_unix_nano - WALL0 == parent_start
-        assert span.kind == (3 if site in (4, 8) else 1)
+        assert span.kind == (KIND_CLIENT if site in (4, 8) else KIND_INTERNAL)
         if site in (4, 8):
             a = attrs(span)
             assert a["gen_ai.usage.input_tokens"] == end["usage"]["prompt_tokens"]

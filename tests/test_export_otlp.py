@@ -166,13 +166,13 @@ def test_a_real_agent_run_carries_the_semantic_convention_attributes(tmp_path):
 
 def test_server_and_response_attributes_come_from_what_was_recorded():
     from n3core.tracing.format import Site
-    from n3core.tracing.otlp_spans import span_attributes
+    from n3core.tracing.otlp_spans import KIND_CLIENT, span_attributes
 
     llm = Site(1, "llm_call", "llm", "gpt", "app.ai", 3, 1)
     _, kind, a = span_attributes(llm, {"provider": "openai", "model": "m",
                                        "base_url": "http://127.0.0.1:8080/v1"},
                                  {"raw": {"id": "chatcmpl-42"}})
-    assert kind == 3 and (a["server.address"], a["server.port"]) == ("127.0.0.1", 8080)
+    assert kind == KIND_CLIENT and (a["server.address"], a["server.port"]) == ("127.0.0.1", 8080)
     assert a["gen_ai.response.id"] == "chatcmpl-42"
     assert (a["code.file.path"], a["code.line.number"]) == ("app.ai", 3)
     _, _, a = span_attributes(llm, {"base_url": "https://api.example/v1"}, {})

@@ -14,7 +14,7 @@ from n3instrument.cli import main
 from n3instrument.frontend import FrontendError, load_source
 from n3instrument.frontend.checks import check
 from n3instrument.frontend.diagnostics import MAX_LINE, render_all
-from n3instrument.frontend.parser import MAX_NESTING
+from n3instrument.frontend.lexer import MAX_NESTING
 from n3instrument.lowering import lower
 from support.positions import at
 from support.syntax import syntax_error

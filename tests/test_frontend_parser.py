@@ -325,7 +325,7 @@ def test_parsers_in_threads_give_each_node_its_own_file():
 
 
 def test_a_problem_the_lexer_finds_names_the_file():
-    from n3instrument.frontend.parser import MAX_NESTING
+    from n3instrument.frontend.lexer import MAX_NESTING
 
     source = "tool t { returns: " + "[" * (MAX_NESTING + 2) + "1" + "]" * (MAX_NESTING + 2) + " }\n"
     with pytest.raises(FrontendError) as caught:

@@ -5,6 +5,7 @@ request's hash against the whole request, rebuilt from the trace.
 """
 import json
 
+from n3core.tracing.format import KIND_START
 from n3core.tracing.payload import Cut
 from n3core.tracing.reader import open_trace
 
@@ -53,7 +54,7 @@ def test_a_thirty_turn_conversation_replays_identically(tmp_path):
         stored, whole, index, seen = [], [], [], 0
         for batch in run.batches():
             for i in range(len(batch)):
-                if batch.site[i] in llm and batch.kind[i] == 0:
+                if batch.site[i] in llm and batch.kind[i] == KIND_START:
                     stored.append(batch.recorded(i))
                     whole.append(batch.payload(i))
                     index.append(seen + i)

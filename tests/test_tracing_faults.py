@@ -25,6 +25,7 @@ from n3core.tracing.reader import open_trace
 
 from support.fault_runs import (API_KEY, assert_same_run, cli, spawn, trace_bytes, warnings,
                                 write_program)
+from support.loopback import send_whole
 
 MAIN = ("--chain", "main", "--input")
 
@@ -131,11 +132,7 @@ class Misbehaving(BaseHTTPRequestHandler):
                         }.get(mode, (200, json.dumps({"choices": [{"message": {
                             "role": "assistant", "content": "fine"}}]}).encode()))
         try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            send_whole(self, status, "application/json", body)
         except OSError:
             pass
 

@@ -13,7 +13,7 @@ import pytest
 
 from n3core.tracing import hooks, session
 from n3core.tracing.errors import TraceError, TraceFormatError
-from n3core.tracing.format import FORMAT_MAJOR, FORMAT_MINOR, HEADER, Kind
+from n3core.tracing.format import FORMAT_MAJOR, FORMAT_MINOR, HEADER, KIND_START, Kind
 from n3core.tracing.reader import open_trace
 
 from support.tracing_cores import AVAILABLE, ROOT, SITES, fake_clock, tracing_core  # noqa: F401
@@ -102,7 +102,7 @@ def test_batches_are_columnar(tmp_path, tracing_core):
             list(trace.batches())
     assert sum(len(b) for b in batches) == 120 and len(batches[0]) == 8
     first = batches[0]
-    assert first.ts.typecode == "q" and first.kind[0] == 0 and first.site[0] == 1
+    assert first.ts.typecode == "q" and first.kind[0] == KIND_START and first.site[0] == 1
     assert first.payload(0) is None and first.payload(1) == {"i": 0}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from n3core.tracing import hooks, probes, session
-from n3core.tracing.format import Site
+from n3core.tracing.format import KIND_START, Site
 from n3core.tracing.history import FIELD
 from n3core.tracing.payload import Cut
 from n3core.tracing.reader import open_trace
@@ -64,7 +64,7 @@ def _record(path, conversations, core, config=None):
 
 def _requests(path, core):
     with open_trace(str(path), core=core) as trace:
-        return [ev.payload for ev in trace.events() if ev.site == LLM and ev.kind == 0]
+        return [ev.payload for ev in trace.events() if ev.site == LLM and ev.kind == KIND_START]
 
 
 def _plain(request):
@@ -85,7 +85,7 @@ def test_the_file_holds_each_message_once_and_the_tools_once(tmp_path, tracing_c
     _record(path, [_conversation(6)], tracing_core)
     with open_trace(str(path)) as trace:
         stored = [b.recorded(i) for b in trace.batches() for i in range(len(b))
-                  if b.site[i] == LLM and b.kind[i] == 0]
+                  if b.site[i] == LLM and b.kind[i] == KIND_START]
     assert [len(r["messages"]) for r in stored] == [2, 2, 2, 2, 2, 2]
     assert stored[0]["tools"] == TOOLS and all(r["tools"] is None for r in stored[1:])
     assert [r[FIELD]["messages"] for r in stored[1:]] == [[n, 2 * n] for n in range(1, 6)]
@@ -175,6 +175,6 @@ def test_the_flight_recorder_keeps_requests_whole(tmp_path, tracing_core):
     sent = _record(path, [_conversation(5)], tracing_core, {"policy": "flight-recorder"})
     with open_trace(str(path)) as trace:
         stored = [b.recorded(i) for b in trace.batches() for i in range(len(b))
-                  if b.site[i] == LLM and b.kind[i] == 0]
+                  if b.site[i] == LLM and b.kind[i] == KIND_START]
     assert [_plain(r) for r in stored] == sent
     assert all(FIELD not in r for r in stored)

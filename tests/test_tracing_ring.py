@@ -130,6 +130,15 @@ def test_block_waits_for_the_disk_and_the_trailer_counts_it(tmp_path, tracing_co
     assert disk.tracer.stats["block_waits"] == report.block_waits
 
 
+def _on_eight_threads(work, seconds: float) -> None:
+    """Run `work` on eight threads at once; each join waits at most `seconds`."""
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds)
+
+
 def _check_nesting(events, tasks_expected):
     starts = {e.span: e for e in events if e.kind == Kind.start}
     ends = {e.span for e in events if e.kind == Kind.end}
@@ -158,11 +167,7 @@ def test_spans_nest_per_thread(tmp_path, tracing_core):
             hooks.exit(inner)
             hooks.exit(outer)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    _on_eight_threads(work, 30)
     session.stop()
     with open_trace(path) as trace:
         events = list(trace.events())
@@ -321,11 +326,7 @@ def test_sync_spans_nest_inside_async_spans_inside_tasks_on_threads(tmp_path, tr
         for _ in range(3):
             asyncio.run(main())
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _on_eight_threads(work, 60)
     session.stop()
     events = _read(path)
     starts, pairs = _named(events)

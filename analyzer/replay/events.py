@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from n3core.tracing.format import KIND_INSTANT, KIND_START
+
 from ..model import INSTANT_TYPES, KIND_NAMES, stem
 
 MISSING = object()
@@ -58,9 +60,9 @@ def event_types_of(site_stem: str) -> tuple:
 
 
 def event_type_name(site_stem: str, kind: int) -> str:
-    if kind == 3 or site_stem in INSTANT_STEMS:
+    if kind == KIND_INSTANT or site_stem in INSTANT_STEMS:
         return site_stem
-    return site_stem + ("_start" if kind == 0 else "_end")
+    return site_stem + ("_start" if kind == KIND_START else "_end")
 
 
 def split_location(location: str) -> tuple:

@@ -69,13 +69,9 @@ class Kind(enum.IntEnum):
 KIND_START, KIND_END, KIND_ERROR_END, KIND_INSTANT = (int(k) for k in Kind)
 
 @dataclass(frozen=True)
-class Site:
-    """One row of the site table: everything a runtime event does not have to carry.
-
-    The build writes every field to sites.json; `kind` (span or instant) and `target`
-    (the Python function traced) are the build's own, and the trace header leaves them
-    out (HEADER_FIELDS).
-    """
+class SiteFields:
+    """What every site row has, whoever wrote the table: the build's `Site` and the
+    analyzer's row for a trace of either format (which has no captures) share it."""
 
     id: int
     event_type: str
@@ -84,6 +80,17 @@ class Site:
     file: str = ""
     line: int = 0
     column: int = 0
+
+
+@dataclass(frozen=True)
+class Site(SiteFields):
+    """One row of the site table: everything a runtime event does not have to carry.
+
+    The build writes every field to sites.json; `kind` (span or instant) and `target`
+    (the Python function traced) are the build's own, and the trace header leaves them
+    out (HEADER_FIELDS).
+    """
+
     captures: tuple = field(default_factory=tuple)
     kind: str = ""
     target: str = ""

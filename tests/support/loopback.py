@@ -1,4 +1,5 @@
-"""Loopback servers the tests start: a free port, and the parallel example's quote API."""
+"""Loopback servers the tests start: a free port, a whole reply, and the parallel example's
+quote API."""
 from __future__ import annotations
 
 import socket
@@ -16,6 +17,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def send_whole(handler, status: int, content_type: str, body: bytes, headers=None) -> None:
+    """Answer a `BaseHTTPRequestHandler` request with one complete, sized reply."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 @pytest.fixture

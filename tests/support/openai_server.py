@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.support.loopback import send_whole
+
 
 def chat(content=None, tool_calls=None, usage=None, finish_reason=None, model="gpt-test"):
     """A Chat Completions reply body; `tool_calls` items are (id, name, arguments dict)."""
@@ -171,13 +173,7 @@ class FakeOpenAI:
                     self._drip(reply, payload, ctype)
                     return
                 try:
-                    self.send_response(reply.get("status", 200))
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(payload)))
-                    for name, value in (reply.get("headers") or {}).items():
-                        self.send_header(name, value)
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    send_whole(self, reply.get("status", 200), ctype, payload, reply.get("headers"))
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

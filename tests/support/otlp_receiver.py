@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest, ExportTraceServiceResponse)
 
+from tests.support.loopback import send_whole
+
 
 class Receiver:
     """An OTLP/HTTP traces receiver; `answers` are (status, headers) for the first POSTs."""
@@ -37,13 +39,7 @@ class Receiver:
                     data = resp.SerializeToString()
                 else:
                     data = b"not now"
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_whole(self, status, "application/x-protobuf", data, headers)
 
             def log_message(self, *args):
                 pass

@@ -10,6 +10,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.support.loopback import send_whole
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
@@ -126,11 +128,7 @@ class QuoteAPI:
             def do_GET(self):
                 api.served += 1
                 body = json.dumps({"symbol": "N3X", "price": 101.25, "served": api.served}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_whole(self, 200, "application/json", body)
 
             def log_message(self, *args):
                 pass
