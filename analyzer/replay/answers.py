@@ -41,10 +41,6 @@ class Runtime:
             response.chunks, response.time_to_first_chunk = chunks, first
         return response
 
-    def value(self, kind: str, recorded):
-        """What the boundary returns, from its recorded end payload."""
-        return self.response(recorded) if kind == "llm" else recorded["output"]
-
     def error(self, recorded: dict, site) -> BaseException:
         """The recorded error again: same type, message and code."""
         name = recorded["type"]

@@ -6,6 +6,7 @@ records, so a damaged or hostile trace is refused before anything runs.
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from n3core.tracing.format import Kind
@@ -98,11 +99,19 @@ def read_book(path, *, check: bool = True) -> Book:
 
     The pass reads requests as recorded, without the history of llm requests put back: only
     their hashes are needed. A request recorded without its hash is hashed whole, so a trace
-    that has one is read again with the history rebuilt."""
+    that has one is read again with the history rebuilt.
+
+    The cyclic collector is paused for the pass: everything it allocates lives as long as
+    the book, so collections would only walk the growing book again and again."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _read(path, check, False)
     except _NeedsHistory:
         return _read(path, check, True)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _read(path, check: bool, history: bool) -> Book:
