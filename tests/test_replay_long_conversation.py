@@ -41,13 +41,18 @@ def count(label):
 '''
 
 
-def test_a_thirty_turn_conversation_replays_identically(tmp_path):
+def _recorded(tmp_path) -> str:
     folder = tmp_path / "counter"
     folder.mkdir()
     (folder / "app.ai").write_text(PROGRAM)
     (folder / "counttool.py").write_text(COUNT_TOOL)
     trace = record(tmp_path, folder / "app.ai", tmp_path / "run.n3t",
                    "--agent", "Counter", "--input", "go")
+    return trace
+
+
+def test_a_thirty_turn_conversation_replays_identically(tmp_path):
+    trace = _recorded(tmp_path)
     with open_trace(trace) as run:
         llm = {s.id for s in run.header.sites if s.event_type == "llm_call"}
         stored, whole, index, seen = [], [], [], 0
@@ -80,12 +85,7 @@ def test_requests_recorded_without_their_hash_are_hashed_whole(tmp_path):
     from n3core.tracing.reqhash import FIELD as HASH
     from tests.support.trace_edit import rewrite
 
-    folder = tmp_path / "counter"
-    folder.mkdir()
-    (folder / "app.ai").write_text(PROGRAM)
-    (folder / "counttool.py").write_text(COUNT_TOOL)
-    trace = record(tmp_path, folder / "app.ai", tmp_path / "run.n3t",
-                   "--agent", "Counter", "--input", "go")
+    trace = _recorded(tmp_path)
     before = []
 
     def unhashed(site, kind, payload):
