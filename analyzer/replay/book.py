@@ -130,7 +130,8 @@ def _read(path, check: bool, history: bool) -> Book:
         seq = 0
         START, END, INSTANT = int(Kind.start), int(Kind.end), int(Kind.instant)
         for batch in trace.batches():
-            payload, recorded_get, ts, chunk = batch.payload, batch.recorded_get, batch.ts, batch.seq
+            payload, recorded_get, ts, chunk = (batch.payload, batch.recorded_get, batch.ts,
+                                                batch.seq)
             for i, (kind, site, span, parent) in enumerate(
                     zip(batch.kind, batch.site, batch.span, batch.parent)):
                 if kind == START:
