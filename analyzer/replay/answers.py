@@ -21,21 +21,25 @@ class Runtime:
 
     def response(self, recorded: dict):
         llm = self.llm
-        calls = [llm.ToolCall(str(c.get("id") or ""), c["name"], dict(c["arguments"]))
-                 for c in recorded.get("tool_calls") or ()]
+        calls = recorded.get("tool_calls")
+        if calls:
+            tool_call = llm.ToolCall
+            calls = [tool_call(str(c.get("id") or ""), c["name"], dict(c["arguments"]))
+                     for c in calls]
+        else:
+            calls = []
         usage = recorded.get("usage")
         if isinstance(usage, dict):
             usage = llm.Usage(usage["prompt_tokens"], usage["completion_tokens"],
                               usage["total_tokens"], bool(usage.get("estimated", False)))
-        streamed = {k: recorded[k] for k in ("chunks", "time_to_first_chunk")
-                    if recorded.get(k) is not None}  # a streamed call is answered whole
-        return llm.LLMResponse(text=recorded.get("text") or "", tool_calls=calls, usage=usage,
-                               finish_reason=recorded.get("finish_reason") or "stop",
-                               raw=recorded.get("raw"), model=recorded.get("model"), **streamed)
-
-    def value(self, kind: str, recorded):
-        """What the boundary returns, from its recorded end payload."""
-        return self.response(recorded) if kind == "llm" else recorded["output"]
+        # positional, in the runtime's field order: a call by keyword costs twice as much
+        response = llm.LLMResponse(recorded.get("text") or "", calls, usage,
+                                   recorded.get("finish_reason") or "stop",
+                                   recorded.get("raw"), recorded.get("model"))
+        chunks, first = recorded.get("chunks"), recorded.get("time_to_first_chunk")
+        if chunks is not None or first is not None:  # a streamed call is answered whole
+            response.chunks, response.time_to_first_chunk = chunks, first
+        return response
 
     def error(self, recorded: dict, site) -> BaseException:
         """The recorded error again: same type, message and code."""

@@ -6,9 +6,11 @@ records, so a damaged or hostile trace is refused before anything runs.
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from n3core.tracing.format import Kind
+from n3core.tracing.history import FIELD as HISTORY
 from n3core.tracing.payload import Cut, Opaque
 from n3core.tracing.reader import open_trace
 
@@ -88,9 +90,32 @@ class Book:
                 entry.recorded_request = None
 
 
+class _NeedsHistory(Exception):
+    """A boundary without its recorded hash in a trace read without its llm history."""
+
+
 def read_book(path, *, check: bool = True) -> Book:
-    """One pass over the trace at `path`; MalformedTraceError on answers no run records."""
-    with open_trace(path) as trace:
+    """One pass over the trace at `path`; MalformedTraceError on answers no run records.
+
+    The pass reads requests as recorded, without the history of llm requests put back: only
+    their hashes are needed. A request recorded without its hash is hashed whole, so a trace
+    that has one is read again with the history rebuilt.
+
+    The cyclic collector is paused for the pass: everything it allocates lives as long as
+    the book, so collections would only walk the growing book again and again."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _read(path, check, False)
+    except _NeedsHistory:
+        return _read(path, check, True)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read(path, check: bool, history: bool) -> Book:
+    with open_trace(path, history=history) as trace:
         book = Book(trace.header, path=str(path))
         sites = {s.id: s for s in trace.header.sites}
         names = {sid: site_key(s) for sid, s in sites.items()}
@@ -99,45 +124,49 @@ def read_book(path, *, check: bool = True) -> Book:
         roots = {sid for sid, s in sites.items() if s.event_type in ENTRY_EVENTS}
         tracker = KeyTracker()
         start, end, paths = tracker.start, tracker.end, tracker.paths
+        entries = book.entries
         hash_key = (HASH_FIELD,)
         open_calls: dict = {}
         seq = 0
         START, END, INSTANT = int(Kind.start), int(Kind.end), int(Kind.instant)
         for batch in trace.batches():
-            kinds, site_col, spans, parents = batch.kind, batch.site, batch.span, batch.parent
-            for i in range(len(batch)):
-                kind, site, span = kinds[i], site_col[i], spans[i]
+            payload, recorded_get, ts, chunk = (batch.payload, batch.recorded_get, batch.ts,
+                                                batch.seq)
+            for i, (kind, site, span, parent) in enumerate(
+                    zip(batch.kind, batch.site, batch.span, batch.parent)):
                 if kind == START:
-                    path_ = start(span, parents[i], names.get(site) or f"site:{site}")
+                    path_ = start(span, parent, names.get(site) or f"site:{site}")
                     if site in boundary:
-                        digest = batch.payload_get(i, hash_key).get(HASH_FIELD)
-                        if isinstance(digest, str):
+                        digest = recorded_get(i, hash_key).get(HASH_FIELD)
+                        if digest.__class__ is str:
                             request = LAZY
                         else:  # older traces: hash what was recorded
-                            request = batch.payload(i)
+                            request = payload(i)
+                            if not history and isinstance(request, dict) and HISTORY in request:
+                                raise _NeedsHistory()
                             digest = request_hash(request)
                         seq += 1
                         open_calls[span] = Entry(path_, boundary[site], sites[site], request,
-                                                 digest, seq, batch.ts[i], book=book,
-                                                 where=(batch.seq, i))
-                    elif book.entry is None and site in roots and parents[i] == 0:
-                        _entry(book, sites[site], batch.payload(i))
+                                                 digest, seq, ts[i], 0, "", None, book,
+                                                 (chunk, i))
+                    elif book.entry is None and site in roots and parent == 0:
+                        _entry(book, sites[site], payload(i))
                 elif kind == INSTANT:
                     if site == 0:
-                        err = batch.payload(i)
+                        err = payload(i)
                         if isinstance(err, dict):
-                            book.errors.append((paths.get(parents[i], ""),
+                            book.errors.append((paths.get(parent, ""),
                                                 str(err.get("type")), str(err.get("message"))))
                 else:
                     end(span)
                     call = open_calls.pop(span, None) if open_calls else None
                     if call is not None:
-                        call.end_ns = batch.ts[i]
+                        call.end_ns = ts[i]
                         call.outcome = "ok" if kind == END else "error"
-                        call.answer = batch.payload(i)
+                        call.answer = payload(i)
                         if check:
                             check_answer(call)
-                        book.entries[call.key] = call
+                        entries[call.key] = call
             book.events += len(batch)
     return book
 

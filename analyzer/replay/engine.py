@@ -50,6 +50,7 @@ class Replayer:
     def __init__(self, book, runtime, sites, *, mode="stop", mocks=None, limits=None,
                  redaction=None, on_event=None):
         self.book, self.runtime, self.mode = book, runtime, mode
+        self.entries = book.entries
         self.sites = {s.id: s for s in sites}
         self.names = {sid: site_key(s) for sid, s in self.sites.items()}
         self.kinds = {sid: BOUNDARY_EVENTS.get(s.event_type) for sid, s in self.sites.items()}
@@ -92,7 +93,7 @@ class Replayer:
             self.departures.append(Departure("mocked", key, site, f"--mock {mock.name}",
                                              action="mock"))
             return mock.answer(self.runtime)
-        entry = self.book.entries.get(key)
+        entry = self.entries.get(key)
         if entry is None:
             return self._diverge("extra", key, site, None, payload)
         if entry.recorded_request is not None or payload is not None:
@@ -105,7 +106,9 @@ class Replayer:
         self.matched += 1
         if entry.outcome == "error":
             raise self.runtime.error(entry.answer, site)
-        return self.runtime.value(entry.kind, entry.answer)
+        if entry.kind == "llm":  # a tool's or clock's answer is its recorded output
+            return self.runtime.response(entry.answer)
+        return entry.answer["output"]
 
     def _diverge(self, verdict, key, site, entry, payload):
         recorded = entry.request if entry is not None else None

@@ -193,7 +193,8 @@ class Batch:
 class Trace:
     """An open trace file; iterate once with batches() or events(), then read report."""
 
-    def __init__(self, path, decoder=None, module=None, count_bad_payloads=False):
+    def __init__(self, path, decoder=None, module=None, count_bad_payloads=False,
+                 history=True):
         self.path = os.fspath(path)
         self._count_bad = count_bad_payloads
         self._module = module or _core.reader_module()
@@ -213,7 +214,8 @@ class Trace:
         self.report = Report(file_size=size, bytes_read=self.header.size)
         self._shift = self.header.wall_anchor_ns - self.header.mono_anchor_ns
         self._rebuilder = (_history.Rebuilder(self.header.sites)
-                           if self.header.format_version >= (1, HISTORY_MINOR) else None)
+                           if history and self.header.format_version >= (1, HISTORY_MINOR)
+                           else None)
         self._started = False
 
     def __enter__(self) -> "Trace":
@@ -327,12 +329,15 @@ class Trace:
                 yield batch.event(i)
 
 
-def open_trace(path, *, core: str | None = None, count_bad_payloads: bool = False) -> Trace:
+def open_trace(path, *, core: str | None = None, count_bad_payloads: bool = False,
+               history: bool = True) -> Trace:
     """Open a trace for streaming; raises TraceFormatError when it is not a readable trace.
 
     `core` ("c" or "python") picks the record and payload decoders, for tests and
     benchmarks; the default follows n3core.tracing.core. With `count_bad_payloads`, an
-    undecodable payload is counted in the report instead of raised (see above).
+    undecodable payload is counted in the report instead of raised (see above). With
+    `history=False`, llm requests are given as recorded (`recorded`), their history not put
+    back: a reader that needs only their request hashes skips the rebuilding.
     """
     module = _core.reader_module(core) if core else None
-    return Trace(path, module=module, count_bad_payloads=count_bad_payloads)
+    return Trace(path, module=module, count_bad_payloads=count_bad_payloads, history=history)
