@@ -27,13 +27,14 @@ def generate(path, events):
     """agent executions of 100 turns; a turn = llm call (model in, usage out) + 2 tool calls."""
     sys.path.insert(0, ROOT)
     import n3core.tracing.session as s
+    from n3core.tracing import hooks
 
     s.start(path + ".part", SITES, {"install_hooks": False, "chunk_events": 4096})
     start = time.perf_counter()
     n = 0
     llm_in = {"model": "gpt-4o", "provider": "openai"}
     llm_out = {"usage": {"prompt_tokens": 900, "completion_tokens": 120, "total_tokens": 1020}}
-    enter, exit_ = s.enter, s.exit
+    enter, exit_ = hooks.enter, hooks.exit
     while n < events and time.perf_counter() - start < GEN_BUDGET_S:
         agent = enter(1, None)
         for turn in range(100):

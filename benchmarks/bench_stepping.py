@@ -32,13 +32,14 @@ SITES = [
 
 def generate(path, events):
     import n3core.tracing.session as s
+    from n3core.tracing import hooks
 
     s.start(path + ".part", SITES, {"install_hooks": False})
     llm_in = {"model": "gpt-4o"}
     llm_out = {"text": "ok", "usage": {"prompt_tokens": 900, "completion_tokens": 120,
                                         "total_tokens": 1020}}
     args = {"arguments": {"q": "tides"}}
-    enter, exit_ = s.enter, s.exit
+    enter, exit_ = hooks.enter, hooks.exit
     n = 0
     while n < events:
         t = enter(2, {"turn": n})
@@ -99,6 +100,8 @@ def collect(quick: bool) -> list:
     samples = interleaved(cases, 2 if quick else ROUNDS, clock=time.process_time_ns, warmup=0)
     rate = {k: Stat.of(count * 1e9 / ns for ns in v) for k, v in samples.items()}
     reading = {"reading the trace alone": rate.pop("read batches only")}
+    free = "stepping, no breakpoint"  # the target is for stepping without pauses
     return [Row("Replay", f"fallback {name}, {count:,} events", "events/s", stat, reading,
-                better="higher", target="≥ 500k/s", met=stat.median >= 500_000)
+                better="higher", target="≥ 500k/s" if name == free else "",
+                met=stat.median >= 500_000 if name == free else None)
             for name, stat in rate.items()]

@@ -35,5 +35,6 @@ def describe() -> dict:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "compiled": compiled_cores(),
+        "load average at the end (1, 5, 15 min)": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
