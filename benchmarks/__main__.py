@@ -3,7 +3,9 @@
 Each `bench_*.py` module offers `collect(quick) -> list[Row]`. A full run writes
 benchmarks/RESULTS.md and benchmarks/RESULTS.json; a run filtered by NAME prints its table
 and writes nothing, so a partial run never overwrites the full one.
-`python -m benchmarks compare OLD.json NEW.json` prints what moved between two runs.
+`--update NAME ...` runs only those modules and puts their rows into the written results
+in place of the rows with the same area and figure. `python -m benchmarks compare OLD.json
+NEW.json` prints what moved between two runs.
 """
 import importlib
 import pathlib
@@ -28,6 +30,7 @@ def main(argv: list) -> int:
             return 2
         return 0
     quick = "--quick" in argv
+    update = "--update" in argv
     only = [a for a in argv if not a.startswith("-")]
     rows = []
     for path in sorted(HERE.glob("bench_*.py")):
@@ -37,8 +40,12 @@ def main(argv: list) -> int:
         module = importlib.import_module(f"benchmarks.{path.stem}")
         rows += module.collect(quick)
     facts = machine.describe()
+    if update:
+        _, old = results.load(str(HERE / "RESULTS.json"))
+        new = {(r.area, r.figure): r for r in rows}
+        rows = [new.pop((r.area, r.figure), r) for r in old] + list(new.values())
     table = results.to_markdown(rows, facts, quick)
-    if only:
+    if only and not update:
         print(table)
         return 0
     (HERE / "RESULTS.md").write_text(table, encoding="utf-8")

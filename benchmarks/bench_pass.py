@@ -193,6 +193,23 @@ def agent_overhead(tmp, rounds, round_s):
     return times, runs * TURNS
 
 
+def viztracer_bytes_per_turn(tmp, conversations=10):
+    """Bytes per turn of VizTracer's saved JSON for the 20-turn run on the plain build, or
+    None when VizTracer is not installed."""
+    try:
+        from viztracer import VizTracer
+    except ImportError:
+        return None
+    app = load(tmp / f"turns{TURNS}" / "build-plain")
+    out = tmp / "viztracer.json"
+    tracer = VizTracer(tracer_entries=4_000_000, verbose=0, output_file=str(out))
+    tracer.start()
+    asyncio.run(workload(app, conversations))
+    tracer.stop()
+    tracer.save()
+    return out.stat().st_size / (TURNS * conversations)
+
+
 def bytes_per_turn(tmp, conversations=10) -> dict:
     """{turns: trace bytes per turn} for conversations of 5, 20 and 50 turns (whole file)."""
     from n3core.tracing import session
@@ -239,6 +256,7 @@ def collect(quick: bool) -> list:
         tmp = Path(tmp)
         times, turns = agent_overhead(tmp, 3 if quick else ROUNDS, 0.3 if quick else ROUND_S)
         sizes = bytes_per_turn(tmp, 5 if quick else 10)
+        viz = viztracer_bytes_per_turn(tmp, 5 if quick else 10)
     plain = times["plain"]
     ratio = {k: Stat.of(v / p for v, p in zip(vals, plain)) for k, vals in times.items()}
     area = f"Disabled and enabled cost: agent workload, {TURNS}-turn conversations"
@@ -259,6 +277,10 @@ def collect(quick: bool) -> list:
     rows.append(Row("Bytes on disk", "trace bytes per turn, 50-turn conversations", "B/turn",
                     one(sizes[50]), {"5 turns": one(sizes[5]), "20 turns": one(sizes[20])},
                     target="≤ 1.3× the 5-turn figure", met=growth <= 1.3))
+    if viz is not None:
+        rows.append(Row("Bytes on disk", f"trace bytes per turn, {TURNS}-turn conversations",
+                        "B/turn", one(sizes[TURNS]),
+                        {"VizTracer's JSON of the same run (plain build)": one(viz)}))
     lines, samples = pass_speed(3 if quick else 5)
     rows.append(Row("Front end and pass", f"instrumenting pass, {lines:,} lines of Python",
                     "lines/s", Stat.of(lines / s for s in samples), better="higher"))

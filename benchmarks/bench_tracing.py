@@ -21,6 +21,7 @@ N = 400_000
 ROUNDS = 7  # every contestant gets the same interleaved rounds
 SITES = [{"id": 1, "event_type": "tool_call", "component": "tool", "name": "t"}]
 SMALL = {"model": "gpt-4o-mini", "tokens": 42, "temperature": 0.2}
+MONITORING = "no-op sys.monitoring callback (PY_START, PY_RETURN)"
 
 
 def cpu_ns(fn, n=N) -> float:
@@ -99,6 +100,28 @@ def _profiled():
     return (setup, plain_loop, teardown, N)
 
 
+def _monitored():
+    """A no-op `sys.monitoring` callback on every function start and return (3.12+)."""
+    mon = sys.monitoring
+    tool, events = mon.PROFILER_ID, (mon.events.PY_START, mon.events.PY_RETURN)
+
+    def callback(*args):
+        return None
+
+    def setup():
+        mon.use_tool_id(tool, "n3trace-bench")
+        for event in events:
+            mon.register_callback(tool, event, callback)
+        mon.set_events(tool, events[0] | events[1])
+
+    def teardown(state):
+        mon.set_events(tool, 0)
+        for event in events:
+            mon.register_callback(tool, event, None)
+        mon.free_tool_id(tool)
+    return (setup, plain_loop, teardown, N)
+
+
 def _viztracer():
     try:
         from viztracer import VizTracer
@@ -156,6 +179,8 @@ def measure_pairs(tmp: str, name: str) -> dict:
     }
     if name != "python":
         contestants["python twin: enter_sync/exit pair"] = _traced(tmp, "python", sync_loop)
+    if hasattr(sys, "monitoring"):
+        contestants[MONITORING] = _monitored()
     peers = {"VizTracer (warm buffer)": _viztracer(),
              "OpenTelemetry SDK span (Batch, no-op exporter)": _otel()}
     contestants.update({k: v for k, v in peers.items() if v is not None})
@@ -254,7 +279,8 @@ def collect(quick: bool) -> list:
         per_core = {name: measure_core(name, tmp) for name in core.available()}
     ours = pairs["enter_sync/exit pair (block, real file)"]
     peers = {k: pairs[k] for k in ("python twin: enter_sync/exit pair",
-                                   "no-op sys.setprofile callback", "VizTracer (warm buffer)",
+                                   "no-op sys.setprofile callback", MONITORING,
+                                   "VizTracer (warm buffer)",
                                    "OpenTelemetry SDK span (Batch, no-op exporter)") if k in pairs}
     prof = pairs["no-op sys.setprofile callback"]
     rows = [
