@@ -153,8 +153,8 @@ def _document(path, info, analysis, kept, omitted, detailed, payloads, errors_un
                      "location": site.location or None, "site": site.id,
                      "critical": sid in critical, "errors": errors_under.get(sid, 0)})
         if sid in detailed:
-            details[str(sid)] = {"start": jsonable(clip(start_payload)),
-                                 "end": jsonable(clip(end_payload)),
+            details[str(sid)] = {"start": clip(start_payload),
+                                 "end": clip(end_payload),
                                  "events": [si, ei]}
             if site.id not in sources and site.file:
                 lines = source_lines(site, path, sha, SOURCE_CONTEXT)
