@@ -4,9 +4,11 @@
 It walks a batch's columns through their C buffers (`array.array` data pointers) in the
 same phases as the twin (file the starts and count the instants, run the payload handlers,
 time the repeated tool calls, count the failed spans, pair the ends), so that every dict,
-heap and list ends up with the same contents in the same order. The state stays in the
-Python objects the result code reads (`open`, `children`, `durations`, the token tables);
-what is compiled is the per-event and per-span work: the pairing, the critical-path
+heap and list ends up with the same contents in the same order. The open spans live in a
+C hash map (`_OpenSpans`, read by the shared handlers through dict methods), as do the
+open-children counts; the rest of the state stays in the Python objects the result code
+reads (`children`, `durations`, the token tables). What is compiled is the per-event and
+per-span work: the pairing, the critical-path
 bookkeeping (`Children`), llm usage and prices, the tool-call fingerprints. Rare events
 (errors, prompt ends, rss samples) go to the shared handlers of `passbase.PassBase`.
 """
@@ -147,6 +149,149 @@ cdef int64_t _counts_take(Counts* m, uint32_t span) nogil:
     m.keys[i] = 0
     m.vals[i] = 0
     return 0
+
+
+# -- open spans: a C hash map (uint32 span -> start, parent, site) -----------------------
+
+cdef struct OSlot:
+    uint64_t key        # span + 1; 0 = empty slot
+    int64_t st
+    uint64_t seq        # when the span was filed: the map iterates in that order, as a dict
+    uint32_t par
+    uint32_t site
+
+
+cdef class _OpenSpans:
+    """`open` of the twin (span -> (start ts, parent, site)) without a tuple per span; the
+    shared handlers read it through the dict methods they use."""
+
+    cdef OSlot* slots
+    cdef size_t cap, n, mask
+    cdef int shift
+    cdef uint64_t seq
+
+    def __cinit__(self):
+        self.slots = NULL
+        self.seq = 0
+        self._alloc(16)
+
+    def __dealloc__(self):
+        free(self.slots)
+
+    cdef int _alloc(self, size_t cap) except -1:
+        cdef int bits = 0
+        while (<size_t>1 << bits) < cap:
+            bits += 1
+        self.slots = <OSlot*>calloc(<size_t>1 << bits, sizeof(OSlot))
+        if self.slots == NULL:
+            raise MemoryError()
+        self.cap = <size_t>1 << bits
+        self.mask = self.cap - 1
+        self.shift = 64 - bits
+        self.n = 0
+        return 0
+
+    cdef inline size_t _home(self, uint64_t key) nogil:
+        return <size_t>((key * <uint64_t>11400714819323198485ULL) >> self.shift) & self.mask
+
+    cdef inline size_t _slot(self, uint64_t key) nogil:
+        cdef size_t i = self._home(key)
+        while self.slots[i].key != 0 and self.slots[i].key != key:
+            i = (i + 1) & self.mask
+        return i
+
+    cdef inline OSlot* find(self, uint32_t span) nogil:
+        cdef uint64_t key = <uint64_t>span + 1
+        cdef size_t i = self._slot(key)
+        return &self.slots[i] if self.slots[i].key == key else NULL
+
+    cdef int put(self, uint32_t span, int64_t st, uint32_t par, uint32_t site) except -1:
+        cdef uint64_t key = <uint64_t>span + 1
+        cdef size_t i = self._slot(key), j, old_cap
+        cdef OSlot* old
+        if self.slots[i].key != key:
+            if (self.n + 1) * 2 > self.cap:
+                old, old_cap = self.slots, self.cap
+                self._alloc(old_cap * 2)
+                for j in range(old_cap):
+                    if old[j].key:
+                        self.slots[self._slot(old[j].key)] = old[j]
+                        self.n += 1
+                free(old)
+                i = self._slot(key)
+            self.slots[i].key = key
+            self.slots[i].seq = self.seq
+            self.seq += 1
+            self.n += 1
+        self.slots[i].st = st
+        self.slots[i].par = par
+        self.slots[i].site = site
+        return 0
+
+    cdef bint take(self, uint32_t span, OSlot* out) nogil:
+        """Remove `span` into `out`; false when it is not open."""
+        cdef uint64_t key = <uint64_t>span + 1
+        cdef size_t i = self._slot(key), j, h
+        if self.slots[i].key != key:
+            return False
+        out[0] = self.slots[i]
+        self.n -= 1
+        j = i
+        while True:   # a backward shift keeps the probe chains unbroken
+            j = (j + 1) & self.mask
+            if self.slots[j].key == 0:
+                break
+            h = self._home(self.slots[j].key)
+            if (j > i and (h <= i or h > j)) or (j < i and (h <= i and h > j)):
+                self.slots[i] = self.slots[j]
+                i = j
+        self.slots[i].key = 0
+        return True
+
+    cdef OSlot* _lookup(self, object span):
+        if type(span) is int and 0 <= span <= 0xFFFFFFFF:
+            return self.find(<uint32_t>span)
+        return NULL
+
+    def get(self, span, default=None):
+        cdef OSlot* o = self._lookup(span)
+        return default if o == NULL else (o.st, o.par, o.site)
+
+    def __getitem__(self, span):
+        cdef OSlot* o = self._lookup(span)
+        if o == NULL:
+            raise KeyError(span)
+        return (o.st, o.par, o.site)
+
+    def __contains__(self, span):
+        return self._lookup(span) != NULL
+
+    def __len__(self):
+        return self.n
+
+    def pop(self, span, default=None):
+        cdef OSlot o
+        if type(span) is int and 0 <= span <= 0xFFFFFFFF and self.take(<uint32_t>span, &o):
+            return (o.st, o.par, o.site)
+        return default
+
+    def items(self):
+        """(span, (start ts, parent, site)) in the order the spans were filed."""
+        cdef list rows = []
+        cdef size_t j
+        cdef OSlot* o
+        for j in range(self.cap):
+            if self.slots[j].key:
+                o = &self.slots[j]
+                rows.append((o.seq, <uint32_t>(o.key - 1), (o.st, o.par, o.site)))
+        rows.sort()
+        return [(r[1], r[2]) for r in rows]
+
+    def keys(self):
+        return [kv[0] for kv in self.items()]
+
+    def __iter__(self):
+        return iter(self.keys())
 
 
 # -- the critical path (the twin of critical_path.Children / fold) ----------------------
@@ -321,7 +466,8 @@ cdef array _col(object values, str code):
 cdef class _CPass:
     """The compiled half of `Pass`: typed state and the per-event work."""
 
-    cdef public dict open, children, durations, llm_info, by_llm, by_agent, by_chain
+    cdef public object open
+    cdef public dict children, durations, llm_info, by_llm, by_agent, by_chain
     cdef public dict by_prompt_acc, tool_seen, tool_repeated, roles, _names
     cdef public object open_children, failed, instants, prices, info, total
     cdef public object first_ts, last_ts
@@ -330,6 +476,7 @@ cdef class _CPass:
     cdef public long long base, orphans, unusable
     cdef public bint _errors_on
     cdef Counts _oc          # span -> open children
+    cdef _OpenSpans _open    # the same object as `open`
     cdef uint8_t* _has_dur   # site -> has its durations array, for sites < _tsize
     cdef dict _prices_seen   # model -> PriceTable.lookup (None: ask the table every time)
     cdef uint8_t* _act       # (site << 2 | kind) -> action, for sites < _tsize
@@ -369,6 +516,7 @@ cdef class _CPass:
                 self._role[sid] |= 0x80
         self._payloads = bool(always or cond)
         self.open_children = None   # kept in the C map _oc
+        self.open = self._open = _OpenSpans()
         # only a PriceTable's lookup is known to be a pure function of the model
         self._prices_seen = {} if type(self.prices) is PriceTable else None
 
@@ -385,10 +533,9 @@ cdef class _CPass:
             return A_COND | <int>_HANDLERS[h]
         return 0
 
-    cdef inline int _role_of(self, object s) except -1:
-        cdef long long v = s
-        if 0 <= v < self._tsize:
-            return self._role[v] & 0x7F
+    cdef inline int _role_at(self, uint32_t s) except -1:
+        if s < self._tsize:
+            return self._role[s] & 0x7F
         return _ROLE_CODES.get(self.roles.get(s), 0)
 
     cdef inline bint _rss_at(self, uint32_t s) except -1:
@@ -423,13 +570,14 @@ cdef class _CPass:
         self.base += n
         cdef Py_ssize_t i, nend = 0, nerr = 0
         cdef unsigned char k
-        cdef dict open_ = self.open, inst = <dict>self.instants
+        cdef _OpenSpans open_ = self._open
+        cdef dict inst = <dict>self.instants
         cdef object cnt, s
         # starts and instants
         for i in range(n):
             k = kind[i]
             if k == 0:
-                open_[span[i]] = (ts[i], parent[i], site[i])
+                open_.put(span[i], ts[i], parent[i], site[i])
                 _counts_add(&self._oc, parent[i])
             elif k == 3:
                 s = site[i]
@@ -508,7 +656,8 @@ cdef class _CPass:
         cdef set repeated = self.repeated_spans
         cdef Py_ssize_t i
         cdef unsigned char k
-        cdef object sp, rec
+        cdef object sp
+        cdef OSlot* rec
         cdef list row
         for i in range(n):
             k = kind[i]
@@ -517,18 +666,20 @@ cdef class _CPass:
             sp = span[i]
             if sp in repeated:
                 repeated.discard(sp)
-                rec = self.open.get(sp)
-                if rec:
+                rec = self._open.find(span[i])
+                if rec != NULL:
                     # a span id reused by another site (a damaged trace) has no tool row
                     row = self.tool_repeated.get(self._nm(site[i]))
                     if row is not None:
-                        row[1] += ts[i] - (<tuple>rec)[0]
+                        row[1] += ts[i] - rec.st
         return 0
 
     cdef int _ends(self, Py_ssize_t n, long long base, long long* ts, unsigned int* site,
                    unsigned char* kind, unsigned int* span, Py_ssize_t nend) except -1:
         """Pair the ends of one batch with their starts: durations, slow spans, the path."""
-        cdef dict open_ = self.open, durations = self.durations, children = self.children
+        cdef _OpenSpans open_ = self._open
+        cdef OSlot o
+        cdef dict durations = self.durations, children = self.children
         cdef dict failed = <dict>self.failed
         cdef list slow = self.slow
         cdef Py_ssize_t* idx = <Py_ssize_t*>malloc(nend * sizeof(Py_ssize_t))
@@ -555,13 +706,12 @@ cdef class _CPass:
                 k = kind[i]
                 if k == 0 or k == 3:
                     continue
-                rec = open_.pop(span[i], None)
-                if rec is None:
+                if not open_.take(span[i], &o):
                     self.orphans += 1
                     continue
                 idx[m] = i
-                st[m] = (<tuple>rec)[0]
-                par[m] = (<tuple>rec)[1]
+                st[m] = o.st
+                par[m] = o.par
                 m += 1
                 if not fresh:
                     s = site[i]
@@ -640,16 +790,19 @@ cdef class _CPass:
 
     cdef int _llm_end(self, long long ts, uint32_t s, uint32_t sp, dict data) except -1:
         cdef object sp_o = sp
-        cdef object model, provider, rec, p, c, t, cost, usage, dur, name, tokens, asp, arec
+        cdef object model, provider, p, c, t, cost, usage, dur, name, tokens, asp_o
         cdef object aname, key
+        cdef OSlot* rec = self._open.find(sp)
+        cdef OSlot* arec
+        cdef bint has_rec = rec != NULL
+        cdef uint32_t asp = rec.par if has_rec else 0, asite
         cdef tuple info = self.llm_info.pop(sp_o, None)
         if info is None:
             model = provider = None
         else:
             model, provider = info
         model = model or self._text(data.get("model"))
-        rec = self.open.get(sp_o)
-        dur = ts - (<tuple>rec)[0] if rec else 0
+        dur = ts - rec.st if has_rec else 0
         usage = data.get("usage")
         if isinstance(usage, dict):
             p = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
@@ -689,20 +842,20 @@ cdef class _CPass:
             tokens = self.by_llm[name] = Tokens.__new__(Tokens)
         (<Tokens>tokens)._add(p, c, t, cost, model, dur)
         (<Tokens>self.total)._add(p, c, t, cost, model, dur)
-        if not rec:
+        if not has_rec:
             return 0
         cdef set seen = None
         cdef int role
         cdef Py_ssize_t _
-        cdef dict open_ = self.open, table
+        cdef _OpenSpans open_ = self._open
+        cdef dict table
         cdef list acc
-        asp = (<tuple>rec)[1]
         for _ in range(C_MAX_ANCESTORS):
-            arec = open_.get(asp)
-            if arec is None:
+            arec = open_.find(asp)
+            if arec == NULL:
                 break
-            asite = (<tuple>arec)[2]
-            role = self._role_of(asite)
+            asite = arec.site
+            role = self._role_at(asite)
             if role == R_AGENT or role == R_CHAIN:
                 aname = self._nm(asite)
                 key = (role, aname)
@@ -716,9 +869,10 @@ cdef class _CPass:
                         tokens = table[aname] = Tokens.__new__(Tokens)
                     (<Tokens>tokens)._add(p, c, t, cost, model, dur)
             elif role == R_PROMPT and self._errors_on:
-                acc = self.by_prompt_acc.get(asp)
+                asp_o = asp
+                acc = self.by_prompt_acc.get(asp_o)
                 if acc is None:
-                    acc = self.by_prompt_acc[asp] = [0, 0, 0.0, 0, 0.0, 0, 0]
+                    acc = self.by_prompt_acc[asp_o] = [0, 0, 0.0, 0, 0.0, 0, 0]
                 acc[0] += 1
                 acc[1] += t
                 acc[2] += cost or 0.0
@@ -726,25 +880,27 @@ cdef class _CPass:
                 acc[4] = cost or 0.0
                 acc[5] += dur
                 acc[6] = dur
-            asp = (<tuple>arec)[1]
+            asp = arec.par
         return 0
 
     cdef int _tool_start(self, uint32_t s, uint32_t sp, uint32_t parent, dict data) except -1:
-        cdef object scope = 0, asp = parent, arec, sid = s, args
-        cdef dict open_ = self.open
+        cdef object scope = 0, sid = s, args
+        cdef uint32_t asp = parent
+        cdef OSlot* arec
+        cdef _OpenSpans open_ = self._open
         cdef Py_ssize_t _
         cdef int role
         cdef list row
         cdef set seen
         for _ in range(C_MAX_ANCESTORS):
-            arec = open_.get(asp)
-            if arec is None:
+            arec = open_.find(asp)
+            if arec == NULL:
                 break
-            role = self._role_of((<tuple>arec)[2])
+            role = self._role_at(arec.site)
             if role == R_AGENT or role == R_CHAIN:
                 scope = asp
                 break
-            asp = (<tuple>arec)[1]
+            asp = arec.par
         name = self._nm(sid)
         row = self.tool_repeated.get(name)
         if row is None:
