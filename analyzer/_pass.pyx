@@ -19,6 +19,9 @@ from libc.stdlib cimport calloc, free, malloc
 import heapq
 from array import array as _array
 
+from n3core.tracing.errors import TraceFormatError
+from n3core.tracing.reader import Batch as _ReaderBatch
+
 from .costs import PriceTable
 from .critical_path import KEEP as _PY_KEEP, NODE_CAP as _PY_NODE_CAP
 from .passbase import KEYS, MAX_ANCESTORS, MAX_SEEN_PER_SCOPE, SLOW_K, PassBase, fingerprint
@@ -614,6 +617,12 @@ cdef class _CPass:
         cdef bint has
         cdef dict data
         cdef object rss
+        # A reader batch's payload_get is two Python calls deep; with no llm history put
+        # back it is the decoder's payload_get on the chunk body, called here directly.
+        cdef object decode = None, body = None, offsets = None
+        cdef Py_ssize_t pbase = 0
+        if plen != NULL and type(batch) is _ReaderBatch and not batch._rebuilt:
+            decode, body, offsets, pbase = batch._get, batch._body, batch._offsets, batch._base
         for i in range(n):
             s = site[i]
             k = kind[i]
@@ -625,7 +634,16 @@ cdef class _CPass:
             has = plen == NULL or plen[i] != 0
             if not has and not (a & A_ALWAYS):
                 continue
-            data = get(i, _KEYS) if has else _EMPTY
+            if not has:
+                data = _EMPTY
+            elif decode is None:
+                data = get(i, _KEYS)
+            else:
+                try:
+                    data = decode(body, pbase + offsets[i], plen[i], _KEYS)
+                except TraceFormatError as exc:
+                    batch._undecodable(i, exc)
+                    data = {}
             if has and "rss" in data and self._rss_at(s):
                 rss = data["rss"]
                 if type(rss) is int and 0 <= rss < _MAX_COUNT:
