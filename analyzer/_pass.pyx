@@ -5,7 +5,7 @@ It walks a batch's columns through their C buffers (`array.array` data pointers)
 same phases as the twin (file the starts and count the instants, run the payload handlers,
 time the repeated tool calls, count the failed spans, pair the ends), so that every dict,
 heap and list ends up with the same contents in the same order. The open spans live in a
-C hash map (`_OpenSpans`, read by the shared handlers through dict methods), as do the
+C hash map (`_SpanMap`, read by the shared handlers through dict methods), as do the
 open-children counts; the rest of the state stays in the Python objects the result code
 reads (`children`, `durations`, the token tables). What is compiled is the per-event and
 per-span work: the pairing, the critical-path
@@ -65,108 +65,20 @@ cdef dict _ROLE_CODES = {"llm": 1, "tool": 2, "prompt": 3, "agent": 4, "chain": 
                          "error": 7, "marker": 8}
 
 
-# -- open children per span: a C hash map (uint32 span -> count) ------------------------
-
-cdef struct Counts:
-    uint64_t* keys      # span + 1; 0 = empty slot
-    int64_t* vals
-    size_t cap
-    size_t n
-    int shift
-
-
-cdef int _counts_init(Counts* m, size_t cap) except -1:
-    cdef int bits = 0
-    while (<size_t>1 << bits) < cap:
-        bits += 1
-    m.cap = <size_t>1 << bits
-    m.shift = 64 - bits
-    m.n = 0
-    m.keys = <uint64_t*>calloc(m.cap, sizeof(uint64_t))
-    m.vals = <int64_t*>calloc(m.cap, sizeof(int64_t))
-    if m.keys == NULL or m.vals == NULL:
-        free(m.keys)
-        free(m.vals)
-        m.keys = NULL
-        m.vals = NULL
-        raise MemoryError()
-    return 0
-
-
-cdef inline size_t _slot(Counts* m, uint64_t key) nogil:
-    cdef size_t mask = m.cap - 1
-    cdef size_t i = <size_t>((key * <uint64_t>11400714819323198485ULL) >> m.shift) & mask
-    while m.keys[i] != 0 and m.keys[i] != key:
-        i = (i + 1) & mask
-    return i
-
-
-cdef int _counts_add(Counts* m, uint32_t span) except -1:
-    cdef uint64_t key = <uint64_t>span + 1
-    cdef size_t i = _slot(m, key)
-    cdef Counts bigger
-    cdef size_t j
-    if m.keys[i] == key:
-        m.vals[i] += 1
-        return 0
-    if (m.n + 1) * 2 > m.cap:
-        _counts_init(&bigger, m.cap * 2)
-        for j in range(m.cap):
-            if m.keys[j]:
-                i = _slot(&bigger, m.keys[j])
-                bigger.keys[i] = m.keys[j]
-                bigger.vals[i] = m.vals[j]
-        bigger.n = m.n
-        free(m.keys)
-        free(m.vals)
-        m[0] = bigger
-        i = _slot(m, key)
-    m.keys[i] = key
-    m.vals[i] = 1
-    m.n += 1
-    return 0
-
-
-cdef int64_t _counts_take(Counts* m, uint32_t span) nogil:
-    """Count one child of `span` closed: the count left, -1 when there was none."""
-    cdef uint64_t key = <uint64_t>span + 1
-    cdef size_t mask = m.cap - 1
-    cdef size_t i = _slot(m, key), j, h
-    if m.keys[i] == 0:
-        return -1
-    if m.vals[i] > 1:
-        m.vals[i] -= 1
-        return m.vals[i]
-    # delete with a backward shift so probe chains stay unbroken
-    m.n -= 1
-    j = i
-    while True:
-        j = (j + 1) & mask
-        if m.keys[j] == 0:
-            break
-        h = <size_t>((m.keys[j] * <uint64_t>11400714819323198485ULL) >> m.shift) & mask
-        if (j > i and (h <= i or h > j)) or (j < i and (h <= i and h > j)):
-            m.keys[i] = m.keys[j]
-            m.vals[i] = m.vals[j]
-            i = j
-    m.keys[i] = 0
-    m.vals[i] = 0
-    return 0
-
-
-# -- open spans: a C hash map (uint32 span -> start, parent, site) -----------------------
+# -- spans in a C hash map: open spans (-> start, parent, site), open-children counts ----
 
 cdef struct OSlot:
     uint64_t key        # span + 1; 0 = empty slot
-    int64_t st
+    int64_t st          # the start ts, or the count of open children
     uint64_t seq        # when the span was filed: the map iterates in that order, as a dict
     uint32_t par
     uint32_t site
 
 
-cdef class _OpenSpans:
-    """`open` of the twin (span -> (start ts, parent, site)) without a tuple per span; the
-    shared handlers read it through the dict methods they use."""
+cdef class _SpanMap:
+    """Span -> (start ts, parent, site) without a tuple per span: `open` of the twin, read
+    by the shared handlers through the dict methods they use; also the open-children counts
+    (`count_add`, `count_take`)."""
 
     cdef OSlot* slots
     cdef size_t cap, n, mask
@@ -250,6 +162,26 @@ cdef class _OpenSpans:
                 i = j
         self.slots[i].key = 0
         return True
+
+    cdef int count_add(self, uint32_t span) except -1:
+        cdef OSlot* o = self.find(span)
+        if o == NULL:
+            self.put(span, 1, 0, 0)
+        else:
+            o.st += 1
+        return 0
+
+    cdef int64_t count_take(self, uint32_t span) nogil:
+        """Count one child of `span` closed: the count left, -1 when there was none."""
+        cdef OSlot* o = self.find(span)
+        cdef OSlot gone
+        if o == NULL:
+            return -1
+        if o.st > 1:
+            o.st -= 1
+            return o.st
+        self.take(span, &gone)
+        return 0
 
     cdef OSlot* _lookup(self, object span):
         if type(span) is int and 0 <= span <= 0xFFFFFFFF:
@@ -478,8 +410,8 @@ cdef class _CPass:
     cdef public set repeated_spans, errored_spans, _rss_sites
     cdef public long long base, orphans, unusable
     cdef public bint _errors_on
-    cdef Counts _oc          # span -> open children
-    cdef _OpenSpans _open    # the same object as `open`
+    cdef _SpanMap _oc      # span -> open children
+    cdef _SpanMap _open    # the same object as `open`
     cdef uint8_t* _has_dur   # site -> has its durations array, for sites < _tsize
     cdef dict _prices_seen   # model -> PriceTable.lookup (None: ask the table every time)
     cdef uint8_t* _act       # (site << 2 | kind) -> action, for sites < _tsize
@@ -491,8 +423,6 @@ cdef class _CPass:
         free(self._act)
         free(self._role)
         free(self._has_dur)
-        free(self._oc.keys)
-        free(self._oc.vals)
 
     def _setup(self):
         """Build the C tables from the dispatch PassBase decided; called once by __init__."""
@@ -504,7 +434,7 @@ cdef class _CPass:
         self._has_dur = <uint8_t*>calloc(self._tsize, 1)
         if self._act == NULL or self._role == NULL or self._has_dur == NULL:
             raise MemoryError()
-        _counts_init(&self._oc, 16)   # grows as needed (doubling)
+        self._oc = _SpanMap()
         for code, h in always.items():
             if code >> 2 < self._tsize:
                 self._act[code] = A_ALWAYS | <uint8_t>_HANDLERS[h]
@@ -519,7 +449,7 @@ cdef class _CPass:
                 self._role[sid] |= 0x80
         self._payloads = bool(always or cond)
         self.open_children = None   # kept in the C map _oc
-        self.open = self._open = _OpenSpans()
+        self.open = self._open = _SpanMap()
         # only a PriceTable's lookup is known to be a pure function of the model
         self._prices_seen = {} if type(self.prices) is PriceTable else None
 
@@ -573,7 +503,7 @@ cdef class _CPass:
         self.base += n
         cdef Py_ssize_t i, nend = 0, nerr = 0
         cdef unsigned char k
-        cdef _OpenSpans open_ = self._open
+        cdef _SpanMap open_ = self._open
         cdef dict inst = <dict>self.instants
         cdef object cnt, s
         # starts and instants
@@ -581,7 +511,7 @@ cdef class _CPass:
             k = kind[i]
             if k == 0:
                 open_.put(span[i], ts[i], parent[i], site[i])
-                _counts_add(&self._oc, parent[i])
+                self._oc.count_add(parent[i])
             elif k == 3:
                 s = site[i]
                 cnt = inst.get(s)
@@ -695,7 +625,7 @@ cdef class _CPass:
     cdef int _ends(self, Py_ssize_t n, long long base, long long* ts, unsigned int* site,
                    unsigned char* kind, unsigned int* span, Py_ssize_t nend) except -1:
         """Pair the ends of one batch with their starts: durations, slow spans, the path."""
-        cdef _OpenSpans open_ = self._open
+        cdef _SpanMap open_ = self._open
         cdef OSlot o
         cdef dict durations = self.durations, children = self.children
         cdef dict failed = <dict>self.failed
@@ -789,7 +719,7 @@ cdef class _CPass:
                     pc = <Children>rec
                 kids = pc.kids
                 kids.append(node)
-                if _counts_take(&self._oc, par[j]) > 0:
+                if self._oc.count_take(par[j]) > 0:
                     continue
                 f = pc.fixed
                 nk = len(kids)
@@ -865,7 +795,7 @@ cdef class _CPass:
         cdef set seen = None
         cdef int role
         cdef Py_ssize_t _
-        cdef _OpenSpans open_ = self._open
+        cdef _SpanMap open_ = self._open
         cdef dict table
         cdef list acc
         for _ in range(C_MAX_ANCESTORS):
@@ -905,7 +835,7 @@ cdef class _CPass:
         cdef object scope = 0, sid = s, args
         cdef uint32_t asp = parent
         cdef OSlot* arec
-        cdef _OpenSpans open_ = self._open
+        cdef _SpanMap open_ = self._open
         cdef Py_ssize_t _
         cdef int role
         cdef list row
