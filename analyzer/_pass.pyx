@@ -106,16 +106,16 @@ cdef class _SpanMap:
         self.n = 0
         return 0
 
-    cdef inline size_t _home(self, uint64_t key) nogil:
+    cdef inline size_t _home(self, uint64_t key) noexcept nogil:
         return <size_t>((key * <uint64_t>11400714819323198485ULL) >> self.shift) & self.mask
 
-    cdef inline size_t _slot(self, uint64_t key) nogil:
+    cdef inline size_t _slot(self, uint64_t key) noexcept nogil:
         cdef size_t i = self._home(key)
         while self.slots[i].key != 0 and self.slots[i].key != key:
             i = (i + 1) & self.mask
         return i
 
-    cdef inline OSlot* find(self, uint32_t span) nogil:
+    cdef inline OSlot* find(self, uint32_t span) noexcept nogil:
         cdef uint64_t key = <uint64_t>span + 1
         cdef size_t i = self._slot(key)
         return &self.slots[i] if self.slots[i].key == key else NULL
@@ -143,7 +143,7 @@ cdef class _SpanMap:
         self.slots[i].site = site
         return 0
 
-    cdef bint take(self, uint32_t span, OSlot* out) nogil:
+    cdef bint take(self, uint32_t span, OSlot* out) noexcept nogil:
         """Remove `span` into `out`; false when it is not open."""
         cdef uint64_t key = <uint64_t>span + 1
         cdef size_t i = self._slot(key), j, h
@@ -171,7 +171,7 @@ cdef class _SpanMap:
             o.st += 1
         return 0
 
-    cdef int64_t count_take(self, uint32_t span) nogil:
+    cdef int64_t count_take(self, uint32_t span) noexcept nogil:
         """Count one child of `span` closed: the count left, -1 when there was none."""
         cdef OSlot* o = self.find(span)
         cdef OSlot gone
