@@ -390,6 +390,13 @@ cdef inline object _int(object value):
     return count(value)
 
 
+cdef inline object _get(object d, str key, object default):
+    """`d.get` without a method call when d is a plain dict, as decoded payloads are."""
+    if type(d) is dict:
+        return (<dict>d).get(key, default)
+    return d.get(key, default)
+
+
 cdef array _col(object values, str code):
     if isinstance(values, array) and (<array>values).typecode == code:
         return <array>values
@@ -753,9 +760,9 @@ cdef class _CPass:
         dur = ts - rec.st if has_rec else 0
         usage = data.get("usage")
         if isinstance(usage, dict):
-            p = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
-            c = _int(usage.get("completion_tokens", usage.get("output_tokens")))
-            t = _int(usage.get("total_tokens"))
+            p = _int(_get(usage, "prompt_tokens", _get(usage, "input_tokens", None)))
+            c = _int(_get(usage, "completion_tokens", _get(usage, "output_tokens", None)))
+            t = _int(_get(usage, "total_tokens", None))
             if p < 0 or c < 0 or t < 0:
                 self.unusable += (p < 0) + (c < 0) + (t < 0)
                 p, c, t = max(p, 0), max(c, 0), max(t, 0)
