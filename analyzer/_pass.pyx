@@ -558,8 +558,9 @@ cdef class _CPass:
         # back it is the decoder's payload_get on the chunk body, called here directly.
         cdef object decode = None, body = None, offsets = None
         cdef Py_ssize_t pbase = 0
-        if plen != NULL and type(batch) is _ReaderBatch and not batch._rebuilt:
-            decode, body, offsets, pbase = batch._get, batch._body, batch._offsets, batch._base
+        cdef object direct = batch.direct_get() if plen != NULL and type(batch) is _ReaderBatch else None
+        if direct is not None:
+            decode, body, pbase, offsets = direct
         for i in range(n):
             s = site[i]
             k = kind[i]
@@ -579,7 +580,7 @@ cdef class _CPass:
                 try:
                     data = decode(body, pbase + offsets[i], plen[i], _KEYS)
                 except TraceFormatError as exc:
-                    batch._undecodable(i, exc)
+                    batch.undecodable(i, exc)
                     data = {}
             if has and "rss" in data and self._rss_at(s):
                 rss = data["rss"]

@@ -167,6 +167,21 @@ class Batch:
             self._undecodable(i, exc)
             return {}
 
+    def direct_get(self):
+        """(decode, body, base, offsets) such that `decode(body, base + offsets[i],
+        lengths[i], keys)` is `payload_get(i, keys)` for an event with a payload, or None
+        when the batch holds rebuilt requests. A compiled caller decoding every payload of
+        a batch skips two Python calls an event; it hands a TraceFormatError to
+        `undecodable(i, exc)`."""
+        if self._rebuilt:
+            return None
+        return self._get, self._body, self._base, self._offsets
+
+    def undecodable(self, i: int, exc: TraceFormatError) -> None:
+        """Count event i's payload as undecodable, as payload_get does (or raise `exc`
+        when the batch was opened without counting)."""
+        self._undecodable(i, exc)
+
     def _undecodable(self, i: int, exc: TraceFormatError) -> str:
         if self._report is None:
             raise exc
