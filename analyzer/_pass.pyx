@@ -77,8 +77,8 @@ cdef struct OSlot:
 
 cdef class _SpanMap:
     """Span -> (start ts, parent, site) without a tuple per span: `open` of the twin, read
-    by the shared handlers through the dict methods they use; also the open-children counts
-    (`count_add`, `count_take`)."""
+    by the shared handlers through the dict methods they use (get, in, items); also the
+    open-children counts (`count_add`, `count_take`)."""
 
     cdef OSlot* slots
     cdef size_t cap, n, mask
@@ -192,23 +192,8 @@ cdef class _SpanMap:
         cdef OSlot* o = self._lookup(span)
         return default if o == NULL else (o.st, o.par, o.site)
 
-    def __getitem__(self, span):
-        cdef OSlot* o = self._lookup(span)
-        if o == NULL:
-            raise KeyError(span)
-        return (o.st, o.par, o.site)
-
     def __contains__(self, span):
         return self._lookup(span) != NULL
-
-    def __len__(self):
-        return self.n
-
-    def pop(self, span, default=None):
-        cdef OSlot o
-        if type(span) is int and 0 <= span <= 0xFFFFFFFF and self.take(<uint32_t>span, &o):
-            return (o.st, o.par, o.site)
-        return default
 
     def items(self):
         """(span, (start ts, parent, site)) in the order the spans were filed."""
@@ -221,12 +206,6 @@ cdef class _SpanMap:
                 rows.append((o.seq, <uint32_t>(o.key - 1), (o.st, o.par, o.site)))
         rows.sort()
         return [(r[1], r[2]) for r in rows]
-
-    def keys(self):
-        return [kv[0] for kv in self.items()]
-
-    def __iter__(self):
-        return iter(self.keys())
 
 
 # -- the critical path (the twin of critical_path.Children / fold) ----------------------

@@ -154,7 +154,7 @@ class Batch:
         try:
             return self._decode(self._body, self._base + self._offsets[i], n)
         except TraceFormatError as exc:
-            return {"undecodable_payload": self._undecodable(i, exc)}
+            return {"undecodable_payload": self.undecodable(i, exc)}
 
     def recorded_get(self, i: int, keys) -> dict:
         """`payload_get` on the payload as the file holds it."""
@@ -164,7 +164,7 @@ class Batch:
         try:
             return self._get(self._body, self._base + self._offsets[i], n, keys)
         except TraceFormatError as exc:
-            self._undecodable(i, exc)
+            self.undecodable(i, exc)
             return {}
 
     def direct_get(self):
@@ -177,12 +177,9 @@ class Batch:
             return None
         return self._get, self._body, self._base, self._offsets
 
-    def undecodable(self, i: int, exc: TraceFormatError) -> None:
-        """Count event i's payload as undecodable, as payload_get does (or raise `exc`
-        when the batch was opened without counting)."""
-        self._undecodable(i, exc)
-
-    def _undecodable(self, i: int, exc: TraceFormatError) -> str:
+    def undecodable(self, i: int, exc: TraceFormatError) -> str:
+        """Count event i's payload as undecodable and give the reason (or raise `exc` when
+        the batch was opened without counting)."""
         if self._report is None:
             raise exc
         self._report.undecodable(self.offset, self.seq, i, str(exc))
