@@ -14,7 +14,7 @@ import pytest
 
 from n3core.tracing import core
 from n3core.tracing.errors import TraceFormatError
-from n3core.tracing.payload import Cut, Opaque, decode
+from n3core.tracing.payload import PLAIN_DEPTH, Cut, NotPlain, Opaque, decode, special
 from n3core.tracing.pyencode import encode as py_encode
 
 from support.tracing_cores import AVAILABLE, tracing_core  # noqa: F401
@@ -286,3 +286,36 @@ def test_payload_get_on_a_deep_payload(tracing_core):
     got = reader(tracing_core).payload_get(body, 1, len(data), {"a", "b"})
     assert got["b"] == 2 and _depth_of(got["a"]) == 10_000
     assert reader(tracing_core).payload_get(body, 1, len(data), {"b"}) == {"b": 2}
+
+
+def _plain(data: bytes, name: str):
+    body = b"\xee" * 5 + data + b"\xdd" * 3
+    return reader(name).decode_plain(body, 5, len(data))
+
+
+@pytest.mark.parametrize("value", ROUND_TRIP, ids=repr)
+def test_decode_plain_gives_what_decode_gives(tracing_core, value):
+    for enc in encoders():
+        data = enc(value)
+        assert repr(_plain(data, tracing_core)) == repr(decode(data))
+
+
+def test_decode_plain_refuses_cut_opaque_and_deep_values(tracing_core):
+    refused = [py_encode({"a": [1, set()]}), py_encode(["x" * 50], max_bytes=20),
+               py_encode(deep(100), max_depth=5), py_encode(deep(PLAIN_DEPTH + 1), max_depth=400),
+               py_encode({"k": (1, {"x": object()})})]
+    for data in refused:
+        assert special(decode(data)) is not None
+        with pytest.raises(NotPlain):
+            _plain(data, tracing_core)
+    at_limit = py_encode(deep(PLAIN_DEPTH), max_depth=400)
+    assert _plain(at_limit, tracing_core) == decode(at_limit)
+
+
+@pytest.mark.parametrize("data", GARBAGE, ids=lambda d: d.hex())
+def test_decode_plain_raises_on_garbage_like_decode(tracing_core, data):
+    with pytest.raises(TraceFormatError) as expected:
+        decode(data)
+    with pytest.raises(TraceFormatError) as got:
+        _plain(data, tracing_core)
+    assert str(got.value) == str(expected.value)

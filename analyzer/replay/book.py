@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from n3core.tracing.format import Kind
 from n3core.tracing.history import FIELD as HISTORY
-from n3core.tracing.payload import Cut, Opaque
-from n3core.tracing.reader import open_trace
+from n3core.tracing.payload import Cut, special
+from n3core.tracing.reader import NotPlain, open_trace
+from n3core.tracing.reqhash import TAIL
 
 from .errors import MalformedTraceError
 from .keys import BOUNDARY_EVENTS, HASH_FIELD, KeyTracker, request_hash, site_key
@@ -130,14 +131,18 @@ def _read(path, check: bool, history: bool) -> Book:
         seq = 0
         START, END, INSTANT = int(Kind.start), int(Kind.end), int(Kind.instant)
         for batch in trace.batches():
-            payload, recorded_get, ts, chunk = (batch.payload, batch.recorded_get, batch.ts,
-                                                batch.seq)
+            payload, raw, ts, chunk = batch.payload, batch.raw_payload, batch.ts, batch.seq
+            answer_of = batch.recorded_plain if check else batch.recorded
             for i, (kind, site, span, parent) in enumerate(
                     zip(batch.kind, batch.site, batch.span, batch.parent)):
                 if kind == START:
                     path_ = start(span, parent, names.get(site) or f"site:{site}")
                     if site in boundary:
-                        digest = recorded_get(i, hash_key).get(HASH_FIELD)
+                        tail = (raw(i) or b"")[-48:]
+                        if tail[:16] == TAIL and tail.isascii():
+                            digest = tail[16:].decode()
+                        else:
+                            digest = batch.recorded_get(i, hash_key).get(HASH_FIELD)
                         if digest.__class__ is str:
                             request = LAZY
                         else:  # older traces: hash what was recorded
@@ -163,9 +168,13 @@ def _read(path, check: bool, history: bool) -> Book:
                     if call is not None:
                         call.end_ns = ts[i]
                         call.outcome = "ok" if kind == END else "error"
-                        call.answer = payload(i)
+                        try:
+                            call.answer = answer_of(i)
+                            plain = True
+                        except NotPlain:
+                            call.answer, plain = batch.recorded(i), False
                         if check:
-                            check_answer(call)
+                            check_answer(call, plain)
                         entries[call.key] = call
             book.events += len(batch)
     return book
@@ -176,10 +185,12 @@ def _entry(book: Book, site, payload) -> None:
     book.input = payload.get("input") if isinstance(payload, dict) else None
 
 
-def check_answer(call: Entry) -> None:
-    """Refuse answers the runtime cannot have recorded (wrong types, cut or opaque values)."""
+def check_answer(call: Entry, plain: bool = False) -> None:
+    """Refuse answers the runtime cannot have recorded (wrong types, cut or opaque values).
+
+    `plain` says the reader already found no cut or opaque value in the answer."""
     answer = call.answer
-    problem = _cut(answer)
+    problem = None if plain else _cut(answer)
     if problem is None:
         if call.outcome == "error":
             problem = _shape(answer, _ERROR)
@@ -196,35 +207,16 @@ def check_answer(call: Entry) -> None:
             "cut (raise NAMEL3SS_DEBUG_BUFFER_SIZE or the payload limit) or edited cannot be replayed.")
 
 
-_SCALARS = frozenset((str, int, float, bool, type(None)))
-
-
-def _cut(value, depth=0):
-    """What makes `value` unusable as an answer (a cut or repr-only part), or None.
-
-    Every answer is walked whole, so scalars are skipped without a call."""
-    kind = type(value)
-    if kind is dict:
-        children = value.values()
-    elif kind is list or kind is tuple:
-        children = value
-    elif kind in _SCALARS:
+def _cut(value) -> str | None:
+    """What makes `value` unusable as an answer (a cut or repr-only part), or None."""
+    found = special(value)
+    if found is None:
         return None
-    elif isinstance(value, Cut):
-        return f"the value was cut when recorded ({value.reason})"
-    elif isinstance(value, Opaque):
-        return f"a {value.type_name} was recorded as its repr only"
-    else:
-        return None
-    if depth > 64:
+    if isinstance(found, Cut):
+        return f"the value was cut when recorded ({found.reason})"
+    if isinstance(found, str):
         return "nested too deeply"
-    scalars = _SCALARS
-    for child in children:
-        if type(child) not in scalars:
-            found = _cut(child, depth + 1)
-            if found:
-                return found
-    return None
+    return f"a {found.type_name} was recorded as its repr only"
 
 
 def _shape(value, fields) -> str | None:
@@ -242,7 +234,26 @@ _CALL = {"name": str, "arguments": dict}
 _USAGE = {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int}
 
 
+def _plain_llm(answer) -> bool:
+    """The shape every recorded llm answer has, checked on exact types: the common case
+    costs no walk over the field tables."""
+    if type(answer) is not dict or type(answer.get("text")) is not str:
+        return False
+    calls, usage = answer.get("tool_calls"), answer.get("usage")
+    if type(calls) is not list:
+        return False
+    for call in calls:
+        if (type(call) is not dict or type(call.get("name")) is not str
+                or type(call.get("arguments")) is not dict):
+            return False
+    return usage is None or (type(usage) is dict and type(usage.get("prompt_tokens")) is int
+                             and type(usage.get("completion_tokens")) is int
+                             and type(usage.get("total_tokens")) is int)
+
+
 def _llm(answer) -> str | None:
+    if _plain_llm(answer):
+        return None
     problem = _shape(answer, _LLM)
     if problem:
         return problem

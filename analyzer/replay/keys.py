@@ -10,6 +10,7 @@ from __future__ import annotations
 from n3core.tracing.reqhash import FIELD as HASH_FIELD, digest as request_hash  # noqa: F401
 
 BOUNDARY_EVENTS = {"llm_call": "llm", "tool_call": "tool", "clock_read": "clock"}
+_ORDINALS = tuple(f"#{n}" for n in range(256))  # formatting the int costs more than the rest
 _STEMS = {"chain_execution": "chain", "agent_execution": "agent", "prompt_execution": "prompt"}
 
 
@@ -39,11 +40,10 @@ class KeyTracker:
         counts = self.counts.get(parent)
         if counts is None:
             counts = self.counts[parent] = {}
-        n = counts.get(key, 0) + 1
-        counts[key] = n
+        n = counts[key] = counts.get(key, 0) + 1
+        suffix = _ORDINALS[n] if n < len(_ORDINALS) else f"#{n}"
         above = self.paths.get(parent)
-        path = f"{above} / {key}#{n}" if above else f"{key}#{n}"
-        self.paths[span] = path
+        path = self.paths[span] = f"{above} / {key}{suffix}" if above else key + suffix
         return path
 
     def end(self, span: int) -> str | None:

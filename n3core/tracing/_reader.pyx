@@ -66,12 +66,19 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStri
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 
 from n3core.tracing.payload import CUT_REASONS as _CUT_REASONS
+from n3core.tracing.payload import PLAIN_DEPTH as _PLAIN_DEPTH
+from n3core.tracing.payload import NotPlain
+from n3core.tracing.payload import special as _special
 from n3core.tracing.payload import Cut as _Cut
 from n3core.tracing.payload import Opaque as _Opaque
 from n3core.tracing.payload import _freeze
 from n3core.tracing.payload import decode as _py_decode
 
 cdef int _MAX_NEST = 200
+# decode_plain's mode, set only while it runs (the GIL makes that safe): a Cut or Opaque
+# refuses the payload, and a value nested past the plain depth goes to the Python path.
+cdef bint _plain = False
+cdef int _nest = _MAX_NEST
 
 
 class _Fallback(Exception):
@@ -116,7 +123,7 @@ cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int 
     cdef double d
     cdef list items
     cdef dict result
-    if p >= end or depth > _MAX_NEST:
+    if p >= end or depth > _nest:
         raise _Fallback()
     tag = b[p]
     pos[0] = p + 1
@@ -174,6 +181,8 @@ cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int 
         pos[0] = p + <Py_ssize_t>count
         return int.from_bytes(PyBytes_FromStringAndSize(<const char*>b + p, <Py_ssize_t>count),
                               "little", signed=True)
+    if _plain and (tag == 0x0B or tag == 0x0C):
+        raise NotPlain()
     if tag == 0x0B:
         p = pos[0]
         if p >= end:
@@ -212,6 +221,28 @@ def decode_payload(bytes body not None, Py_ssize_t start, Py_ssize_t n):
         return _py_decode(body[start:start + n])
     if pos != start + n:
         return _py_decode(body[start:start + n])
+    return value
+
+
+def decode_plain(bytes body not None, Py_ssize_t start, Py_ssize_t n):
+    """`decode_payload`, for a payload that must be plain (`payload.special`): NotPlain
+    otherwise. A plain payload is checked while it is decoded, not walked afterwards."""
+    global _plain, _nest
+    _check(body, start, n)
+    cdef const unsigned char* b = <const unsigned char*>PyBytes_AS_STRING(body)
+    cdef Py_ssize_t pos = start
+    _plain, _nest = True, _PLAIN_DEPTH
+    try:
+        value = _value(b, &pos, start + n, 0)
+        if pos == start + n:
+            return value
+    except Exception:  # NotPlain too: the Python path tells a cut from garbage
+        pass
+    finally:
+        _plain, _nest = False, _MAX_NEST
+    value = _py_decode(body[start:start + n])
+    if _special(value) is not None:
+        raise NotPlain()
     return value
 
 

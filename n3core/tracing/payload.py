@@ -219,6 +219,43 @@ def _scrub_json_arg(arg: str, redaction: Redaction) -> str:
         return REDACTED
 
 
+PLAIN_DEPTH = 64  # the nesting a plain value may have: a recorded answer deeper is refused
+
+
+class NotPlain(ValueError):
+    """A payload asked for as plain holds a Cut or Opaque value or nests too deeply."""
+
+
+def special(value):
+    """What keeps `value` from being plain: the first Cut or Opaque inside it, the string
+    "depth" when a container in it lies deeper than PLAIN_DEPTH, or None.
+
+    A replay hands recorded answers to the program, so every one is walked whole; the walk
+    keeps its own stack, since a decoded payload may nest as deep as its bytes allow."""
+    stack = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is dict:
+            children = item.values()
+        elif kind is list or kind is tuple:
+            children = item
+        elif isinstance(item, (Cut, Opaque)):
+            return item
+        else:
+            continue
+        if depth > PLAIN_DEPTH:
+            return "depth"
+        for child in children:
+            if type(child) not in _SCALARS:
+                push((child, depth + 1))
+    return None
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None), bytes))
+
+
 def decode(data) -> object:
     """Decode one encoded payload (bytes or memoryview) back into Python values."""
     buf = bytes(data)

@@ -5,7 +5,7 @@ import sys
 from array import array
 from itertools import accumulate
 
-from .payload import decode
+from .payload import NotPlain, decode, special
 
 IS_COMPILED = False
 
@@ -35,6 +35,15 @@ def decode_payload(body: bytes, start: int, n: int):
     if start < 0 or n < 0 or start + n > len(body):
         raise ValueError(f"payload [{start}, {start}+{n}) lies outside a {len(body)}-byte body")
     return decode(memoryview(body)[start:start + n])
+
+
+def decode_plain(body: bytes, start: int, n: int):
+    """`decode_payload`, for a payload that must be plain (`payload.special`): NotPlain
+    otherwise. The compiled twin refuses while it decodes, without a second walk."""
+    value = decode_payload(body, start, n)
+    if special(value) is not None:
+        raise NotPlain()
+    return value
 
 
 def payload_get(body: bytes, start: int, n: int, keys) -> dict:

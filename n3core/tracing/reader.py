@@ -14,6 +14,7 @@ This is the contract the analyzer is built on::
                                      # keys of a dict payload, the rest is skipped, not built
             batch.recorded(i)        # the payload as stored: an llm request without the
                                      # history payload() puts back (history.py)
+            batch.recorded_plain(i)  # recorded(i), or NotPlain when it holds a cut
         for ev in trace.events(): ...   # Event(ts, site, kind, span, parent, task, payload)
         trace.report                 # Report, complete once iteration has finished
 
@@ -41,10 +42,10 @@ from .errors import TraceError, TraceFormatError
 from .format import (CHUNK, CHUNK_MAGIC, HEADER, HISTORY_MINOR, MAGIC, RECORD_SIZE, TRAILER,
                      TRAILER_1_2, TRAILER_MAGIC, Header,
                      Kind, Site, decode_header)
-from .payload import Cut, Opaque
+from .payload import Cut, NotPlain, Opaque
 
 __all__ = ["open_trace", "Trace", "Batch", "Event", "Report", "Header", "Site", "Kind",
-           "TraceError", "TraceFormatError", "Opaque", "Cut"]
+           "TraceError", "TraceFormatError", "Opaque", "Cut", "NotPlain"]
 
 _MAX_CHUNK_RECORDS = 1 << 24
 _MAX_CHUNK_PAYLOAD = 1 << 31
@@ -106,7 +107,8 @@ class Batch:
     """The events of one chunk, as columns; payloads stay encoded until asked for."""
 
     __slots__ = ("ts", "site", "kind", "span", "parent", "task", "_offsets", "_lengths",
-                 "_body", "_base", "_decode", "_get", "seq", "offset", "_report", "_rebuilt")
+                 "_body", "_base", "_decode", "_plain", "_get", "seq", "offset", "_report",
+                 "_rebuilt")
 
     def __init__(self, columns, body, base, seq, offset, module=None, report=None):
         (self.ts, self.site, self.kind, self.span, self.parent, self.task, self._offsets,
@@ -115,6 +117,7 @@ class Batch:
         self._base = base
         module = module or _core.reader_module()
         self._decode = module.decode_payload
+        self._plain = module.decode_plain
         self._get = module.payload_get
         self.seq = seq
         self.offset = offset
@@ -153,6 +156,17 @@ class Batch:
             return None
         try:
             return self._decode(self._body, self._base + self._offsets[i], n)
+        except TraceFormatError as exc:
+            return {"undecodable_payload": self.undecodable(i, exc)}
+
+    def recorded_plain(self, i: int):
+        """`recorded(i)` for a payload that must hold no Cut or Opaque value and nest at most
+        PLAIN_DEPTH levels (`payload.special`); NotPlain otherwise."""
+        n = self._lengths[i]
+        if not n:
+            return None
+        try:
+            return self._plain(self._body, self._base + self._offsets[i], n)
         except TraceFormatError as exc:
             return {"undecodable_payload": self.undecodable(i, exc)}
 

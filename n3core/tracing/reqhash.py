@@ -10,9 +10,12 @@ import hashlib
 import json
 
 from . import core as _core
-from .payload import decode
+from .payload import T_STR, decode
 
 FIELD = "request_hash"
+# A writer adds the hash as a request's last field, so a payload ends with these bytes (the
+# key, then the tag and length of a 32-character string) and then the hash itself.
+TAIL = bytes((T_STR, len(FIELD))) + FIELD.encode() + bytes((T_STR, 32))
 # Ids a provider makes up per call (a tool call's id, as the llm named it): two runs that
 # ask the same thing differ in them, so the hash leaves them out.
 MADE_UP = frozenset({FIELD, "call_id"})
