@@ -138,8 +138,9 @@ class _Side:
         self.rules = rules
 
 
-def _request(messages, **extra):
-    return {"provider": "mock", "model": "m-1", "messages": list(messages),
+def _request(messages, base_url=None, **extra):
+    """A request as the runtime makes one: `base_url` sorts before `messages`."""
+    return {"provider": "mock", "model": "m-1", "messages": list(messages), "base_url": base_url,
             "tools": [{"name": "search", "description": "Search " * 5,
                        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}],
             "params": {"temperature": 0.2}, **extra}
@@ -159,11 +160,11 @@ def _innermost(value: list) -> list:
 
 
 def _script():
-    """(step name, what it does to the conversation or the sides) for each call after the
-    first; every step's request is recorded."""
+    """(the conversation, the endpoint it asks, [(step, what it does to them or to the sides)]);
+    a request is recorded after every step."""
     system = {"role": "system", "content": "You are careful. " + SECRET}
     user = {"role": "user", "content": "go \ud800 surrogate"}
-    chat = [system, user]
+    chat, settings = [system, user], {"base_url": None}
     call = {"id": "c1", "name": "search", "arguments": {"q": "first"}}
     assistant = {"role": "assistant", "content": "", "tool_calls": [call]}
     tool = {"role": "tool", "tool_call_id": "c1", "content": "result " + "x" * 300}
@@ -181,8 +182,9 @@ def _script():
         for side in sides:
             side.redact(key_rules([r"^q$"]))
 
-    return chat, [
+    return chat, settings, [
         ("turn", lambda s: grow(assistant, tool)),
+        ("another endpoint", lambda s: settings.__setitem__("base_url", "http://127.0.0.1:9/")),
         ("same request again", lambda s: None),
         ("content replaced", lambda s: tool.__setitem__("content", "result changed")),
         ("tool call appended", lambda s: assistant["tool_calls"].append(
@@ -211,13 +213,14 @@ def _script():
 def _compare(core_name, writer_factory):
     encode = core.ring_module(core_name).encode
     ours, theirs = _Side(writer_factory(), encode), _Side(_Reference(), encode)
-    chat, steps = _script()
+    chat, settings, steps = _script()
     other = [{"role": "user", "content": "another conversation"}]
     calls = [("first", None)] + steps
     for n, (name, step) in enumerate(calls):
         if step is not None:
             step([ours, theirs])
-        for payload in (_request(chat), _request(other), {"messages": list(chat), "params": {}}):
+        for payload in (_request(chat, settings["base_url"]), _request(other),
+                        {"messages": list(chat), "model": "m-1"}):
             assert ours.record(payload) == theirs.record(payload), (n, name)
         other.append({"role": "assistant", "content": f"turn {n}"})
     assert theirs.rules.secrets == ours.rules.secrets
@@ -291,9 +294,10 @@ def test_a_shape_is_not_vouched_for_what_can_change_unseen(value):
 
 
 def test_a_shape_changes_with_every_change_in_place():
-    message = {"role": "assistant", "tool_calls": [{"id": "c1", "arguments": {"q": "x"}}]}
+    message = {"role": "assistant", "tool_calls": [{"id": "c1", "arguments": {"q": "x"}}],
+               "parts": [["a"], []]}
     shapes = [history._shape(message)[0]]
-    for change in (lambda: message["tool_calls"].append({}),
+    for change in (lambda: message["parts"][1].append(message["parts"][0].pop()),lambda: message["tool_calls"].append({}),
                    lambda: message["tool_calls"][0]["arguments"].__setitem__("q", "y"),
                    lambda: message.__setitem__("role", message.pop("role")),
                    lambda: message.__setitem__("name", "n"),
@@ -331,3 +335,25 @@ def test_a_traced_conversation_is_recorded_the_same_with_the_cache(tmp_path, tra
             session.stop()
         outcomes.append(seen)
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("where", ["params", "tools", "content"])
+@pytest.mark.parametrize("slot", [MESSAGES, TOOLS])
+@pytest.mark.parametrize("base_url", [None, "http://127.0.0.1:9/"])
+def test_text_like_the_hash_placeholders_is_hashed_as_before(tracing_core, where, slot, base_url):
+    from n3core.tracing.reqhash import SLOT
+
+    encode = core.ring_module(tracing_core).encode
+    ours, theirs = _Side(Writer(cache=True), encode), _Side(_Reference(), encode)
+    chat = [{"role": "user", "content": "go"}]
+    for n in range(3):
+        payload = _request(chat, base_url)
+        odd = SLOT + slot
+        if where == "params":
+            payload["params"] = {"stop": odd}
+        elif where == "tools":
+            payload["tools"][0]["description"] = odd
+        else:
+            chat[0]["content"] = odd
+        assert ours.record(payload) == theirs.record(payload), n
+        chat.append({"role": "assistant", "content": f"turn {n}"})
