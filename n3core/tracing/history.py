@@ -12,17 +12,23 @@ where the missing messages were.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
+import types
 
 from . import core as _core
 from .payload import CUT_HISTORY, CUT_REASONS, T_CUT, T_STR, Cut
-from .reqhash import canonical, digest_with
+from .reqhash import SLOT, canonical, digest_with
 
 FIELD = "history"  # the payload key a 1.3 writer adds to every llm request it records
 MESSAGES, TOOLS = "messages", "tools"
 WINDOW = 256  # a request may refer back at most this many requests; readers keep as many
 _MISSING = Cut(CUT_REASONS[CUT_HISTORY], "list")
 _KEY_BYTES = bytes((T_STR, len(FIELD))) + FIELD.encode()  # the field's key, as encoded
+CACHED, CACHED_BYTES = 16 * WINDOW, 16 << 20  # message encodings a writer keeps, and their bytes
+_LEAVES = frozenset({str, bytes, int, float, bool, type(None)})
+_NODES = _LEAVES | {dict, list, tuple}
+_SHAPE_DEPTH, _SHAPE_SIZE = 16, 4096  # nesting and ids past which a message is not cached
 
 
 class Recorded(dict):
@@ -48,13 +54,62 @@ class _Part:
 
 
 class _Call:
-    """A recorded request: its encoded messages, their parts, its tools part, and the
-    request hash's state after its messages (None when its keys do not allow one)."""
+    """A recorded request: its encoded messages, their parts, its tools part, and
+    (canonical JSON before its messages, the request hash's state after them), set once
+    its hash is taken (None until then, or when the hash was taken whole)."""
 
-    __slots__ = ("encoded", "parts", "tools", "state")
+    __slots__ = ("encoded", "parts", "tools", "hashed")
 
-    def __init__(self, encoded, parts, tools, state):
-        self.encoded, self.parts, self.tools, self.state = encoded, parts, tools, state
+    def __init__(self, encoded, parts, tools):
+        self.encoded, self.parts, self.tools, self.hashed = encoded, parts, tools, None
+
+
+class _Encoded:
+    """A message's encoding, kept with what proves it still holds: the message itself and
+    its shape (`_shape`), whose references keep every id in it from being reused, and how
+    many secrets the redaction knew when it was made."""
+
+    __slots__ = ("message", "ids", "refs", "raw", "secrets")
+
+    def __init__(self, message, shape, raw, secrets):
+        self.message, (self.ids, self.refs), self.raw, self.secrets = message, shape, raw, secrets
+
+
+def _shape(value):
+    """(ids, references) that change whenever `value` is changed in place, or None when it
+    cannot tell.
+
+    The ids are those of every key and value inside it, with each container's length; the
+    references are tuples of those keys and values, so none of them is freed and its id
+    given to a new object while the shape is kept. Only containers and scalars of the
+    builtin types the encoder maps one to one are vouched for: anything else (a dataclass,
+    a subclass, an object's repr) may change without any id changing.
+    """
+    if type(value) is not dict and type(value) is not list and type(value) is not tuple:
+        return None
+    ids, refs, todo = [], [], [(value, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if type(node) is dict:
+            keys, items = tuple(node), tuple(node.values())
+            if not _LEAVES.issuperset(map(type, keys)):
+                return None
+            ids.append(len(keys))
+            ids.extend(map(id, keys))
+        else:
+            keys, items = None, tuple(node)
+        ids.append(len(items))
+        ids.extend(map(id, items))
+        refs.append((keys, items))
+        if len(ids) > _SHAPE_SIZE:
+            return None
+        kinds = set(map(type, items))
+        if _LEAVES.issuperset(kinds):
+            continue
+        if depth >= _SHAPE_DEPTH or not _NODES.issuperset(kinds):
+            return None
+        todo.extend((item, depth + 1) for item in items if type(item) not in _LEAVES)
+    return ids, refs
 
 
 def _decode(raw: bytes):
@@ -62,30 +117,26 @@ def _decode(raw: bytes):
 
 
 _OPEN = '{"' + MESSAGES + '":'
+_SLOTS = {key: (SLOT + key, canonical(SLOT + key)) for key in (MESSAGES, TOOLS)}
 
 
-def _continued(state, count: int, parts) -> object:
-    """The request hash's state after the canonical JSON's messages, from `state`, which
-    holds the first `count` of them (None: nothing yet), and the new `parts`."""
-    if state is None:
-        state = hashlib.blake2b((_OPEN + "[").encode(), digest_size=16)
-    else:
-        state = state.copy()
-    for index, part in enumerate(parts, count):
-        state.update(("," if index else "").encode() + part.text.encode("utf-8", "surrogatepass"))
-    return state
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
-def _digest(payload: dict, others, messages: tuple, tools, state) -> str:
-    """The request hash of the whole request, its messages' part taken from `state`.
+def _digest(payload: dict, others, base, kept: int, call) -> str:
+    """The request hash of the whole request (`call` its recorded messages and tools),
+    continuing the hash `base`, the call whose first `kept` messages it shares, took.
 
     `others` holds the recorded fields but messages and (when given) tools. The canonical
-    JSON sorts keys and `messages` sorts first among an llm request's, so the text is the
-    messages, then the rest: each message is hashed once, in the request it is new in. A
-    request with a key that sorts before it is hashed whole.
+    JSON is the text before the messages, the messages, the text after them: when the text
+    before them is base's, its hash state after them is continued, so each message is
+    hashed once, in the request it is new in. Tools' canonical JSON, already made, is put
+    in place rather than made again.
     """
     if not isinstance(others, dict):  # cut as a whole: hash what a reader would rebuild
         others = {}
+    tools = call.tools
     rebuilt = {}
     for key in payload:
         if key == MESSAGES:
@@ -94,13 +145,60 @@ def _digest(payload: dict, others, messages: tuple, tools, state) -> str:
             rebuilt[key] = tools.value
         elif key in others:
             rebuilt[key] = others[key]
-    rest = canonical(rebuilt)
-    if min(rebuilt) != MESSAGES or not rest.startswith(_OPEN + "null"):
-        rebuilt[MESSAGES] = [p.value for p in messages]
-        return digest_with(rebuilt, {MESSAGES: "[" + ",".join(p.text for p in messages) + "]"})
+    split = _split(rebuilt, tools)
+    if split is None:
+        return _digest_whole(rebuilt, call.parts, tools)
+    before, after = split
+    hashed = base.hashed if base is not None else None
+    if hashed is not None and hashed[0] == before:
+        state, new = hashed[1].copy(), call.parts[kept:]
+        text = "".join("," + p.text for p in new) if kept else ",".join(p.text for p in new)
+    else:
+        state = hashlib.blake2b(_utf8(before + "["), digest_size=16)
+        text = ",".join(p.text for p in call.parts)
+    state.update(_utf8(text))
+    call.hashed = (before, state)
     final = state.copy()
-    final.update(("]" + rest[len(_OPEN) + 4:]).encode("utf-8", "surrogatepass"))
+    final.update(_utf8("]" + after))
     return final.hexdigest()
+
+
+def _split(rebuilt: dict, tools):
+    """(canonical JSON before the messages' list, after it) of `rebuilt`, whose messages
+    are None, with tools' text taken from their part; None when only `_digest_whole`
+    gives the hash it always gave (a key sorting before messages, slot text in a value)."""
+    message_slot, message_text = _SLOTS[MESSAGES]
+    tools_slot, tools_text = _SLOTS[TOOLS]
+    first = min(rebuilt) == MESSAGES
+    marked = dict(rebuilt)
+    marked[MESSAGES] = message_slot
+    if tools is not None:
+        if message_text in tools.text:
+            return None
+        marked[TOOLS] = tools_slot
+    text = canonical(marked)
+    at = text.find(message_text)
+    if at < 0 or (not first and text.find(message_text, at + 1) >= 0):
+        return None
+    if first and at != len(_OPEN):
+        return None
+    after = text[at + len(message_text):]
+    if tools is not None:
+        if text.count(tools_text) != 1:
+            return None
+        after = after.replace(tools_text, tools.text)
+    return text[:at], after
+
+
+def _digest_whole(rebuilt: dict, parts, tools) -> str:
+    """The hash as the canonical JSON of the whole request gives it, messages' text given."""
+    rest = canonical(rebuilt)
+    joined = "[" + ",".join(p.text for p in parts) + "]"
+    if min(rebuilt) == MESSAGES and rest.startswith(_OPEN + "null"):
+        return hashlib.blake2b(_utf8(_OPEN + joined + rest[len(_OPEN) + 4:]),
+                               digest_size=16).hexdigest()
+    rebuilt[MESSAGES] = [p.value for p in parts]
+    return digest_with(rebuilt, {MESSAGES: joined})
 
 
 class Writer:
@@ -110,14 +208,25 @@ class Writer:
     it, so the request a new one continues (the longest recorded request whose messages
     begin the new one) is found with a lookup per message from the end, however many
     conversations run at once, and checked byte for byte.
+
+    A conversation's messages come back on every turn as the same objects, so with `cache`
+    each message's encoding is kept and given again while its shape (`_shape`) and the
+    number of secrets known say it still holds; a message changed in place, or one the
+    shape cannot vouch for, is encoded again, so the bytes are those encoding it afresh
+    gives. By default only a Python encoder is cached for: the compiled one encodes a
+    message in less time than Python code takes to check a shape.
     """
 
-    def __init__(self):
+    def __init__(self, cache: bool | None = None):
         self._lock = threading.Lock()
         self._count = 0
         self._calls: dict = {}  # number -> _Call
         self._heads: dict = {}
         self._tools: dict = {}  # encoded tools -> latest number that recorded them
+        self._caching = cache
+        self._cache: dict = {}  # id(message) -> _Encoded, least recently used first
+        self._cached_bytes = 0
+        self._context = None  # (encode, limits, redaction, secrets) the cache was made under
 
     def record(self, payload: dict, encode, limits, secrets) -> tuple:
         """(what to record, the hash of the request as a reader rebuilds it) for an llm
@@ -128,11 +237,19 @@ class Writer:
         def enc(value, depth):
             return encode(value, max(0, max_depth - depth), max_bytes, max_repr, redaction)
 
+        cache = self._cache_for(encode, limits, secrets)
+        if cache is None:
+            def each():
+                return [enc(m, 2) for m in messages]
+        else:
+            def each():
+                return self._encode(messages, enc, cache, secrets)
+
         known = len(secrets)
-        encoded = [enc(m, 2) for m in messages]
+        encoded = each()
         tools_raw = enc(tools, 1) if isinstance(tools, list) and tools else None
         if len(secrets) != known:  # a secret learned late: scrub the earlier parts too
-            encoded = [enc(m, 2) for m in messages]
+            encoded = each()
             tools_raw = enc(tools, 1) if tools_raw is not None else None
         with self._lock:
             self._count += 1
@@ -160,15 +277,61 @@ class Writer:
                 recorded[key] = value
             recorded[FIELD] = history
             recorded.full = payload
-            state = _continued(base.state if base is not None else None, kept, new)
             call = _Call((base.encoded if base is not None else ()) + tuple(encoded[kept:]),
-                         (base.parts if base is not None else ()) + new, rec_tools, state)
+                         (base.parts if base is not None else ()) + new, rec_tools)
             if encode(recorded, max_depth, max_bytes, max_repr, redaction)[:1] != bytes((T_CUT,)):
                 self._remember(number, call, tools_raw)
         given = {MESSAGES, TOOLS} if rec_tools is not None else {MESSAGES}
         others = _decode(encode({k: v for k, v in payload.items() if k not in given},
                                 max_depth, max_bytes, max_repr, redaction))
-        return recorded, _digest(payload, others, call.parts, rec_tools, call.state)
+        return recorded, _digest(payload, others, base, kept, call)
+
+    def _cache_for(self, encode, limits, secrets):
+        """The cache of encodings made by `encode` under `limits` and `secrets` (emptied
+        when they change), or None when this writer does not cache."""
+        if self._caching is False or (self._caching is None
+                                      and type(encode) is not types.FunctionType):
+            return None
+        context = self._context
+        if (context is None or context[0] is not encode or context[1] != limits[:3]
+                or context[2] is not limits[3] or context[3] is not secrets):
+            self._context = (encode, limits[:3], limits[3], secrets)
+            self._cache, self._cached_bytes = {}, 0
+        return self._cache
+
+    def _encode(self, messages, enc, cache: dict, secrets) -> list:
+        """Each message's encoding: the cached one while it holds, else made afresh, and
+        cached when its shape vouches for it and did not change while it was made."""
+        out = []
+        for message in messages:
+            key = id(message)
+            entry = cache.get(key)
+            if entry is not None and entry.message is message and entry.secrets == len(secrets):
+                shape = _shape(message)
+                if shape is not None and shape[0] == entry.ids:
+                    cache[key] = cache.pop(key, entry)
+                    out.append(entry.raw)
+                    continue
+            known, shape = len(secrets), _shape(message)
+            raw = enc(message, 2)
+            out.append(raw)
+            if shape is None or len(secrets) != known:
+                continue
+            again = _shape(message)
+            if again is not None and again[0] == shape[0]:
+                cache.pop(key, None)
+                cache[key] = _Encoded(message, shape, raw, known)
+                self._cached_bytes += len(raw)
+                if len(cache) > CACHED or self._cached_bytes > CACHED_BYTES:
+                    self._trim(cache)
+        return out
+
+    def _trim(self, cache: dict) -> None:
+        """Drop the least recently used half of the cached encodings."""
+        with self._lock:
+            for key in list(itertools.islice(cache, len(cache) // 2 + 1)):
+                cache.pop(key, None)
+            self._cached_bytes = sum(len(e.raw) for e in list(cache.values()))
 
     def _base(self, encoded: list, number: int) -> tuple:
         """(number, _Call) of the longest recorded request the new one continues, or

@@ -25,10 +25,14 @@ def _plain(value):
     return repr(value)
 
 
+# json.dumps with these arguments builds this encoder on every call; it holds no state.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=_plain).encode
+
+
 def canonical(value) -> str:
     """The canonical JSON the hash is taken of."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_plain)
+    return _CANONICAL(value)
 
 
 def _hash(text: str) -> str:
@@ -43,15 +47,15 @@ def digest(recorded) -> str:
     return _hash(canonical(recorded))
 
 
-_SLOT = "\x00n3trace:given\x00"
+SLOT = "\x00n3trace:given\x00"  # a given text's place, in a string no caller writes
 
 
 def digest_with(recorded: dict, texts: dict) -> str:
     """`digest(recorded)`, given the canonical JSON of some of its values (`texts`, by key):
     a long conversation's messages are serialised once each, not on every request."""
-    text = canonical({**recorded, **{key: _SLOT + key for key in texts}})
+    text = canonical({**recorded, **{key: SLOT + key for key in texts}})
     for key, value in texts.items():
-        slot = canonical(_SLOT + key)
+        slot = canonical(SLOT + key)
         if text.count(slot) != 1:
             return digest(recorded)
         text = text.replace(slot, value)

@@ -1,0 +1,359 @@
+"""A writer that keeps message encodings records the bytes and hashes encoding afresh gives.
+
+Every request of a scripted conversation (messages changed in place between calls, a secret
+learned part way, new redaction rules) goes through a caching writer and through the
+algorithm as it was before the cache (`_Reference`, every message encoded on every call,
+the hash taken as it was), each with its own redaction rules, and the recorded payload's
+bytes and the request hash are compared call by call.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import pytest
+
+from n3core.tracing import core, history, probes, session
+from n3core.tracing.history import FIELD, MESSAGES, TOOLS, WINDOW, Recorded, Writer
+from n3core.tracing.payload import T_CUT
+from n3core.tracing.redaction import key_rules
+from n3core.tracing.reqhash import canonical, digest_with
+
+from tests.support.tracing_cores import tracing_core  # noqa: F401 - fixture
+
+LIMITS = (32, 256 * 1024, 200)
+SECRET = "sk-live-0123456789abcdef"
+_OPEN = '{"' + MESSAGES + '":'
+
+
+class _Reference(Writer):
+    """The writer as it was before it kept encodings: every message encoded on each call,
+    the hash continued only when `messages` sorts first (its state kept in `hashed`)."""
+
+    def __init__(self):
+        super().__init__(cache=False)
+
+    def record(self, payload, encode, limits, secrets):
+        max_depth, max_bytes, max_repr, redaction = limits
+        messages, tools = payload[MESSAGES], payload.get(TOOLS)
+
+        def enc(value, depth):
+            return encode(value, max(0, max_depth - depth), max_bytes, max_repr, redaction)
+
+        known = len(secrets)
+        encoded = [enc(m, 2) for m in messages]
+        tools_raw = enc(tools, 1) if isinstance(tools, list) and tools else None
+        if len(secrets) != known:
+            encoded = [enc(m, 2) for m in messages]
+            tools_raw = enc(tools, 1) if tools_raw is not None else None
+        with self._lock:
+            self._count += 1
+            number = self._count
+            base_number, base = self._base(encoded, number)
+            kept = len(base.encoded) if base is not None else 0
+            tools_base = self._tools.get(tools_raw) if tools_raw is not None else None
+            if tools_base is not None and (number - tools_base > WINDOW
+                                           or tools_base not in self._calls):
+                tools_base = None
+            new = tuple(history._Part(history._decode(p)) for p in encoded[kept:])
+            rec_tools = (self._calls[tools_base].tools if tools_base is not None
+                         else history._Part(history._decode(tools_raw))
+                         if tools_raw is not None else None)
+            found: dict = {"call": number}
+            if base is not None:
+                found[MESSAGES] = [base_number, kept]
+            if tools_base is not None:
+                found[TOOLS] = tools_base
+            recorded = Recorded()
+            for key, value in payload.items():
+                if key == MESSAGES:
+                    value = list(messages[kept:])
+                elif key == TOOLS and tools_base is not None:
+                    value = None
+                recorded[key] = value
+            recorded[FIELD] = found
+            recorded.full = payload
+            call = history._Call((base.encoded if base is not None else ()) + tuple(encoded[kept:]),
+                                 (base.parts if base is not None else ()) + new, rec_tools)
+            call.hashed = _continued(base.hashed if base is not None else None, kept, new)
+            if encode(recorded, max_depth, max_bytes, max_repr, redaction)[:1] != bytes((T_CUT,)):
+                self._remember(number, call, tools_raw)
+        given = {MESSAGES, TOOLS} if rec_tools is not None else {MESSAGES}
+        others = history._decode(encode({k: v for k, v in payload.items() if k not in given},
+                                        max_depth, max_bytes, max_repr, redaction))
+        return recorded, _old_digest(payload, others, call.parts, rec_tools, call.hashed)
+
+
+def _continued(state, count, parts):
+    if state is None:
+        state = hashlib.blake2b((_OPEN + "[").encode(), digest_size=16)
+    else:
+        state = state.copy()
+    for index, part in enumerate(parts, count):
+        state.update(("," if index else "").encode() + part.text.encode("utf-8", "surrogatepass"))
+    return state
+
+
+def _old_digest(payload, others, messages, tools, state):
+    if not isinstance(others, dict):
+        others = {}
+    rebuilt = {}
+    for key in payload:
+        if key == MESSAGES:
+            rebuilt[key] = None
+        elif key == TOOLS and tools is not None:
+            rebuilt[key] = tools.value
+        elif key in others:
+            rebuilt[key] = others[key]
+    rest = canonical(rebuilt)
+    if min(rebuilt) != MESSAGES or not rest.startswith(_OPEN + "null"):
+        rebuilt[MESSAGES] = [p.value for p in messages]
+        return digest_with(rebuilt, {MESSAGES: "[" + ",".join(p.text for p in messages) + "]"})
+    final = state.copy()
+    final.update(("]" + rest[len(_OPEN) + 4:]).encode("utf-8", "surrogatepass"))
+    return final.hexdigest()
+
+
+@dataclasses.dataclass
+class Note:
+    text: str
+
+
+class Label(str):
+    pass
+
+
+class _Side:
+    """One writer and the rules it redacts by, recording requests as a tracer would."""
+
+    def __init__(self, writer, encode):
+        self.writer, self.encode, self.rules = writer, encode, key_rules()
+
+    def record(self, payload, limits=LIMITS):
+        recorded, digest = self.writer.record(payload, self.encode, (*limits, self.rules),
+                                              self.rules.secrets)
+        return self.encode(recorded, *limits, self.rules), recorded[FIELD], digest
+
+    def redact(self, rules):
+        self.rules = rules
+
+
+def _request(messages, base_url=None, **extra):
+    """A request as the runtime makes one: `base_url` sorts before `messages`."""
+    return {"provider": "mock", "model": "m-1", "messages": list(messages), "base_url": base_url,
+            "tools": [{"name": "search", "description": "Search " * 5,
+                       "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}],
+            "params": {"temperature": 0.2}, **extra}
+
+
+def _deep(levels: int) -> list:
+    value = ["deep"]
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def _innermost(value: list) -> list:
+    while isinstance(value[0], list):
+        value = value[0]
+    return value
+
+
+def _script():
+    """(the conversation, the endpoint it asks, [(step, what it does to them or to the sides)]);
+    a request is recorded after every step."""
+    system = {"role": "system", "content": "You are careful. " + SECRET}
+    user = {"role": "user", "content": "go \ud800 surrogate"}
+    chat, settings = [system, user], {"base_url": None}
+    call = {"id": "c1", "name": "search", "arguments": {"q": "first"}}
+    assistant = {"role": "assistant", "content": "", "tool_calls": [call]}
+    tool = {"role": "tool", "tool_call_id": "c1", "content": "result " + "x" * 300}
+    note = {"role": "user", "content": Note("a dataclass")}
+    label = {"role": "user", "content": Label("a str subclass")}
+    nested = {"role": "user", "content": _deep(history._SHAPE_DEPTH + 3)}
+    looped = {"role": "user", "content": []}
+    looped["content"].append(looped["content"])
+    number = {"role": "user", "content": 1}
+
+    def grow(*items):
+        chat.extend(items)
+
+    def other_secret_rules(sides):
+        for side in sides:
+            side.redact(key_rules([r"^q$"]))
+
+    return chat, settings, [
+        ("turn", lambda s: grow(assistant, tool)),
+        ("another endpoint", lambda s: settings.__setitem__("base_url", "http://127.0.0.1:9/")),
+        ("same request again", lambda s: None),
+        ("content replaced", lambda s: tool.__setitem__("content", "result changed")),
+        ("tool call appended", lambda s: assistant["tool_calls"].append(
+            {"id": "c2", "name": "search", "arguments": {"q": "second"}})),
+        ("nested argument changed", lambda s: call["arguments"].__setitem__("q", "edited")),
+        ("key added", lambda s: user.__setitem__("name", "ann")),
+        ("key moved to the end", lambda s: user.__setitem__("role", user.pop("role"))),
+        ("a number", lambda s: grow(number)),
+        ("True in place of 1", lambda s: number.__setitem__("content", True)),
+        ("1.0 in place of True", lambda s: number.__setitem__("content", 1.0)),
+        ("dataclass", lambda s: grow(note)),
+        ("dataclass field changed", lambda s: setattr(note["content"], "text", "changed")),
+        ("str subclass", lambda s: grow(label)),
+        ("deep nesting", lambda s: grow(nested)),
+        ("deep leaf changed", lambda s: _innermost(nested["content"]).append("more")),
+        ("a cycle", lambda s: grow(looped)),
+        ("secret learned", lambda s: grow({"role": "user", "content": "key",
+                                           "api_key": SECRET})),
+        ("after the secret", lambda s: grow({"role": "user", "content": "again " + SECRET})),
+        ("message removed", lambda s: chat.pop(2)),
+        ("new rules", other_secret_rules),
+        ("after the new rules", lambda s: grow({"role": "user", "content": "q"})),
+    ]
+
+
+def _compare(core_name, writer_factory):
+    encode = core.ring_module(core_name).encode
+    ours, theirs = _Side(writer_factory(), encode), _Side(_Reference(), encode)
+    chat, settings, steps = _script()
+    other = [{"role": "user", "content": "another conversation"}]
+    calls = [("first", None)] + steps
+    for n, (name, step) in enumerate(calls):
+        if step is not None:
+            step([ours, theirs])
+        for payload in (_request(chat, settings["base_url"]), _request(other),
+                        {"messages": list(chat), "model": "m-1"}):
+            assert ours.record(payload) == theirs.record(payload), (n, name)
+        other.append({"role": "assistant", "content": f"turn {n}"})
+    assert theirs.rules.secrets == ours.rules.secrets
+    return ours
+
+
+def test_a_caching_writer_records_the_bytes_and_hashes_of_encoding_afresh(tracing_core):
+    ours = _compare(tracing_core, lambda: Writer(cache=True))
+    assert ours.writer._cache, "no encoding was kept: the comparison proves nothing"
+
+
+def test_a_writer_that_does_not_cache_records_the_same(tracing_core):
+    _compare(tracing_core, lambda: Writer(cache=False))
+
+
+def test_limits_are_part_of_what_a_kept_encoding_holds_for(tracing_core):
+    encode = core.ring_module(tracing_core).encode
+    ours, theirs = _Side(Writer(cache=True), encode), _Side(_Reference(), encode)
+    chat = [{"role": "user", "content": "x" * 400, "data": [[["deep"]]]}]
+    for limits in [LIMITS, (4, 256 * 1024, 200), (32, 300, 200), (32, 256 * 1024, 10), LIMITS]:
+        assert ours.record(_request(chat), limits) == theirs.record(_request(chat), limits)
+
+
+def _counting(encode, counts, messages):
+    ids = {id(m) for m in messages}
+
+    def counted(value, *args):
+        if id(value) in ids:
+            counts.append(id(value))
+        return encode(value, *args)
+
+    return counted
+
+
+def test_a_continued_conversation_encodes_only_its_new_messages(tracing_core):
+    counts, chat = [], [{"role": "user", "content": f"message {n}"} for n in range(30)]
+    encode = _counting(core.ring_module(tracing_core).encode, counts, chat)
+    side = _Side(Writer(cache=True), encode)
+    for n in range(2, 31, 2):
+        side.record(_request(chat[:n]))
+    assert len(counts) == 30 and len(set(counts)) == 30
+
+
+def test_by_default_only_a_python_encoder_is_cached_for():
+    rules, chat = key_rules(), [{"role": "user", "content": "hello"}]
+    python = Writer()
+    python.record(_request(chat), core.ring_module("python").encode, (*LIMITS, rules), rules.secrets)
+    assert python._cache
+    if "c" in core.available():
+        compiled = Writer()
+        compiled.record(_request(chat), core.ring_module("c").encode, (*LIMITS, rules), rules.secrets)
+        assert not compiled._cache
+
+
+def test_the_kept_encodings_are_bounded(tracing_core, monkeypatch):
+    monkeypatch.setattr(history, "CACHED", 10)
+    side = _Side(Writer(cache=True), core.ring_module(tracing_core).encode)
+    chat = []
+    for n in range(40):
+        chat.append({"role": "user", "content": f"message {n}"})
+        side.record(_request(chat))
+        assert len(side.writer._cache) <= 10
+    assert any(e.message is chat[-1] for e in side.writer._cache.values())
+
+
+@pytest.mark.parametrize("value", [
+    {"a": Note("x")}, {"a": Label("x")}, {Label("k"): 1}, [{"a": {1, 2}}],
+    _deep(history._SHAPE_DEPTH + 2), list(range(5000)), "a string"])
+def test_a_shape_is_not_vouched_for_what_can_change_unseen(value):
+    assert history._shape(value) is None
+
+
+def test_a_shape_changes_with_every_change_in_place():
+    message = {"role": "assistant", "tool_calls": [{"id": "c1", "arguments": {"q": "x"}}],
+               "parts": [["a"], []]}
+    shapes = [history._shape(message)[0]]
+    for change in (lambda: message["parts"][1].append(message["parts"][0].pop()),lambda: message["tool_calls"].append({}),
+                   lambda: message["tool_calls"][0]["arguments"].__setitem__("q", "y"),
+                   lambda: message.__setitem__("role", message.pop("role")),
+                   lambda: message.__setitem__("name", "n"),
+                   lambda: message["tool_calls"].pop()):
+        change()
+        shapes.append(history._shape(message)[0])
+    assert len({tuple(s) for s in shapes}) == len(shapes)
+
+
+def test_a_traced_conversation_is_recorded_the_same_with_the_cache(tmp_path, tracing_core):
+    """Through probes.request and a running tracer's limits and rules: what is recorded
+    and the hashes match a tracer whose writer encodes afresh."""
+    from n3core.tracing.format import Site
+
+    sites = [Site(1, "llm_call", "llm", "chat")]
+    outcomes = []
+    for cache in (True, False):
+        chat = [{"role": "user", "content": "go"}]
+        tracer = session.start(str(tmp_path / f"{cache}.n3t"), sites, {"install_hooks": False},
+                               core=tracing_core)
+        tracer.history = Writer(cache=cache)
+        limits = (tracer.config.max_depth, tracer.config.max_payload, tracer.config.max_repr)
+        seen = []
+        try:
+            for n in range(12):
+                payload = probes.request(_request(chat))
+                seen.append((tracer.ring.encode(payload, *limits, tracer.redaction),
+                             payload["request_hash"]))
+                chat += [{"role": "assistant", "content": f"a{n}"},
+                         {"role": "tool", "content": f"r{n} " + SECRET * (n == 5)}]
+                if n == 7:
+                    chat[1]["content"] = "changed"
+                    chat.append({"role": "user", "content": "k", "token": SECRET})
+        finally:
+            session.stop()
+        outcomes.append(seen)
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("where", ["params", "tools", "content"])
+@pytest.mark.parametrize("slot", [MESSAGES, TOOLS])
+@pytest.mark.parametrize("base_url", [None, "http://127.0.0.1:9/"])
+def test_text_like_the_hash_placeholders_is_hashed_as_before(tracing_core, where, slot, base_url):
+    from n3core.tracing.reqhash import SLOT
+
+    encode = core.ring_module(tracing_core).encode
+    ours, theirs = _Side(Writer(cache=True), encode), _Side(_Reference(), encode)
+    chat = [{"role": "user", "content": "go"}]
+    for n in range(3):
+        payload = _request(chat, base_url)
+        odd = SLOT + slot
+        if where == "params":
+            payload["params"] = {"stop": odd}
+        elif where == "tools":
+            payload["tools"][0]["description"] = odd
+        else:
+            chat[0]["content"] = odd
+        assert ours.record(payload) == theirs.record(payload), n
+        chat.append({"role": "assistant", "content": f"turn {n}"})
