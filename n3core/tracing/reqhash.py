@@ -10,7 +10,7 @@ import hashlib
 import json
 
 from . import core as _core
-from .payload import T_STR, decode
+from .payload import T_STR
 
 FIELD = "request_hash"
 # A writer adds the hash as a request's last field, so a payload ends with these bytes (the
@@ -66,7 +66,8 @@ def as_recorded(payload, redaction=None, limits=None):
     """`payload` as a trace would give it back (limits: max_depth, max_bytes, max_repr)."""
     if isinstance(payload, dict) and FIELD in payload:
         payload = {k: v for k, v in payload.items() if k != FIELD}
-    return decode(_core.ring.encode(payload, *(limits or ()), redaction=redaction))
+    data = _core.ring.encode(payload, *(limits or ()), redaction=redaction)
+    return _core.reader.decode_payload(data, 0, len(data))
 
 
 def live_digest(payload, redaction=None, limits=None) -> str:
