@@ -239,8 +239,10 @@ class Writer:
 
         cache = self._cache_for(encode, limits, secrets)
         if cache is None:
+            depth = max(0, max_depth - 2)
+
             def each():
-                return [enc(m, 2) for m in messages]
+                return [encode(m, depth, max_bytes, max_repr, redaction) for m in messages]
         else:
             def each():
                 return self._encode(messages, enc, cache, secrets)
