@@ -12,7 +12,7 @@ from n3core.tracing.format import KIND_START, Site
 from n3core.tracing.history import FIELD
 from n3core.tracing.payload import Cut
 from n3core.tracing.reader import open_trace
-from n3core.tracing.reqhash import FIELD as HASH, digest
+from n3core.tracing.reqhash import FIELD as HASH, digest, recorded_digest
 
 from tests.support.tracing_cores import tracing_core  # noqa: F401 - fixture
 
@@ -78,6 +78,20 @@ def test_both_readers_rebuild_every_request_whole(tmp_path, tracing_core, reader
     got = _requests(path, reader)
     assert [_plain(r) for r in got] == sent
     assert all(FIELD not in r and r[HASH] == digest(r) for r in got)
+
+
+def test_the_hash_is_read_from_the_payload_tail_as_decoding_gives_it(tmp_path, tracing_core):
+    path = tmp_path / "t.n3t"
+    _record(path, [_conversation(6)], tracing_core)
+    with open_trace(str(path), history=False) as trace:
+        starts = [(b, i) for b in trace.batches() for i in range(len(b))
+                  if b.site[i] == LLM and b.kind[i] == KIND_START]
+        assert starts
+        for batch, i in starts:
+            raw = batch.raw_payload(i)
+            assert recorded_digest(raw) == batch.recorded(i)[HASH]
+            assert recorded_digest(raw[:-1]) is None
+    assert recorded_digest(b"") is None and recorded_digest(None) is None
 
 
 def test_the_file_holds_each_message_once_and_the_tools_once(tmp_path, tracing_core):

@@ -13,7 +13,7 @@ from n3core.tracing.format import Kind
 from n3core.tracing.history import FIELD as HISTORY
 from n3core.tracing.payload import Cut, special
 from n3core.tracing.reader import NotPlain, open_trace
-from n3core.tracing.reqhash import TAIL
+from n3core.tracing.reqhash import recorded_digest
 
 from .errors import MalformedTraceError
 from .keys import BOUNDARY_EVENTS, HASH_FIELD, KeyTracker, request_hash, site_key
@@ -132,16 +132,14 @@ def _read(path, check: bool, history: bool) -> Book:
         START, END, INSTANT = int(Kind.start), int(Kind.end), int(Kind.instant)
         for batch in trace.batches():
             payload, raw, ts, chunk = batch.payload, batch.raw_payload, batch.ts, batch.seq
-            answer_of = batch.recorded_plain if check else batch.recorded
+            recorded = batch.recorded
             for i, (kind, site, span, parent) in enumerate(
                     zip(batch.kind, batch.site, batch.span, batch.parent)):
                 if kind == START:
                     path_ = start(span, parent, names.get(site) or f"site:{site}")
                     if site in boundary:
-                        tail = (raw(i) or b"")[-48:]
-                        if tail[:16] == TAIL and tail.isascii():
-                            digest = tail[16:].decode()
-                        else:
+                        digest = recorded_digest(raw(i))
+                        if digest is None:
                             digest = batch.recorded_get(i, hash_key).get(HASH_FIELD)
                         if digest.__class__ is str:
                             request = LAZY
@@ -169,10 +167,9 @@ def _read(path, check: bool, history: bool) -> Book:
                         call.end_ns = ts[i]
                         call.outcome = "ok" if kind == END else "error"
                         try:
-                            call.answer = answer_of(i)
-                            plain = True
+                            call.answer, plain = recorded(i, check), True
                         except NotPlain:
-                            call.answer, plain = batch.recorded(i), False
+                            call.answer, plain = recorded(i), False
                         if check:
                             check_answer(call, plain)
                         entries[call.key] = call

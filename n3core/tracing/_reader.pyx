@@ -75,10 +75,7 @@ from n3core.tracing.payload import _freeze
 from n3core.tracing.payload import decode as _py_decode
 
 cdef int _MAX_NEST = 200
-# decode_plain's mode, set only while it runs (the GIL makes that safe): a Cut or Opaque
-# refuses the payload, and a value nested past the plain depth goes to the Python path.
-cdef bint _plain = False
-cdef int _nest = _MAX_NEST
+cdef int _PLAIN_NEST = _PLAIN_DEPTH
 
 
 class _Fallback(Exception):
@@ -116,14 +113,17 @@ cdef inline object _text(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end
     return PyUnicode_DecodeUTF8(<const char*>b + p, <Py_ssize_t>n, "surrogatepass")
 
 
-cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth):
+cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth,
+                   bint plain):
+    """One value; `plain` (decode_plain) sends a Cut, an Opaque or a value nested past the
+    plain depth to the Python path, which tells them from garbage."""
     cdef Py_ssize_t p = pos[0]
     cdef unsigned long long z, count, i
     cdef unsigned char tag
     cdef double d
     cdef list items
     cdef dict result
-    if p >= end or depth > _nest:
+    if p >= end or depth > (_PLAIN_NEST if plain else _MAX_NEST):
         raise _Fallback()
     tag = b[p]
     pos[0] = p + 1
@@ -144,8 +144,8 @@ cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int 
             raise _Fallback()
         result = {}
         for i in range(count):
-            k = _value(b, pos, end, depth + 1)
-            v = _value(b, pos, end, depth + 1)
+            k = _value(b, pos, end, depth + 1, plain)
+            v = _value(b, pos, end, depth + 1, plain)
             try:
                 result[k] = v
             except TypeError:  # an unhashable key (a list) decodes as its tuple twin
@@ -157,7 +157,7 @@ cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int 
             raise _Fallback()
         items = []
         for i in range(count):
-            items.append(_value(b, pos, end, depth + 1))
+            items.append(_value(b, pos, end, depth + 1, plain))
         return items if tag == 0x08 else tuple(items)
     if tag == 0x05:
         p = pos[0]
@@ -181,8 +181,8 @@ cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int 
         pos[0] = p + <Py_ssize_t>count
         return int.from_bytes(PyBytes_FromStringAndSize(<const char*>b + p, <Py_ssize_t>count),
                               "little", signed=True)
-    if _plain and (tag == 0x0B or tag == 0x0C):
-        raise NotPlain()
+    if plain:
+        raise _Fallback()
     if tag == 0x0B:
         p = pos[0]
         if p >= end:
@@ -216,7 +216,7 @@ def decode_payload(bytes body not None, Py_ssize_t start, Py_ssize_t n):
     cdef const unsigned char* b = <const unsigned char*>PyBytes_AS_STRING(body)
     cdef Py_ssize_t pos = start
     try:
-        value = _value(b, &pos, start + n, 0)
+        value = _value(b, &pos, start + n, 0, False)
     except Exception:
         return _py_decode(body[start:start + n])
     if pos != start + n:
@@ -227,19 +227,15 @@ def decode_payload(bytes body not None, Py_ssize_t start, Py_ssize_t n):
 def decode_plain(bytes body not None, Py_ssize_t start, Py_ssize_t n):
     """`decode_payload`, for a payload that must be plain (`payload.special`): NotPlain
     otherwise. A plain payload is checked while it is decoded, not walked afterwards."""
-    global _plain, _nest
     _check(body, start, n)
     cdef const unsigned char* b = <const unsigned char*>PyBytes_AS_STRING(body)
     cdef Py_ssize_t pos = start
-    _plain, _nest = True, _PLAIN_DEPTH
     try:
-        value = _value(b, &pos, start + n, 0)
+        value = _value(b, &pos, start + n, 0, True)
         if pos == start + n:
             return value
-    except Exception:  # NotPlain too: the Python path tells a cut from garbage
+    except Exception:
         pass
-    finally:
-        _plain, _nest = False, _MAX_NEST
     value = _py_decode(body[start:start + n])
     if _special(value) is not None:
         raise NotPlain()
@@ -323,14 +319,14 @@ def payload_get(bytes body not None, Py_ssize_t start, Py_ssize_t n, keys):
         if count > <unsigned long long>(end - pos):
             raise _Fallback()
         for i in range(count):
-            k = _value(b, &pos, end, 1)
+            k = _value(b, &pos, end, 1, False)
             try:
                 hash(k)
             except TypeError:  # as `decode` does: an unhashable key becomes its tuple twin
                 k = _freeze(k)
                 hash(k)
             if k in keys:
-                found[k] = _value(b, &pos, end, 1)
+                found[k] = _value(b, &pos, end, 1, False)
             else:
                 _skip(b, &pos, end, 1)
         if pos != end:

@@ -14,7 +14,7 @@ This is the contract the analyzer is built on::
                                      # keys of a dict payload, the rest is skipped, not built
             batch.recorded(i)        # the payload as stored: an llm request without the
                                      # history payload() puts back (history.py)
-            batch.recorded_plain(i)  # recorded(i), or NotPlain when it holds a cut
+            batch.recorded(i, plain=True)  # or NotPlain when it holds a cut
         for ev in trace.events(): ...   # Event(ts, site, kind, span, parent, task, payload)
         trace.report                 # Report, complete once iteration has finished
 
@@ -149,24 +149,17 @@ class Batch:
             return {k: v for k, v in _history.fresh(rebuilt).items() if k in keys}
         return self.recorded_get(i, keys)
 
-    def recorded(self, i: int):
-        """Event i's payload as the file holds it: an llm request without its history."""
-        n = self._lengths[i]
-        if not n:
-            return None
-        try:
-            return self._decode(self._body, self._base + self._offsets[i], n)
-        except TraceFormatError as exc:
-            return {"undecodable_payload": self.undecodable(i, exc)}
+    def recorded(self, i: int, plain: bool = False):
+        """Event i's payload as the file holds it: an llm request without its history.
 
-    def recorded_plain(self, i: int):
-        """`recorded(i)` for a payload that must hold no Cut or Opaque value and nest at most
-        PLAIN_DEPTH levels (`payload.special`); NotPlain otherwise."""
+        `plain`: the payload must hold no Cut or Opaque value and nest at most PLAIN_DEPTH
+        levels (`payload.special`), else NotPlain; checked while it is decoded."""
         n = self._lengths[i]
         if not n:
             return None
         try:
-            return self._plain(self._body, self._base + self._offsets[i], n)
+            return (self._plain if plain else self._decode)(
+                self._body, self._base + self._offsets[i], n)
         except TraceFormatError as exc:
             return {"undecodable_payload": self.undecodable(i, exc)}
 
