@@ -41,7 +41,8 @@ def extensions():
         return []
     # Each group is translated on its own, so a Cython error in one core (the tracing
     # core, the analysis core) leaves the other built; each has its pure-Python twin.
-    groups = [sorted(glob.glob("n3core/tracing/*.pyx")), sorted(glob.glob("analyzer/*.pyx"))]
+    groups = [sorted(glob.glob("n3core/tracing/*.pyx")),
+              sorted(glob.glob("analyzer/*.pyx") + glob.glob("analyzer/replay/*.pyx"))]
     groups = [g for g in groups if g]
     if not groups:
         return []

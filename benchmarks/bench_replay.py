@@ -108,7 +108,7 @@ def book_and_matching(trace: Path, build_dir: Path) -> tuple:
 
     from analyzer.replay import loadbuild
     from analyzer.replay.answers import Runtime
-    from analyzer.replay.book import read_book
+    from analyzer.replay.book import kept_out_of_the_collector, read_book
     from analyzer.replay.engine import Replayer
     from analyzer.replay.row import site_rows
     from n3core.tracing.reqhash import FIELD
@@ -119,11 +119,12 @@ def book_and_matching(trace: Path, build_dir: Path) -> tuple:
         runtime = Runtime()
         t0 = time.process_time()
         book = read_book(str(trace))
-        replayer = Replayer(book, runtime, rows)
-        paths = replayer.tracker.paths
-        for span, entry in enumerate(book.ordered(), 1):
-            paths[span] = entry.key
-            replayer.answer(_Token(entry.site.id, span), {FIELD: entry.hash})
+        with kept_out_of_the_collector():  # as `replay` does
+            replayer = Replayer(book, runtime, rows)
+            paths = replayer.tracker.paths
+            for span, entry in enumerate(book.ordered(), 1):
+                paths[span] = entry.key
+                replayer.answer(_Token(entry.site.id, span), {FIELD: entry.hash})
         spent = time.process_time() - t0
     finally:
         loadbuild.unload(build_dir)

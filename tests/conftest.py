@@ -19,7 +19,8 @@ CORE_FIXTURES = ("tracing_core", "reader_core")
 ONCE = ("test_frontend_", "test_lowering", "test_runtime_", "test_analyzer_frozen",
         "test_wheel", "test_instrument_rewrites", "test_instrument_positions",
         "test_core_contracts", "test_tracing_constants", "test_analyzer_cores",
-        "test_tracing_payload_fuzz", "test_report_html", "test_bench_results")
+        "test_tracing_payload_fuzz", "test_report_html", "test_bench_results",
+        "test_replay_scan")
 
 
 def _runs_in(item, core: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from n3core.tracing.reqhash import FIELD as HASH_FIELD, digest as request_hash  # noqa: F401
 
 BOUNDARY_EVENTS = {"llm_call": "llm", "tool_call": "tool", "clock_read": "clock"}
-_ORDINALS = tuple(f"#{n}" for n in range(256))  # formatting the int costs more than the rest
+ORDINALS = tuple(f"#{n}" for n in range(256))  # formatting the int costs more than the rest
 _STEMS = {"chain_execution": "chain", "agent_execution": "agent", "prompt_execution": "prompt"}
 
 
@@ -41,7 +41,7 @@ class KeyTracker:
         if counts is None:
             counts = self.counts[parent] = {}
         n = counts[key] = counts.get(key, 0) + 1
-        suffix = _ORDINALS[n] if n < len(_ORDINALS) else f"#{n}"
+        suffix = ORDINALS[n] if n < len(ORDINALS) else f"#{n}"
         above = self.paths.get(parent)
         path = self.paths[span] = f"{above} / {key}{suffix}" if above else key + suffix
         return path

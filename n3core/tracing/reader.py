@@ -184,6 +184,13 @@ class Batch:
             return None
         return self._get, self._body, self._base, self._offsets
 
+    def direct_plain(self) -> tuple:
+        """(decode_plain, body, base, offsets, lengths) such that `decode_plain(body, base +
+        offsets[i], lengths[i])` is `recorded(i, plain=True)` for an event with a payload,
+        raising rather than counting a TraceFormatError. For a compiled caller that reads
+        payloads as recorded (the llm history is not put back) without two Python calls each."""
+        return self._plain, self._body, self._base, self._offsets, self._lengths
+
     def undecodable(self, i: int, exc: TraceFormatError) -> str:
         """Count event i's payload as undecodable and give the reason (or raise `exc` when
         the batch was opened without counting)."""

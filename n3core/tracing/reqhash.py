@@ -15,7 +15,8 @@ from .payload import T_STR
 FIELD = "request_hash"
 # A writer adds the hash as a request's last field, so a payload ends with these bytes (the
 # key, then the tag and length of a 32-character string) and then the hash itself.
-_TAIL = bytes((T_STR, len(FIELD))) + FIELD.encode() + bytes((T_STR, 32))
+TAIL_PREFIX = bytes((T_STR, len(FIELD))) + FIELD.encode() + bytes((T_STR, 32))
+TAIL_BYTES = len(TAIL_PREFIX) + 32  # the prefix, then the 32 hex digits
 # Ids a provider makes up per call (a tool call's id, as the llm named it): two runs that
 # ask the same thing differ in them, so the hash leaves them out.
 MADE_UP = frozenset({FIELD, "call_id"})
@@ -38,9 +39,9 @@ def canonical(value) -> str:
 def recorded_digest(raw) -> str | None:
     """The hash a writer put last in a request's encoded payload `raw`, read from its last
     48 bytes without decoding the request; None when the payload does not end so."""
-    tail = bytes(raw[-48:]) if raw else b""
-    if tail[:16] == _TAIL and tail.isascii():
-        return tail[16:].decode()
+    tail = bytes(raw[-TAIL_BYTES:]) if raw else b""
+    if len(tail) == TAIL_BYTES and tail[:len(TAIL_PREFIX)] == TAIL_PREFIX and tail.isascii():
+        return tail[len(TAIL_PREFIX):].decode()
     return None
 
 
