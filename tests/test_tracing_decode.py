@@ -319,3 +319,19 @@ def test_decode_plain_raises_on_garbage_like_decode(tracing_core, data):
     with pytest.raises(TraceFormatError) as got:
         _plain(data, tracing_core)
     assert str(got.value) == str(expected.value)
+
+
+def test_dict_keys_decode_right_whatever_else_was_decoded_before(tracing_core):
+    """Short ASCII keys come from a table in the compiled decoder: thousands of keys that
+    share its slots, keys at its length limit and past it, non-ASCII and empty keys, read
+    in turn, each decode to the key that was encoded."""
+    keys = [f"k{n}" for n in range(3000)] + ["", "x" * 32, "y" * 33, "clé", "ключ", "a\x7f"]
+    payloads = [{key: n, "type": key, "message": [key]} for n, key in enumerate(keys)]
+    decoders = (reader(tracing_core).decode_payload, reader(tracing_core).decode_plain)
+    for rounds in range(2):
+        for value in payloads[::-1] if rounds else payloads:
+            data = py_encode(value)
+            for decoder in decoders:
+                assert decoder(data, 0, len(data)) == value
+            got = reader(tracing_core).payload_get(data, 0, len(data), ("type",))
+            assert got == {"type": value["type"]}

@@ -63,7 +63,13 @@ def decode_records(const uint8_t[::1] body, Py_ssize_t n, int64_t ts_shift):
 # hands the whole payload to the Python decoder, so results and errors are the twin's.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
+from libc.string cimport memcmp
+
+cdef extern from "Python.h":
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    void* PyUnicode_DATA(object)
 
 from n3core.tracing.payload import CUT_REASONS as _CUT_REASONS
 from n3core.tracing.payload import PLAIN_DEPTH as _PLAIN_DEPTH
@@ -113,6 +119,46 @@ cdef inline object _text(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end
     return PyUnicode_DecodeUTF8(<const char*>b + p, <Py_ssize_t>n, "surrogatepass")
 
 
+# Dict keys are few and repeat in every payload ("type", "message", "usage"...): a short
+# ASCII key is taken from this direct-mapped table when its bytes match, so it is neither
+# allocated nor hashed again (a str caches its hash). Only pure-ASCII keys enter it, whose
+# data are one byte a character, so a hit is a length and memcmp check.
+DEF _KEY_SLOTS = 512
+DEF _KEY_MAX = 32
+cdef PyObject* _key_table[_KEY_SLOTS]
+
+
+cdef inline object _key(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth,
+                        bint plain):
+    cdef Py_ssize_t p = pos[0], n, j
+    cdef unsigned int h = 2166136261u
+    cdef unsigned char c
+    cdef PyObject* hit
+    cdef PyObject* old
+    if (p + 1 >= end or b[p] != 0x06 or b[p + 1] > _KEY_MAX or p + 2 + b[p + 1] > end
+            or depth > (_PLAIN_NEST if plain else _MAX_NEST)):
+        return _value(b, pos, end, depth, plain)
+    n = b[p + 1]
+    for j in range(n):
+        c = b[p + 2 + j]
+        if c >= 0x80:
+            return _value(b, pos, end, depth, plain)
+        h = (h ^ c) * 16777619u
+    h = (h ^ <unsigned int>n) & (_KEY_SLOTS - 1)
+    hit = _key_table[h]
+    if hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n and (
+            n == 0 or memcmp(PyUnicode_DATA(<object>hit), b + p + 2, n) == 0):
+        pos[0] = p + 2 + n
+        return <object>hit
+    key = PyUnicode_DecodeASCII(<const char*>b + p + 2, n, NULL)
+    Py_INCREF(key)
+    old = _key_table[h]  # read again: the allocation may have run code that decoded
+    _key_table[h] = <PyObject*>key
+    Py_XDECREF(old)
+    pos[0] = p + 2 + n
+    return key
+
+
 cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth,
                    bint plain):
     """One value; `plain` (decode_plain) sends a Cut, an Opaque or a value nested past the
@@ -144,7 +190,7 @@ cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int 
             raise _Fallback()
         result = {}
         for i in range(count):
-            k = _value(b, pos, end, depth + 1, plain)
+            k = _key(b, pos, end, depth + 1, plain)
             v = _value(b, pos, end, depth + 1, plain)
             try:
                 result[k] = v
@@ -319,7 +365,7 @@ def payload_get(bytes body not None, Py_ssize_t start, Py_ssize_t n, keys):
         if count > <unsigned long long>(end - pos):
             raise _Fallback()
         for i in range(count):
-            k = _value(b, &pos, end, 1, False)
+            k = _key(b, &pos, end, 1, False)
             try:
                 hash(k)
             except TypeError:  # as `decode` does: an unhashable key becomes its tuple twin
