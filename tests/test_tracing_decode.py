@@ -321,12 +321,14 @@ def test_decode_plain_raises_on_garbage_like_decode(tracing_core, data):
     assert str(got.value) == str(expected.value)
 
 
-def test_dict_keys_decode_right_whatever_else_was_decoded_before(tracing_core):
-    """Short ASCII keys come from a table in the compiled decoder: thousands of keys that
-    share its slots, keys at its length limit and past it, non-ASCII and empty keys, read
-    in turn, each decode to the key that was encoded."""
-    keys = [f"k{n}" for n in range(3000)] + ["", "x" * 32, "y" * 33, "clé", "ключ", "a\x7f"]
-    payloads = [{key: n, "type": key, "message": [key]} for n, key in enumerate(keys)]
+def test_dict_keys_and_values_decode_right_whatever_else_was_decoded_before(tracing_core):
+    """Short ASCII keys and values come from tables in the compiled decoder: thousands of
+    strings that share their slots, strings at each table's length limit and past it,
+    non-ASCII and empty ones, read in turn, each decode to the string that was encoded."""
+    keys = [f"k{n}" for n in range(3000)] + ["", "x" * 16, "x" * 17, "x" * 32, "y" * 33,
+                                             "clé", "ключ", "a\x7f"]
+    payloads = [{key: n, "type": key, "message": [key], "value": key[::-1]}
+                for n, key in enumerate(keys)]
     decoders = (reader(tracing_core).decode_payload, reader(tracing_core).decode_plain)
     for rounds in range(2):
         for value in payloads[::-1] if rounds else payloads:

@@ -119,23 +119,27 @@ cdef inline object _text(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end
     return PyUnicode_DecodeUTF8(<const char*>b + p, <Py_ssize_t>n, "surrogatepass")
 
 
-# Dict keys are few and repeat in every payload ("type", "message", "usage"...): a short
-# ASCII key is taken from this direct-mapped table when its bytes match, so it is neither
-# allocated nor hashed again (a str caches its hash). Only pure-ASCII keys enter it, whose
-# data are one byte a character, so a hit is a length and memcmp check.
-DEF _KEY_SLOTS = 512
+# Dict keys are few and repeat in every payload ("type", "message", "usage"...), and so do
+# short values (a model's name, a finish reason, a tool's): a short ASCII string is taken
+# from a direct-mapped table when its bytes match, so it is neither allocated nor hashed
+# again (a str caches its hash). Only pure-ASCII strings enter, whose data are one byte a
+# character, so a hit is a length and memcmp check. Values have their own, shorter-limited
+# table, so ids and other one-off values do not push the keys out.
+DEF _SLOTS = 512
 DEF _KEY_MAX = 32
-cdef PyObject* _key_table[_KEY_SLOTS]
+DEF _VALUE_MAX = 16
+cdef PyObject* _keys[_SLOTS]
+cdef PyObject* _values[_SLOTS]
 
 
-cdef inline object _key(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth,
-                        bint plain):
+cdef inline object _short(PyObject** table, unsigned char limit, const unsigned char* b,
+                          Py_ssize_t* pos, Py_ssize_t end, int depth, bint plain):
     cdef Py_ssize_t p = pos[0], n, j
     cdef unsigned int h = 2166136261u
     cdef unsigned char c
     cdef PyObject* hit
     cdef PyObject* old
-    if (p + 1 >= end or b[p] != 0x06 or b[p + 1] > _KEY_MAX or p + 2 + b[p + 1] > end
+    if (p + 1 >= end or b[p] != 0x06 or b[p + 1] > limit or p + 2 + b[p + 1] > end
             or depth > (_PLAIN_NEST if plain else _MAX_NEST)):
         return _value(b, pos, end, depth, plain)
     n = b[p + 1]
@@ -144,19 +148,19 @@ cdef inline object _key(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end,
         if c >= 0x80:
             return _value(b, pos, end, depth, plain)
         h = (h ^ c) * 16777619u
-    h = (h ^ <unsigned int>n) & (_KEY_SLOTS - 1)
-    hit = _key_table[h]
+    h = (h ^ <unsigned int>n) & (_SLOTS - 1)
+    hit = table[h]
     if hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n and (
             n == 0 or memcmp(PyUnicode_DATA(<object>hit), b + p + 2, n) == 0):
         pos[0] = p + 2 + n
         return <object>hit
-    key = PyUnicode_DecodeASCII(<const char*>b + p + 2, n, NULL)
-    Py_INCREF(key)
-    old = _key_table[h]  # read again: the allocation may have run code that decoded
-    _key_table[h] = <PyObject*>key
+    text = PyUnicode_DecodeASCII(<const char*>b + p + 2, n, NULL)
+    Py_INCREF(text)
+    old = table[h]  # read again: the allocation may have run code that decoded
+    table[h] = <PyObject*>text
     Py_XDECREF(old)
     pos[0] = p + 2 + n
-    return key
+    return text
 
 
 cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth,
@@ -190,8 +194,8 @@ cdef object _value(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int 
             raise _Fallback()
         result = {}
         for i in range(count):
-            k = _key(b, pos, end, depth + 1, plain)
-            v = _value(b, pos, end, depth + 1, plain)
+            k = _short(_keys, _KEY_MAX, b, pos, end, depth + 1, plain)
+            v = _short(_values, _VALUE_MAX, b, pos, end, depth + 1, plain)
             try:
                 result[k] = v
             except TypeError:  # an unhashable key (a list) decodes as its tuple twin
@@ -365,7 +369,7 @@ def payload_get(bytes body not None, Py_ssize_t start, Py_ssize_t n, keys):
         if count > <unsigned long long>(end - pos):
             raise _Fallback()
         for i in range(count):
-            k = _key(b, &pos, end, 1, False)
+            k = _short(_keys, _KEY_MAX, b, &pos, end, 1, False)
             try:
                 hash(k)
             except TypeError:  # as `decode` does: an unhashable key becomes its tuple twin
