@@ -17,6 +17,7 @@ from array import array as _array
 from n3core.tracing.payload import NotPlain
 from n3core.tracing.reqhash import TAIL_BYTES, TAIL_PREFIX, recorded_digest
 
+from .entry import LAZY, Entry
 from .keys import ORDINALS
 
 IS_COMPILED = True
@@ -46,11 +47,14 @@ cdef list _by_id(dict table, Py_ssize_t size):
     return out
 
 
+cdef object _LAZY = LAZY
+
+
 cdef class BookScan:
     """The keys of the open spans and the calls still waiting for their answer (see
     `pyscan.BookScan`, whose interface this is)."""
 
-    cdef object book, entry, lazy, slow, roots
+    cdef object book, slow, roots
     cdef dict sites, names, boundary, entries
     cdef list names_by_id, kinds_by_id
     cdef Py_ssize_t size
@@ -59,10 +63,9 @@ cdef class BookScan:
     cdef public Py_ssize_t seq
     cdef public bint rooted
 
-    def __init__(self, book, dict sites, dict names, dict boundary, roots, entry, lazy, slow,
-                 bint check):
+    def __init__(self, book, dict sites, dict names, dict boundary, roots, slow, bint check):
         self.book, self.sites, self.names, self.boundary = book, sites, names, boundary
-        self.roots, self.entry, self.lazy, self.slow, self.check = roots, entry, lazy, slow, check
+        self.roots, self.slow, self.check = roots, slow, check
         self.entries = book.entries
         # site ids are small and dense; larger ones (a header's own business) use the dicts
         self.size = min(max([sid for sid in sites if type(sid) is int and sid >= 0] or [0]) + 1,
@@ -108,7 +111,9 @@ cdef class BookScan:
         cdef PyObject* found
         cdef Py_ssize_t i, j, at, count
         cdef unsigned char k
-        cdef object sp, par, key, path, above, call_kind, digest, request, call, answer
+        cdef object sp, par, key, path, above, call_kind, digest, request
+        cdef str suffix
+        cdef object call
         cdef object chunk = batch.seq
         for i in range(n):
             k = kind[i]
@@ -126,12 +131,8 @@ cdef class BookScan:
                 PyDict_SetItem(below, key, count)
                 found = PyDict_GetItem(paths, par)
                 above = <object>found if found != NULL else None
-                if count < _NORD:
-                    path = key + <str>_ORD[count]
-                else:
-                    path = f"{key}#{count}"
-                if above:
-                    path = above + " / " + path
+                suffix = <str>_ORD[count] if count < _NORD else f"#{count}"
+                path = f"{above} / {key}{suffix}" if above else key + suffix
                 sp = span[i]
                 PyDict_SetItem(paths, sp, path)
                 call_kind = self._kind(site[i])
@@ -152,9 +153,9 @@ cdef class BookScan:
                     if digest is None:
                         request, digest = self.slow.request(batch, i)
                     else:
-                        request = self.lazy
+                        request = _LAZY
                     self.seq += 1
-                    PyDict_SetItem(open_calls, sp, self.entry(
+                    PyDict_SetItem(open_calls, sp, Entry(
                         path, call_kind, self.sites[site[i]], request, digest, self.seq, ts[i],
                         0, "", None, self.book, (chunk, i)))
                 elif not self.rooted and parent[i] == 0 and site[i] in self.roots:

@@ -32,14 +32,12 @@ class Runtime:
         if isinstance(usage, dict):
             usage = llm.Usage(usage["prompt_tokens"], usage["completion_tokens"],
                               usage["total_tokens"], bool(usage.get("estimated", False)))
-        # positional, in the runtime's field order: a call by keyword costs twice as much
-        response = llm.LLMResponse(recorded.get("text") or "", calls, usage,
-                                   recorded.get("finish_reason") or "stop",
-                                   recorded.get("raw"), recorded.get("model"))
-        chunks, first = recorded.get("chunks"), recorded.get("time_to_first_chunk")
-        if chunks is not None or first is not None:  # a streamed call is answered whole
-            response.chunks, response.time_to_first_chunk = chunks, first
-        return response
+        # positional, in the runtime's field order: a call by keyword costs twice as much.
+        # A streamed call is answered whole, with its recorded chunk count and first-chunk time.
+        return llm.LLMResponse(recorded.get("text") or "", calls, usage,
+                               recorded.get("finish_reason") or "stop", recorded.get("raw"),
+                               recorded.get("model"), recorded.get("chunks"),
+                               recorded.get("time_to_first_chunk"))
 
     def error(self, recorded: dict, site) -> BaseException:
         """The recorded error again: same type, message and code."""

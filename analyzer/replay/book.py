@@ -14,47 +14,12 @@ from n3core.tracing.history import FIELD as HISTORY
 from n3core.tracing.payload import Cut, special
 from n3core.tracing.reader import open_trace
 
+from .entry import LAZY, Entry
 from .errors import MalformedTraceError
 from .keys import BOUNDARY_EVENTS, HASH_FIELD, request_hash, site_key
 from .scancore import scan_module
 
 ENTRY_EVENTS = {"chain_execution": "chain", "agent_execution": "agent", "prompt_execution": "prompt"}
-
-
-LAZY = object()  # a request not decoded yet: only its recorded hash was read
-
-
-@dataclass(slots=True)
-class Entry:
-    """One recorded boundary call.
-
-    Matching needs only the request's hash, which the reader decodes alone; the whole
-    request (for a divergence's report or a diff) is decoded on first use, for every
-    entry of the book in one more pass over the trace.
-    """
-
-    key: str
-    kind: str  # llm, tool or clock
-    site: object
-    recorded_request: object
-    hash: str
-    seq: int
-    start_ns: int = 0
-    end_ns: int = 0
-    outcome: str = ""  # "ok" or "error"; "" while unanswered
-    answer: object = None
-    book: object = field(default=None, repr=False, compare=False)
-    where: tuple = (0, 0)  # (chunk seq, index in the chunk) of the start event
-
-    @property
-    def request(self):
-        if self.recorded_request is LAZY:
-            self.book.decode_requests()
-        return self.recorded_request
-
-    @property
-    def component(self) -> str:
-        return self.key.rsplit(" / ", 1)[-1].rsplit("#", 1)[0]
 
 
 @dataclass
@@ -116,19 +81,29 @@ def read_book(path, *, check: bool = True) -> Book:
 
 
 @contextmanager
-def kept_out_of_the_collector():
-    """Everything alive on entry, the book above all, is left out of the cyclic collector's
-    walks until the block ends (`gc.freeze`). A book is made of containers and lives as long
-    as its replay, so every collection the replayed program triggers would walk it whole
-    again; the first one after the book is read alone cost about a tenth of reading it.
-    Nothing is frozen when something else in the process already froze objects, so their
-    owner's `gc.unfreeze` stays theirs."""
+def kept_out_of_the_collector(trace=None, *, book=None):
+    """The book of `trace` (or `book`, already read), with everything alive once it is
+    read left out of the cyclic collector's walks until the block ends (`gc.freeze`).
+
+    A book is made of containers and lives as long as its replay, so every collection the
+    replayed program triggers would walk it whole again. It is frozen the moment it is
+    read: the first allocation after that would otherwise start a collection of the
+    youngest generation, which is the whole book. Nothing is frozen when something else in
+    the process already froze objects, so their owner's `gc.unfreeze` stays theirs."""
     if gc.get_freeze_count():
-        yield
+        yield book if book is not None else read_book(trace)
         return
-    gc.freeze()
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        yield
+        if book is None:
+            book = read_book(trace)
+        gc.freeze()
+    finally:
+        if collecting:
+            gc.enable()
+    try:
+        yield book
     finally:
         gc.unfreeze()
 
@@ -141,7 +116,7 @@ def _read(path, check: bool, history: bool) -> Book:
         boundary = {sid: BOUNDARY_EVENTS[s.event_type] for sid, s in sites.items()
                     if s.event_type in BOUNDARY_EVENTS}
         roots = {sid for sid, s in sites.items() if s.event_type in ENTRY_EVENTS}
-        scan = scan_module().BookScan(book, sites, names, boundary, roots, Entry, LAZY,
+        scan = scan_module().BookScan(book, sites, names, boundary, roots,
                                       _Slow(book, check, history), check)
         for batch in trace.batches():
             scan.feed(batch)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from n3core.tracing.payload import NotPlain
 from n3core.tracing.reqhash import recorded_digest
 
+from .entry import LAZY, Entry
 from .keys import ORDINALS
 
 IS_COMPILED = False
@@ -23,14 +24,12 @@ class BookScan:
     """The keys of the open spans and the calls still waiting for their answer.
 
     `names`, `boundary`: site id -> key stem and boundary kind ("llm", "tool", "clock");
-    `roots`: the site ids of entry spans; `entry(key, kind, site, request, hash, seq,
-    start_ns, end_ns, outcome, answer, book, where)` makes an entry; `lazy` stands for a
-    request not decoded yet."""
+    `roots`: the site ids of entry spans; `slow`: the book's handlers of the rare cases."""
 
-    def __init__(self, book, sites: dict, names: dict, boundary: dict, roots, entry, lazy,
-                 slow, check: bool):
+    def __init__(self, book, sites: dict, names: dict, boundary: dict, roots, slow,
+                 check: bool):
         self.book, self.sites, self.names, self.boundary = book, sites, names, boundary
-        self.roots, self.entry, self.lazy, self.slow, self.check = roots, entry, lazy, slow, check
+        self.roots, self.slow, self.check = roots, slow, check
         self.paths: dict = {}
         self.counts: dict = {}
         self.open: dict = {}
@@ -58,11 +57,10 @@ class BookScan:
                     if digest is None:
                         request, digest = slow.request(batch, i)
                     else:
-                        request = self.lazy
+                        request = LAZY
                     self.seq += 1
-                    open_calls[span] = self.entry(path, call_kind, sites[site], request, digest,
-                                                  self.seq, ts[i], 0, "", None, self.book,
-                                                  (chunk, i))
+                    open_calls[span] = Entry(path, call_kind, sites[site], request, digest,
+                                             self.seq, ts[i], 0, "", None, self.book, (chunk, i))
                 elif not self.rooted and parent == 0 and site in self.roots:
                     self.rooted = True
                     slow.root(sites[site], batch, i)

@@ -11,7 +11,7 @@ from n3core.tracing import hooks, probes, session
 
 from . import loadbuild
 from .answers import Runtime
-from .book import kept_out_of_the_collector, read_book
+from .book import kept_out_of_the_collector
 from .engine import MODES, Replayer, StopReplay
 from .errors import MalformedTraceError, ReplayInputError
 from .locate import locate
@@ -80,7 +80,11 @@ def replay(options: Options, *, book=None) -> Outcome:
     if options.on_divergence not in MODES:
         raise ReplayInputError(f"--on-divergence {options.on_divergence!r} is not one of "
                                f"{', '.join(MODES)}")
-    book = book or read_book(options.trace)
+    with kept_out_of_the_collector(options.trace, book=book) as book:
+        return _replay(options, book)
+
+
+def _replay(options: Options, book) -> Outcome:
     if book.entry is None:
         raise MalformedTraceError(f"{options.trace} has no chain, agent or prompt run at its top, "
                                   "so there is nothing to replay. Fix: replay a trace of a whole run.")
@@ -123,27 +127,26 @@ def replay(options: Options, *, book=None) -> Outcome:
     if on_event is not None:
         on_event.redaction = tracer.redaction
     replayer = None
-    with kept_out_of_the_collector():
+    try:
+        app = loadbuild.load(located.path)
+        replayer = Replayer(book, Runtime(), rows, mode=options.on_divergence, limits=limits,
+                            redaction=tracer.redaction, on_event=on_event)
+        replayer.mocks = {m.target: m for m in mocks}
+        for mock in mocks:
+            mock.install(app)
+        hooks.observe(replayer.observe)
+        probes.install_replayer(replayer)
         try:
-            app = loadbuild.load(located.path)
-            replayer = Replayer(book, Runtime(), rows, mode=options.on_divergence, limits=limits,
-                                redaction=tracer.redaction, on_event=on_event)
-            replayer.mocks = {m.target: m for m in mocks}
-            for mock in mocks:
-                mock.install(app)
-            hooks.observe(replayer.observe)
-            probes.install_replayer(replayer)
-            try:
-                outcome.result = app.run_sync(book.entry, book.input)
-            except StopReplay as stop:
-                outcome.stopped, outcome.quit = True, stop.quit
-            except Exception as exc:  # noqa: BLE001 - the program's own failure is an outcome
-                outcome.error = _describe(exc)
-        finally:
-            probes.install_replayer(None)
-            hooks.observe(None)
-            tracer.stop()
-            loadbuild.unload(located.path)
+            outcome.result = app.run_sync(book.entry, book.input)
+        except StopReplay as stop:
+            outcome.stopped, outcome.quit = True, stop.quit
+        except Exception as exc:  # noqa: BLE001 - the program's own failure is an outcome
+            outcome.error = _describe(exc)
+    finally:
+        probes.install_replayer(None)
+        hooks.observe(None)
+        tracer.stop()
+        loadbuild.unload(located.path)
     outcome.matched = replayer.matched
     outcome.events = replayer.events
     outcome.departures = list(replayer.departures)
