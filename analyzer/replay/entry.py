@@ -1,7 +1,7 @@
-"""One recorded boundary call of the answer book, as the pure-Python scan makes it.
+"""One recorded boundary call of the answer book, made by both cores of its scan.
 
-The compiled scan (`_scan.pyx`) makes its own `Entry`, the twin of this one with the same
-fields and properties, without a call into Python per boundary.
+A dataclass rather than a compiled class: the replayer reads an entry's fields on every
+call it answers, and CPython reads slots faster than a compiled class's attributes.
 """
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ LAZY = object()  # a request not decoded yet: only its recorded hash was read
 class Entry:
     """Matching needs only the request's hash, which the reader decodes alone; the whole
     request (for a divergence's report or a diff) is decoded on first use, for every
-    entry of the book in one more pass over the trace. Entries compare by identity, as
-    the compiled twin's do."""
+    entry of the book in one more pass over the trace. Entries compare by identity."""
 
     key: str
     kind: str  # llm, tool or clock
