@@ -316,6 +316,8 @@ BAD_DESCRIPTIONS = [
     (json.dumps({"sites": [{**GOOD_SITE, "name": ["a"]}]}).encode(), "sites[0].name"),
     (json.dumps({"sites": [{**GOOD_SITE, "line": "three"}]}).encode(), "sites[0].line"),
     (json.dumps({"sites": [{**GOOD_SITE, "captures": "input"}]}).encode(), "sites[0].captures"),
+    (json.dumps({"sites": [{**GOOD_SITE, "captures": ["input", 1]}]}).encode(), "sites[0].captures"),
+    (json.dumps({"sites": [GOOD_SITE, {**GOOD_SITE, "column": True}]}).encode(), "sites[1].column"),
     (b'{"metadata": [1]}', "metadata"),
     (b'{"config": "block"}', "config"),
     (b'{"run_id": 12}', "run_id"),

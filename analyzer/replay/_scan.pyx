@@ -111,9 +111,8 @@ cdef class BookScan:
         cdef PyObject* found
         cdef Py_ssize_t i, j, at, count
         cdef unsigned char k
-        cdef object sp, par, key, path, above, call_kind, digest, request
+        cdef object sp, par, key, path, above, call_kind, digest, request, call
         cdef str suffix
-        cdef object call
         cdef object chunk = batch.seq
         for i in range(n):
             k = kind[i]

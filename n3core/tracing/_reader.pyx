@@ -150,8 +150,8 @@ cdef inline object _short(PyObject** table, unsigned char limit, const unsigned 
         h = (h ^ c) * 16777619u
     h = (h ^ <unsigned int>n) & (_SLOTS - 1)
     hit = table[h]
-    if hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n and (
-            n == 0 or memcmp(PyUnicode_DATA(<object>hit), b + p + 2, n) == 0):
+    if (hit != NULL and PyUnicode_GET_LENGTH(<object>hit) == n
+            and memcmp(PyUnicode_DATA(<object>hit), b + p + 2, n) == 0):
         pos[0] = p + 2 + n
         return <object>hit
     text = PyUnicode_DecodeASCII(<const char*>b + p + 2, n, NULL)

@@ -49,51 +49,36 @@ def _depth_ok(value, field: str) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _usual(row) -> bool:
-    """Whether `row` has the shape every writer gives it, on exact types: the check of a
-    site table of hundreds of rows is then a few lookups a row, and `_site` names the
-    field of any other."""
-    if type(row) is not dict:
-        return False
-    get = row.get
-    sid, line, column, captures = get("id"), get("line", 0), get("column", 0), get("captures", [])
-    if not (type(sid) is int and 0 <= sid <= MAX_SITE_ID and type(get("event_type")) is str
-            and type(get("component", "")) is str and type(get("name", "")) is str
-            and type(get("file", "")) is str and type(line) is int and 0 <= line < 1 << 31
-            and type(column) is int and 0 <= column < 1 << 31 and type(captures) is list):
-        return False
-    for capture in captures:
-        if type(capture) is not str:
-            return False
-    return True
+def _not_int(value) -> bool:
+    return not isinstance(value, int) or value.__class__ is bool
 
 
 def _site(row, i: int) -> dict:
-    if _usual(row):
-        return row
-    where = f"sites[{i}]"
+    """The row, each field read once; a site table holds hundreds of rows, so no text is
+    made unless a field is wrong."""
     if not isinstance(row, dict):
-        raise _Refused(where, f"is {type(row).__name__}, not an object")
-    sid = row.get("id")
-    if not _is_int(sid) or not 0 <= sid <= MAX_SITE_ID:
-        raise _Refused(f"{where}.id", f"is {sid!r}, not an integer from 0 to {MAX_SITE_ID}")
-    if not isinstance(row.get("event_type"), str):
-        raise _Refused(f"{where}.event_type", "is missing or not a string")
+        raise _Refused(f"sites[{i}]", f"is {type(row).__name__}, not an object")
+    get = row.get
+    sid = get("id")
+    if _not_int(sid) or not 0 <= sid <= MAX_SITE_ID:
+        raise _Refused(f"sites[{i}].id", f"is {sid!r}, not an integer from 0 to {MAX_SITE_ID}")
+    if not isinstance(get("event_type"), str):
+        raise _Refused(f"sites[{i}].event_type", "is missing or not a string")
     for key in _SITE_TEXT[1:]:
-        if row.get(key) is not None and not isinstance(row[key], str):
-            raise _Refused(f"{where}.{key}", f"is {type(row[key]).__name__}, not a string")
+        value = get(key)
+        if value is not None and not isinstance(value, str):
+            raise _Refused(f"sites[{i}].{key}", f"is {type(value).__name__}, not a string")
     for key in _SITE_INT:
-        value = row.get(key)
-        if value is not None and (not _is_int(value) or not 0 <= value < 1 << 31):
-            raise _Refused(f"{where}.{key}", f"is {value!r}, not a line or column number")
-    captures = row.get("captures")
-    if captures is not None and (not isinstance(captures, list)
-                                 or not all(isinstance(c, str) for c in captures)):
-        raise _Refused(f"{where}.captures", "is not a list of strings")
+        value = get(key)
+        if value is not None and (_not_int(value) or not 0 <= value < 1 << 31):
+            raise _Refused(f"sites[{i}].{key}", f"is {value!r}, not a line or column number")
+    captures = get("captures")
+    if captures is not None:
+        if not isinstance(captures, list):
+            raise _Refused(f"sites[{i}].captures", "is not a list of strings")
+        for capture in captures:
+            if not isinstance(capture, str):
+                raise _Refused(f"sites[{i}].captures", "is not a list of strings")
     return row
 
 
