@@ -16,6 +16,7 @@ import pytest
 from n3core.tracing import core, history, probes, session
 from n3core.tracing.history import FIELD, MESSAGES, TOOLS, WINDOW, Recorded, Writer
 from n3core.tracing.payload import T_CUT
+from n3core.tracing.pyencode import SNAP_DEPTH, SNAP_SIZE
 from n3core.tracing.redaction import key_rules
 from n3core.tracing.reqhash import canonical, digest_with
 
@@ -170,7 +171,7 @@ def _script():
     tool = {"role": "tool", "tool_call_id": "c1", "content": "result " + "x" * 300}
     note = {"role": "user", "content": Note("a dataclass")}
     label = {"role": "user", "content": Label("a str subclass")}
-    nested = {"role": "user", "content": _deep(history._SHAPE_DEPTH + 3)}
+    nested = {"role": "user", "content": _deep(SNAP_DEPTH + 3)}
     looped = {"role": "user", "content": []}
     looped["content"].append(looped["content"])
     number = {"role": "user", "content": 1}
@@ -264,15 +265,12 @@ def test_a_continued_conversation_encodes_only_its_new_messages(tracing_core):
     assert len(counts) == 30 and len(set(counts)) == 30
 
 
-def test_by_default_only_a_python_encoder_is_cached_for():
+def test_a_writer_keeps_encodings_whichever_core_encodes(tracing_core):
     rules, chat = key_rules(), [{"role": "user", "content": "hello"}]
-    python = Writer()
-    python.record(_request(chat), core.ring_module("python").encode, (*LIMITS, rules), rules.secrets)
-    assert python._cache
-    if "c" in core.available():
-        compiled = Writer()
-        compiled.record(_request(chat), core.ring_module("c").encode, (*LIMITS, rules), rules.secrets)
-        assert not compiled._cache
+    writer = Writer()
+    writer.record(_request(chat), core.ring_module(tracing_core).encode, (*LIMITS, rules),
+                  rules.secrets)
+    assert [entry[0][0] for entry in writer._cache.values()] == chat
 
 
 def test_the_kept_encodings_are_bounded(tracing_core, monkeypatch):
@@ -283,28 +281,62 @@ def test_the_kept_encodings_are_bounded(tracing_core, monkeypatch):
         chat.append({"role": "user", "content": f"message {n}"})
         side.record(_request(chat))
         assert len(side.writer._cache) <= 10
-    assert any(e.message is chat[-1] for e in side.writer._cache.values())
+    assert any(e[0][0] is chat[-1] for e in side.writer._cache.values())
 
 
 @pytest.mark.parametrize("value", [
     {"a": Note("x")}, {"a": Label("x")}, {Label("k"): 1}, [{"a": {1, 2}}],
-    _deep(history._SHAPE_DEPTH + 2), list(range(5000)), "a string"])
-def test_a_shape_is_not_vouched_for_what_can_change_unseen(value):
-    assert history._shape(value) is None
+    _deep(SNAP_DEPTH + 1), list(range(SNAP_SIZE)), "a string", Note("x")])
+def test_a_snapshot_does_not_vouch_for_what_can_change_unseen(tracing_core, value):
+    assert core.ring_module(tracing_core).snapshot(value) is None
 
 
-def test_a_shape_changes_with_every_change_in_place():
+def test_a_snapshot_vouches_for_builtin_values_up_to_its_bounds(tracing_core):
+    ring = core.ring_module(tracing_core)
+    for value in (_deep(SNAP_DEPTH), list(range(SNAP_SIZE - 2)), (1, 2.5, b"x", None, True),
+                  {1: "one", None: [], 2.5: (), b"k": {}}, []):
+        snap = ring.snapshot(value)
+        assert snap is not None and snap[0] is value and ring.unchanged(value, snap)
+
+
+def test_both_cores_take_the_same_snapshot():
+    value = {"role": "assistant", "tool_calls": [{"id": "c1", "arguments": {"q": ("x", 1)}}]}
+    snaps = [core.ring_module(name).snapshot(value) for name in core.available()]
+    assert snaps[0] == (value, 2, "role", "assistant", "tool_calls", value["tool_calls"], 1,
+                        value["tool_calls"][0], 2, "id", "c1", "arguments",
+                        value["tool_calls"][0]["arguments"], 1, "q", ("x", 1), 2, "x", 1)
+    assert all(snap == snaps[0] for snap in snaps)
+
+
+def test_a_snapshot_no_longer_holds_after_any_change_in_place(tracing_core):
+    ring = core.ring_module(tracing_core)
     message = {"role": "assistant", "tool_calls": [{"id": "c1", "arguments": {"q": "x"}}],
                "parts": [["a"], []]}
-    shapes = [history._shape(message)[0]]
-    for change in (lambda: message["parts"][1].append(message["parts"][0].pop()),lambda: message["tool_calls"].append({}),
-                   lambda: message["tool_calls"][0]["arguments"].__setitem__("q", "y"),
-                   lambda: message.__setitem__("role", message.pop("role")),
-                   lambda: message.__setitem__("name", "n"),
-                   lambda: message["tool_calls"].pop()):
+    changes = (lambda: message["parts"][1].append(message["parts"][0].pop()),
+               lambda: message["tool_calls"].append({}),
+               lambda: message["tool_calls"][0]["arguments"].__setitem__("q", "y"),
+               lambda: message.__setitem__("role", message.pop("role")),
+               lambda: message.__setitem__("name", "n"),
+               lambda: message["tool_calls"].pop(),
+               lambda: message["parts"].__setitem__(0, []),
+               lambda: message["parts"][0].extend(["a", "b"]))
+    for n, change in enumerate(changes):
+        snap = ring.snapshot(message)
         change()
-        shapes.append(history._shape(message)[0])
-    assert len({tuple(s) for s in shapes}) == len(shapes)
+        assert not ring.unchanged(message, snap), n
+        assert ring.unchanged(message, ring.snapshot(message)), n
+    assert not ring.unchanged(message, ring.snapshot(dict(message)))
+
+
+def test_kept_encodings_are_given_only_while_they_hold(tracing_core):
+    ring = core.ring_module(tracing_core)
+    first, second, third = {"content": "a"}, {"content": "b"}, {"content": "c"}
+    kept = {id(m): (ring.snapshot(m), m["content"].encode(), 1) for m in (first, second, third)}
+    kept[id(third)] = (ring.snapshot(third), b"c", 2)  # made when another count of secrets was known
+    second["content"] = "changed"
+    assert ring.kept_encodings([first, second, third, {"content": "d"}], kept, 1) == [
+        b"a", None, None, None]
+    assert list(kept)[-1] == id(first), "a hit is the most recently used"
 
 
 def test_a_traced_conversation_is_recorded_the_same_with_the_cache(tmp_path, tracing_core):

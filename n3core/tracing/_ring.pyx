@@ -542,6 +542,122 @@ def encode(obj, int max_depth=32, Py_ssize_t max_bytes=256 * 1024, int max_repr=
         free(e.path)
 
 
+DEF SNAP_DEPTH = 16
+DEF SNAP_SIZE = 4096
+
+
+cdef inline bint _snap_leaf(object o):
+    cdef type t = type(o)
+    return (o is None or t is str or t is int or t is float or t is bool or t is bytes)
+
+
+cdef int _snap(object node, list out, int depth) except -1:
+    """pyencode.snapshot's walk: 1 when `node` holds what it cannot vouch for."""
+    cdef type t = type(node)
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* val
+    if _snap_leaf(node):
+        out.append(node)
+        return 0
+    if depth >= SNAP_DEPTH or (t is not dict and t is not list and t is not tuple):
+        return 1
+    out.append(node)
+    out.append(len(node))
+    if t is dict:
+        while PyDict_Next(node, &pos, &key, &val):
+            if not _snap_leaf(<object>key):
+                return 1
+            out.append(<object>key)
+            if _snap(<object>val, out, depth + 1):
+                return 1
+    else:
+        for item in tuple(node):
+            if _snap(item, out, depth + 1):
+                return 1
+    return 1 if len(out) > SNAP_SIZE else 0
+
+
+cdef bint _same(object node, tuple snap, Py_ssize_t* at) except -1:
+    """pyencode.unchanged's walk from snap[at[0]]."""
+    cdef Py_ssize_t i = at[0], n = PyTuple_GET_SIZE(snap), pos = 0, size
+    cdef PyObject* key
+    cdef PyObject* val
+    cdef type t
+    if i >= n or PyTuple_GET_ITEM(snap, i) != <PyObject*>node:
+        return False
+    t = type(node)
+    if t is not dict and t is not list and t is not tuple:
+        at[0] = i + 1
+        return True
+    size = len(node)
+    if i + 1 >= n or <object>PyTuple_GET_ITEM(snap, i + 1) != size:
+        return False
+    at[0] = i + 2
+    if t is dict:
+        while PyDict_Next(node, &pos, &key, &val):
+            if at[0] >= n or PyTuple_GET_ITEM(snap, at[0]) != key:
+                return False
+            at[0] += 1
+            if not _same(<object>val, snap, at):
+                return False
+        return True
+    if t is list:
+        for i in range(size):
+            if i >= PyList_GET_SIZE(node) or not _same(<object>PyList_GET_ITEM(node, i), snap, at):
+                return False
+        return True
+    for i in range(size):
+        if not _same(<object>PyTuple_GET_ITEM(node, i), snap, at):
+            return False
+    return True
+
+
+def snapshot(value):
+    """pyencode.snapshot: what proves `value` unchanged in place later, or None."""
+    cdef type t = type(value)
+    cdef list out = []
+    if t is not dict and t is not list and t is not tuple:
+        return None
+    if _snap(value, out, 0):
+        return None
+    return tuple(out)
+
+
+def unchanged(value, tuple snap):
+    """pyencode.unchanged: `value` holds exactly what it held when `snap` was taken."""
+    cdef Py_ssize_t at = 0
+    return _same(value, snap, &at) and at == PyTuple_GET_SIZE(snap)
+
+
+
+def kept_encodings(list values, dict kept, Py_ssize_t secrets):
+    """pyencode.kept_encodings: each value's kept encoding while it holds, else None."""
+    cdef Py_ssize_t i, n = len(values), at
+    cdef list out = [None] * n
+    cdef PyObject* hit
+    cdef object value, key, entry
+    for i in range(n):
+        value = values[i]
+        key = id(value)
+        hit = PyDict_GetItem(kept, key)
+        if hit == NULL:
+            continue
+        entry = <object>hit
+        if (type(entry) is not tuple or PyTuple_GET_SIZE(entry) != 3
+                or <object>PyTuple_GET_ITEM(entry, 2) != secrets
+                or type(<object>PyTuple_GET_ITEM(entry, 0)) is not tuple):
+            continue
+        at = 0
+        if not _same(value, <tuple>PyTuple_GET_ITEM(entry, 0), &at) or at != PyTuple_GET_SIZE(
+                <tuple>PyTuple_GET_ITEM(entry, 0)):
+            continue
+        del kept[key]
+        kept[key] = entry
+        out[i] = <object>PyTuple_GET_ITEM(entry, 1)
+    return out
+
+
 # ---- the recorder; its twin is pyring.py ----
 cdef inline int64_t _mono_ns() noexcept nogil:
     cdef timespec ts

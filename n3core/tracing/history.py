@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-import types
 
 from . import core as _core
 from .payload import CUT_HISTORY, CUT_REASONS, T_CUT, T_STR, Cut
@@ -26,9 +25,8 @@ WINDOW = 256  # a request may refer back at most this many requests; readers kee
 _MISSING = Cut(CUT_REASONS[CUT_HISTORY], "list")
 _KEY_BYTES = bytes((T_STR, len(FIELD))) + FIELD.encode()  # the field's key, as encoded
 CACHED, CACHED_BYTES = 16 * WINDOW, 16 << 20  # message encodings a writer keeps, and their bytes
-_LEAVES = frozenset({str, bytes, int, float, bool, type(None)})
-_NODES = _LEAVES | {dict, list, tuple}
-_SHAPE_DEPTH, _SHAPE_SIZE = 16, 4096  # nesting and ids past which a message is not cached
+SPLITS = 64  # texts around the messages a writer keeps (one per endpoint and tool list, say)
+_SLACK = 256  # bytes a recorded request takes beyond its parts: keys, headers, history field
 
 
 class Recorded(dict):
@@ -64,59 +62,12 @@ class _Call:
         self.encoded, self.parts, self.tools, self.hashed = encoded, parts, tools, None
 
 
-class _Encoded:
-    """A message's encoding, kept with what proves it still holds: the message itself and
-    its shape (`_shape`), whose references keep every id in it from being reused, and how
-    many secrets the redaction knew when it was made."""
-
-    __slots__ = ("message", "ids", "refs", "raw", "secrets")
-
-    def __init__(self, message, shape, raw, secrets):
-        self.message, (self.ids, self.refs), self.raw, self.secrets = message, shape, raw, secrets
-
-
-def _shape(value):
-    """(ids, references) that change whenever `value` is changed in place, or None when it
-    cannot tell.
-
-    The ids are those of every key and value inside it, with each container's length; the
-    references are tuples of those keys and values, so none of them is freed and its id
-    given to a new object while the shape is kept. Only containers and scalars of the
-    builtin types the encoder maps one to one are vouched for: anything else (a dataclass,
-    a subclass, an object's repr) may change without any id changing.
-    """
-    if type(value) is not dict and type(value) is not list and type(value) is not tuple:
-        return None
-    ids, refs, todo = [], [], [(value, 0)]
-    while todo:
-        node, depth = todo.pop()
-        if type(node) is dict:
-            keys, items = tuple(node), tuple(node.values())
-            if not _LEAVES.issuperset(map(type, keys)):
-                return None
-            ids.append(len(keys))
-            ids.extend(map(id, keys))
-        else:
-            keys, items = None, tuple(node)
-        ids.append(len(items))
-        ids.extend(map(id, items))
-        refs.append((keys, items))
-        if len(ids) > _SHAPE_SIZE:
-            return None
-        kinds = set(map(type, items))
-        if _LEAVES.issuperset(kinds):
-            continue
-        if depth >= _SHAPE_DEPTH or not _NODES.issuperset(kinds):
-            return None
-        todo.extend((item, depth + 1) for item in items if type(item) not in _LEAVES)
-    return ids, refs
-
-
 def _decode(raw: bytes):
     return _core.reader.decode_payload(raw, 0, len(raw))
 
 
 _OPEN = '{"' + MESSAGES + '":'
+_CUT = bytes((T_CUT,))
 _SLOTS = {key: (SLOT + key, canonical(SLOT + key)) for key in (MESSAGES, TOOLS)}
 
 
@@ -124,30 +75,25 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _digest(payload: dict, others, base, kept: int, call) -> str:
+def _digest(payload: dict, others_raw: bytes, base, kept: int, call, splits: dict) -> str:
     """The request hash of the whole request (`call` its recorded messages and tools),
     continuing the hash `base`, the call whose first `kept` messages it shares, took.
 
-    `others` holds the recorded fields but messages and (when given) tools. The canonical
-    JSON is the text before the messages, the messages, the text after them: when the text
-    before them is base's, its hash state after them is continued, so each message is
-    hashed once, in the request it is new in. Tools' canonical JSON, already made, is put
-    in place rather than made again.
+    `others_raw` encodes the recorded fields but messages and (when given) tools. The
+    canonical JSON is the text before the messages, the messages, the text after them:
+    when the text before them is base's, its hash state after them is continued, so each
+    message is hashed once, in the request it is new in. The text around the messages is
+    the same on every call of a conversation, so `splits` keeps it by what it is made of.
     """
-    if not isinstance(others, dict):  # cut as a whole: hash what a reader would rebuild
-        others = {}
-    tools = call.tools
-    rebuilt = {}
-    for key in payload:
-        if key == MESSAGES:
-            rebuilt[key] = None
-        elif key == TOOLS and tools is not None:
-            rebuilt[key] = tools.value
-        elif key in others:
-            rebuilt[key] = others[key]
-    split = _split(rebuilt, tools)
+    key = (others_raw, tuple(payload), call.tools)
+    split = splits.get(key)
     if split is None:
-        return _digest_whole(rebuilt, call.parts, tools)
+        split = _split(_rebuilt(payload, others_raw, call.tools), call.tools) or ()
+        if len(splits) >= SPLITS:
+            splits.clear()
+        splits[key] = split
+    if not split:
+        return _digest_whole(_rebuilt(payload, others_raw, call.tools), call.parts, call.tools)
     before, after = split
     hashed = base.hashed if base is not None else None
     if hashed is not None and hashed[0] == before:
@@ -161,6 +107,38 @@ def _digest(payload: dict, others, base, kept: int, call) -> str:
     final = state.copy()
     final.update(_utf8("]" + after))
     return final.hexdigest()
+
+
+def _rebuilt(payload: dict, others_raw: bytes, tools) -> dict:
+    """The request as a reader rebuilds it, in the payload's key order, messages None."""
+    others = _decode(others_raw)
+    if not isinstance(others, dict):  # cut as a whole: hash what a reader would rebuild
+        others = {}
+    rebuilt = {}
+    for key in payload:
+        if key == MESSAGES:
+            rebuilt[key] = None
+        elif key == TOOLS and tools is not None:
+            rebuilt[key] = tools.value
+        elif key in others:
+            rebuilt[key] = others[key]
+    return rebuilt
+
+
+def _cut_whole(recorded: dict, parts, encode, limits) -> bool:
+    """Whether the encoder cuts `recorded` as a whole for its size: encoded only when the
+    encodings of its parts (None or bytes), which it holds whole, come near the limit."""
+    max_depth, max_bytes, max_repr, redaction = limits
+    size = _SLACK
+    for raw in parts:
+        if raw is not None:
+            if raw[:1] == _CUT:  # a part cut for its size may well be too big within it
+                size = max_bytes + 1
+                break
+            size += len(raw)
+    if size <= max_bytes:
+        return False
+    return encode(recorded, max_depth, max_bytes, max_repr, redaction)[:1] == _CUT
 
 
 def _split(rebuilt: dict, tools):
@@ -210,49 +188,44 @@ class Writer:
     conversations run at once, and checked byte for byte.
 
     A conversation's messages come back on every turn as the same objects, so with `cache`
-    each message's encoding is kept and given again while its shape (`_shape`) and the
-    number of secrets known say it still holds; a message changed in place, or one the
-    shape cannot vouch for, is encoded again, so the bytes are those encoding it afresh
-    gives. By default only a Python encoder is cached for: the compiled one encodes a
-    message in less time than Python code takes to check a shape.
+    (the default) each message's encoding is kept and given again while the core's
+    snapshot of it and the number of secrets known say it still holds; a message changed
+    in place, or one a snapshot cannot vouch for, is encoded again, so the bytes are those
+    encoding it afresh gives. A continued conversation so costs an identity walk per old
+    message rather than an encoding.
     """
 
-    def __init__(self, cache: bool | None = None):
+    def __init__(self, cache: bool = True, ring=None):
         self._lock = threading.Lock()
         self._count = 0
         self._calls: dict = {}  # number -> _Call
         self._heads: dict = {}
         self._tools: dict = {}  # encoded tools -> latest number that recorded them
         self._caching = cache
-        self._cache: dict = {}  # id(message) -> _Encoded, least recently used first
+        self._ring = ring  # whose snapshot and unchanged prove a kept encoding; None: the core's
+        self._cache: dict = {}  # id(message) -> (snapshot, encoding, secrets), least recently used first
         self._cached_bytes = 0
         self._context = None  # (encode, limits, redaction, secrets) the cache was made under
+        self._splits: dict = {}  # what a request's hash text is made of -> (before, after)
 
     def record(self, payload: dict, encode, limits, secrets) -> tuple:
         """(what to record, the hash of the request as a reader rebuilds it) for an llm
         request dict; `limits` are max_depth, max_bytes, max_repr and the redaction."""
         max_depth, max_bytes, max_repr, redaction = limits
         messages, tools = payload[MESSAGES], payload.get(TOOLS)
-
-        def enc(value, depth):
-            return encode(value, max(0, max_depth - depth), max_bytes, max_repr, redaction)
-
-        cache = self._cache_for(encode, limits, secrets)
-        if cache is None:
-            depth = max(0, max_depth - 2)
-
-            def each():
-                return [encode(m, depth, max_bytes, max_repr, redaction) for m in messages]
-        else:
-            def each():
-                return self._encode(messages, enc, cache, secrets)
-
         known = len(secrets)
-        encoded = each()
-        tools_raw = enc(tools, 1) if isinstance(tools, list) and tools else None
+        encoded = self._encode(messages, encode, limits, secrets)
+        tools_raw = (encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
+                     if isinstance(tools, list) and tools else None)
+        given = (MESSAGES, TOOLS) if tools_raw is not None else (MESSAGES,)
+        others_raw = encode({k: v for k, v in payload.items() if k not in given},
+                            max_depth, max_bytes, max_repr, redaction)
         if len(secrets) != known:  # a secret learned late: scrub the earlier parts too
-            encoded = each()
-            tools_raw = enc(tools, 1) if tools_raw is not None else None
+            encoded = self._encode(messages, encode, limits, secrets)
+            if tools_raw is not None:
+                tools_raw = encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
+            others_raw = encode({k: v for k, v in payload.items() if k not in given},
+                                max_depth, max_bytes, max_repr, redaction)
         with self._lock:
             self._count += 1
             number = self._count
@@ -281,18 +254,14 @@ class Writer:
             recorded.full = payload
             call = _Call((base.encoded if base is not None else ()) + tuple(encoded[kept:]),
                          (base.parts if base is not None else ()) + new, rec_tools)
-            if encode(recorded, max_depth, max_bytes, max_repr, redaction)[:1] != bytes((T_CUT,)):
+            if not _cut_whole(recorded, (others_raw, tools_raw, *encoded[kept:]), encode, limits):
                 self._remember(number, call, tools_raw)
-        given = {MESSAGES, TOOLS} if rec_tools is not None else {MESSAGES}
-        others = _decode(encode({k: v for k, v in payload.items() if k not in given},
-                                max_depth, max_bytes, max_repr, redaction))
-        return recorded, _digest(payload, others, base, kept, call)
+        return recorded, _digest(payload, others_raw, base, kept, call, self._splits)
 
     def _cache_for(self, encode, limits, secrets):
         """The cache of encodings made by `encode` under `limits` and `secrets` (emptied
         when they change), or None when this writer does not cache."""
-        if self._caching is False or (self._caching is None
-                                      and type(encode) is not types.FunctionType):
+        if not self._caching:
             return None
         context = self._context
         if (context is None or context[0] is not encode or context[1] != limits[:3]
@@ -301,31 +270,31 @@ class Writer:
             self._cache, self._cached_bytes = {}, 0
         return self._cache
 
-    def _encode(self, messages, enc, cache: dict, secrets) -> list:
-        """Each message's encoding: the cached one while it holds, else made afresh, and
-        cached when its shape vouches for it and did not change while it was made."""
-        out = []
-        for message in messages:
-            key = id(message)
-            entry = cache.get(key)
-            if entry is not None and entry.message is message and entry.secrets == len(secrets):
-                shape = _shape(message)
-                if shape is not None and shape[0] == entry.ids:
-                    cache[key] = cache.pop(key, entry)
-                    out.append(entry.raw)
-                    continue
-            known, shape = len(secrets), _shape(message)
-            raw = enc(message, 2)
-            out.append(raw)
-            if shape is None or len(secrets) != known:
+    def _encode(self, messages, encode, limits, secrets) -> list:
+        """Each message's encoding: the kept one while it holds, else made afresh, and kept
+        when a snapshot vouches for the message and it did not change while it was made."""
+        max_depth, max_bytes, max_repr, redaction = limits
+        depth = max(0, max_depth - 2)
+        cache = self._cache_for(encode, limits, secrets)
+        if cache is None:
+            return [encode(m, depth, max_bytes, max_repr, redaction) for m in messages]
+        ring = self._ring or _core.ring
+        known = len(secrets)
+        out = ring.kept_encodings(messages, cache, known)
+        for at, raw in enumerate(out):
+            if raw is not None:
                 continue
-            again = _shape(message)
-            if again is not None and again[0] == shape[0]:
-                cache.pop(key, None)
-                cache[key] = _Encoded(message, shape, raw, known)
-                self._cached_bytes += len(raw)
-                if len(cache) > CACHED or self._cached_bytes > CACHED_BYTES:
-                    self._trim(cache)
+            message = messages[at]
+            snap = ring.snapshot(message)
+            out[at] = raw = encode(message, depth, max_bytes, max_repr, redaction)
+            if snap is None or len(secrets) != known or not ring.unchanged(message, snap):
+                continue
+            key = id(message)
+            cache.pop(key, None)
+            cache[key] = (snap, raw, known)
+            self._cached_bytes += len(raw)
+            if len(cache) > CACHED or self._cached_bytes > CACHED_BYTES:
+                self._trim(cache)
         return out
 
     def _trim(self, cache: dict) -> None:
@@ -333,7 +302,7 @@ class Writer:
         with self._lock:
             for key in list(itertools.islice(cache, len(cache) // 2 + 1)):
                 cache.pop(key, None)
-            self._cached_bytes = sum(len(e.raw) for e in list(cache.values()))
+            self._cached_bytes = sum(len(e[1]) for e in list(cache.values()))
 
     def _base(self, encoded: list, number: int) -> tuple:
         """(number, _Call) of the longest recorded request the new one continues, or

@@ -146,3 +146,99 @@ def _pairs(out, items, depth, path, max_depth, max_bytes, max_repr, red):
                 raise _TooBig
         else:
             _encode(out, v, depth + 1, path, max_depth, max_bytes, max_repr, red)
+
+
+
+_LEAVES = frozenset({str, bytes, int, float, bool, type(None)})
+_CONTAINERS = (dict, list, tuple)
+SNAP_DEPTH, SNAP_SIZE = 16, 4096  # nesting and entries past which a value is not vouched for
+
+
+class _Unvouched(Exception):
+    pass
+
+
+def snapshot(value):
+    """What proves later that `value` (a dict, list or tuple) was not changed in place, or
+    None when nothing can: a writer may then give an encoding it kept instead of encoding
+    `value` again, since the bytes would be the same.
+
+    The snapshot is every object inside `value`, depth first, each container followed by
+    its length and each dict's keys before their values. Holding them keeps each one alive,
+    so no id in it is reused, and `unchanged` compares identities. Only containers and
+    scalars of the builtin types the encoder maps one to one are vouched for: anything else
+    (a dataclass, a subclass, an object's repr) may change without any identity changing.
+    """
+    if type(value) not in _CONTAINERS:
+        return None
+    out: list = []
+    try:
+        _snap(value, out, 0)
+    except _Unvouched:
+        return None
+    return tuple(out)
+
+
+def _snap(node, out: list, depth: int) -> None:
+    kind = type(node)
+    if kind in _LEAVES:
+        out.append(node)
+        return
+    if depth >= SNAP_DEPTH or kind not in _CONTAINERS:
+        raise _Unvouched
+    out += (node, len(node))
+    if kind is dict:
+        for key, item in list(node.items()):
+            if type(key) not in _LEAVES:
+                raise _Unvouched
+            out.append(key)
+            _snap(item, out, depth + 1)
+    else:
+        for item in tuple(node):
+            _snap(item, out, depth + 1)
+    if len(out) > SNAP_SIZE:
+        raise _Unvouched
+
+
+def unchanged(value, snap: tuple) -> bool:
+    """`value` holds exactly the objects it held when `snapshot` gave `snap`."""
+    expected = iter(snap)
+    return _same(value, expected) and next(expected, _END) is _END
+
+
+_END = object()
+
+
+def _same(node, expected) -> bool:
+    if next(expected, _END) is not node:
+        return False
+    kind = type(node)
+    if kind not in _CONTAINERS:
+        return True
+    if next(expected, None) != len(node):
+        return False
+    if kind is dict:
+        return all(next(expected, _END) is key and _same(item, expected)
+                   for key, item in list(node.items()))
+    return all(_same(item, expected) for item in tuple(node))
+
+
+def kept_encodings(values: list, kept: dict, secrets: int) -> list:
+    """For each of `values`, the encoding `kept` holds for it while that still holds, else
+    None; a hit moves to the end of `kept`, so its first entries are the least recently used.
+
+    `kept` maps id(value) to (snapshot, encoding, secrets known when it was made); an entry
+    holds while the value is `unchanged` since its snapshot and no secret was learned since.
+    """
+    out = []
+    for value in values:
+        key = id(value)
+        entry = kept.get(key)
+        if (type(entry) is tuple and len(entry) == 3 and entry[2] == secrets
+                and type(entry[0]) is tuple and unchanged(value, entry[0])):
+            kept.pop(key, None)
+            kept[key] = entry
+            out.append(entry[1])
+        else:
+            out.append(None)
+    return out
