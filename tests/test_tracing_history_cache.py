@@ -27,6 +27,14 @@ SECRET = "sk-live-0123456789abcdef"
 _OPEN = '{"' + MESSAGES + '":'
 
 
+class _OldPart:
+    """A recorded message as the writer kept it before: decoded, then its canonical JSON."""
+
+    def __init__(self, raw):
+        self.value = history._decode(raw)
+        self.text = canonical(self.value)
+
+
 class _Reference(Writer):
     """The writer as it was before it kept encodings: every message encoded on each call,
     the hash continued only when `messages` sorts first (its state kept in `hashed`)."""
@@ -56,9 +64,9 @@ class _Reference(Writer):
             if tools_base is not None and (number - tools_base > WINDOW
                                            or tools_base not in self._calls):
                 tools_base = None
-            new = tuple(history._Part(history._decode(p)) for p in encoded[kept:])
+            new = tuple(_OldPart(p) for p in encoded[kept:])
             rec_tools = (self._calls[tools_base].tools if tools_base is not None
-                         else history._Part(history._decode(tools_raw))
+                         else _OldPart(tools_raw)
                          if tools_raw is not None else None)
             found: dict = {"call": number}
             if base is not None:

@@ -386,3 +386,253 @@ def payload_get(bytes body not None, Py_ssize_t start, Py_ssize_t n, keys):
     except UnicodeDecodeError:
         return _get_slow(body, start, n, keys)
     return found
+
+
+# -- canonical JSON ------------------------------------------------------------------------
+# The twin of pyreader.canonical_json: the request hash's text (reqhash.canonical) written
+# straight from a payload's bytes. A string's UTF-8 is copied as it is (the encoder wrote it
+# with surrogatepass, as the hash reads it), escaping what json escapes; a dict's entries
+# are sorted by their keys' bytes, which is code point order. What JSON does not hold as
+# such (bytes, markers, keys but strings, nesting past JSON_NEST) or bad bytes give None.
+
+from libc.stdlib cimport free, malloc, qsort, realloc
+from libc.stdio cimport snprintf
+from libc.math cimport isinf, isnan
+
+from n3core.tracing.payload import JSON_NEST as _JSON_NEST_PY
+
+cdef int _JSON_NEST = _JSON_NEST_PY
+cdef const char* _HEX = "0123456789abcdef"
+cdef char _SHORT_ESCAPE[32]  # the control characters json writes as a letter after a backslash
+for _c, _letter in ((8, "b"), (9, "t"), (10, "n"), (12, "f"), (13, "r")):
+    _SHORT_ESCAPE[_c] = ord(_letter)
+
+
+cdef struct JBuf:
+    char* data
+    Py_ssize_t length
+    Py_ssize_t cap
+
+
+cdef struct JEntry:
+    const unsigned char* key
+    Py_ssize_t klen
+    Py_ssize_t start   # the value's JSON, in the buffer
+    Py_ssize_t stop
+    Py_ssize_t index
+    bint bad           # a value JSON does not hold as such
+
+
+cdef int _jgrow(JBuf* o, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t want = o.length + extra
+    cdef char* grown
+    if want <= o.cap:
+        return 0
+    want = max(want, 2 * o.cap, 256)
+    grown = <char*>realloc(o.data, want)
+    if grown == NULL:
+        raise MemoryError()
+    o.data, o.cap = grown, want
+    return 0
+
+
+cdef inline int _jput(JBuf* o, const char* s, Py_ssize_t n) except -1:
+    _jgrow(o, n)
+    memcpy(o.data + o.length, s, n)
+    o.length += n
+    return 0
+
+
+cdef int _jstr(JBuf* o, const unsigned char* s, Py_ssize_t n) except -1:
+    """A JSON string of UTF-8 `s`; 1 when it is not valid (surrogatepass) UTF-8."""
+    cdef Py_ssize_t i, run = 0
+    cdef unsigned char c
+    cdef bint ascii = True
+    cdef char esc[6]
+    _jgrow(o, n + 2)
+    o.data[o.length] = 34
+    o.length += 1
+    for i in range(n):
+        c = s[i]
+        if c >= 0x80:
+            ascii = False
+        elif c < 0x20 or c == 34 or c == 92:
+            _jput(o, <const char*>s + run, i - run)
+            run = i + 1
+            esc[0] = 92
+            if c == 34 or c == 92:
+                esc[1] = c
+                _jput(o, esc, 2)
+            elif _SHORT_ESCAPE[c]:
+                esc[1] = _SHORT_ESCAPE[c]
+                _jput(o, esc, 2)
+            else:
+                esc[1], esc[2], esc[3] = b"u"[0], b"0"[0], b"0"[0]
+                esc[4], esc[5] = _HEX[c >> 4], _HEX[c & 15]
+                _jput(o, esc, 6)
+    _jput(o, <const char*>s + run, n - run)
+    _jput(o, "\"", 1)
+    if not ascii:
+        try:
+            PyUnicode_DecodeUTF8(<const char*>s, n, "surrogatepass")
+        except UnicodeDecodeError:
+            return 1
+    return 0
+
+
+cdef int _jtext(JBuf* o, object text) except -1:
+    cdef bytes raw = text.encode("ascii")
+    return _jput(o, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw))
+
+
+cdef int _jcompare(const void* a, const void* b) noexcept nogil:
+    cdef const JEntry* x = <const JEntry*>a
+    cdef const JEntry* y = <const JEntry*>b
+    cdef int c = memcmp(x.key, y.key, x.klen if x.klen < y.klen else y.klen)
+    if c == 0:
+        c = (x.klen > y.klen) - (x.klen < y.klen)
+    if c == 0:
+        c = (x.index > y.index) - (x.index < y.index)
+    return c
+
+
+cdef int _jdict(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth, JBuf* o,
+                object omit) except -1:
+    cdef unsigned long long count = _varint(b, pos, end), i
+    cdef JEntry* entries
+    cdef Py_ssize_t base = o.length, used = 0, k, n, at
+    cdef char* values
+    cdef bint first = True
+    if count > <unsigned long long>(end - pos[0]):
+        return 1
+    entries = <JEntry*>malloc(max(<Py_ssize_t>count, 1) * sizeof(JEntry))
+    if entries == NULL:
+        raise MemoryError()
+    try:
+        for i in range(count):
+            if pos[0] >= end or b[pos[0]] != 0x06:
+                return 1
+            pos[0] += 1
+            n = <Py_ssize_t>_varint(b, pos, end)
+            if n > end - pos[0]:
+                return 1
+            entries[used].key, entries[used].klen = b + pos[0], n
+            pos[0] += n
+            at = pos[0]
+            if omit is not None and PyUnicode_DecodeUTF8(
+                    <const char*>entries[used].key, n, "surrogatepass") in omit:
+                _skip(b, pos, end, depth + 1)
+                continue
+            entries[used].start, entries[used].index, entries[used].bad = o.length, used, False
+            if _json(b, pos, end, depth + 1, o, None):
+                o.length, pos[0] = entries[used].start, at
+                _skip(b, pos, end, depth + 1)  # a later value for the key may replace it
+                entries[used].bad = True
+            entries[used].stop = o.length
+            used += 1
+        qsort(entries, used, sizeof(JEntry), _jcompare)
+        n = o.length - base
+        values = <char*>malloc(max(n, 1))
+        if values == NULL:
+            raise MemoryError()
+        try:
+            memcpy(values, o.data + base, n)
+            o.length = base
+            _jput(o, "{", 1)
+            for k in range(used):
+                if k + 1 < used and entries[k + 1].klen == entries[k].klen and memcmp(
+                        entries[k + 1].key, entries[k].key, entries[k].klen) == 0:
+                    continue  # a key twice: the last value is the one decoding keeps
+                if entries[k].bad:
+                    return 1
+                if not first:
+                    _jput(o, ",", 1)
+                first = False
+                if _jstr(o, entries[k].key, entries[k].klen):
+                    return 1
+                _jput(o, ":", 1)
+                _jput(o, values + entries[k].start - base, entries[k].stop - entries[k].start)
+            _jput(o, "}", 1)
+        finally:
+            free(values)
+    finally:
+        free(entries)
+    return 0
+
+
+cdef int _json(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int depth, JBuf* o,
+               object omit) except -1:
+    """One value's canonical JSON; 1 when it has none (see above)."""
+    cdef Py_ssize_t p = pos[0]
+    cdef unsigned long long z, count, i
+    cdef unsigned char tag
+    cdef double d
+    cdef char digits[24]
+    if p >= end:
+        return 1
+    tag = b[p]
+    pos[0] = p + 1
+    if tag == 0x00:
+        return _jput(o, "null", 4)
+    if tag == 0x01:
+        return _jput(o, "false", 5)
+    if tag == 0x02:
+        return _jput(o, "true", 4)
+    if tag == 0x03:
+        z = _varint(b, pos, end)
+        return _jput(o, digits, snprintf(digits, 24, "%lld", <long long>(z >> 1) ^ -<long long>(z & 1)))
+    if tag == 0x06:
+        count = _varint(b, pos, end)
+        p = pos[0]
+        if count > <unsigned long long>(end - p):
+            return 1
+        pos[0] = p + <Py_ssize_t>count
+        return _jstr(o, b + p, <Py_ssize_t>count)
+    if tag == 0x05:
+        p = pos[0]
+        if end - p < 8:
+            return 1
+        memcpy(&d, b + p, 8)
+        pos[0] = p + 8
+        if isnan(d):
+            return _jput(o, "NaN", 3)
+        if isinf(d):
+            return _jput(o, "Infinity", 8) if d > 0 else _jput(o, "-Infinity", 9)
+        return _jtext(o, repr(d))
+    if tag == 0x04:
+        pos[0] = p
+        return _jtext(o, repr(_value(b, pos, end, 0, True)))
+    if depth >= _JSON_NEST:
+        return 1
+    if tag == 0x0A:
+        return _jdict(b, pos, end, depth, o, omit)
+    if tag == 0x08 or tag == 0x09:
+        count = _varint(b, pos, end)
+        if count > <unsigned long long>(end - pos[0]):
+            return 1
+        _jput(o, "[", 1)
+        for i in range(count):
+            if i:
+                _jput(o, ",", 1)
+            if _json(b, pos, end, depth + 1, o, None):
+                return 1
+        return _jput(o, "]", 1)
+    return 1
+
+
+def canonical_json(bytes body not None, Py_ssize_t start, Py_ssize_t n, omit=None):
+    """pyreader.canonical_json: the payload's canonical JSON as UTF-8, or None."""
+    _check(body, start, n)
+    cdef const unsigned char* b = <const unsigned char*>PyBytes_AS_STRING(body)
+    cdef Py_ssize_t pos = start
+    cdef JBuf o
+    o.data, o.length, o.cap = NULL, 0, 0
+    try:
+        try:
+            if _json(b, &pos, start + n, 0, &o, omit or None) or pos != start + n:
+                return None
+        except _Fallback:
+            return None
+        return PyBytes_FromStringAndSize(o.data, o.length)
+    finally:
+        free(o.data)

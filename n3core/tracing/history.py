@@ -17,7 +17,7 @@ import threading
 
 from . import core as _core
 from .payload import CUT_HISTORY, CUT_REASONS, T_CUT, T_STR, Cut
-from .reqhash import SLOT, canonical, digest_with
+from .reqhash import SLOT, canonical, canonical_bytes, digest_with
 
 FIELD = "history"  # the payload key a 1.3 writer adds to every llm request it records
 MESSAGES, TOOLS = "messages", "tools"
@@ -42,13 +42,21 @@ def whole(payload):
 
 
 class _Part:
-    """One recorded message (or tool list) and its canonical JSON, made once."""
+    """One recorded message (or tool list): its encoding, and its canonical JSON (UTF-8)
+    made once; its decoded value only when asked for."""
 
-    __slots__ = ("value", "text")
+    __slots__ = ("raw", "json")
 
-    def __init__(self, value):
-        self.value = value
-        self.text = canonical(value)
+    def __init__(self, raw: bytes):
+        self.raw, self.json = raw, canonical_bytes(raw)
+
+    @property
+    def value(self):
+        return _decode(self.raw)
+
+    @property
+    def text(self) -> str:
+        return self.json.decode("utf-8", "surrogatepass")
 
 
 class _Call:
@@ -98,11 +106,11 @@ def _digest(payload: dict, others_raw: bytes, base, kept: int, call, splits: dic
     hashed = base.hashed if base is not None else None
     if hashed is not None and hashed[0] == before:
         state, new = hashed[1].copy(), call.parts[kept:]
-        text = "".join("," + p.text for p in new) if kept else ",".join(p.text for p in new)
+        text = b"".join([b"," + p.json for p in new]) if kept else b",".join([p.json for p in new])
     else:
         state = hashlib.blake2b(_utf8(before + "["), digest_size=16)
-        text = ",".join(p.text for p in call.parts)
-    state.update(_utf8(text))
+        text = b",".join([p.json for p in call.parts])
+    state.update(text)
     call.hashed = (before, state)
     final = state.copy()
     final.update(_utf8("]" + after))
@@ -235,9 +243,9 @@ class Writer:
             if tools_base is not None and (number - tools_base > WINDOW
                                            or tools_base not in self._calls):
                 tools_base = None
-            new = tuple(_Part(_decode(p)) for p in encoded[kept:])
+            new = tuple(map(_Part, encoded[kept:]))
             rec_tools = (self._calls[tools_base].tools if tools_base is not None
-                         else _Part(_decode(tools_raw)) if tools_raw is not None else None)
+                         else _Part(tools_raw) if tools_raw is not None else None)
             history: dict = {"call": number}
             if base is not None:
                 history[MESSAGES] = [base_number, kept]

@@ -219,6 +219,7 @@ def _scrub_json_arg(arg: str, redaction: Redaction) -> str:
         return REDACTED
 
 
+JSON_NEST = 64  # the nesting past which a payload's canonical JSON is made from its decoded value
 PLAIN_DEPTH = 64  # the nesting a plain value may have: a recorded answer deeper is refused
 
 

@@ -5,7 +5,7 @@ import sys
 from array import array
 from itertools import accumulate
 
-from .payload import NotPlain, decode, special
+from .payload import JSON_NEST, NotPlain, decode, special
 
 IS_COMPILED = False
 
@@ -53,3 +53,34 @@ def payload_get(body: bytes, start: int, n: int, keys) -> dict:
     if not isinstance(value, dict):
         return {}
     return {k: v for k, v in value.items() if k in keys}
+
+
+def canonical_json(body: bytes, start: int, n: int, omit=None) -> bytes | None:
+    """The payload's canonical JSON (`reqhash.canonical`) as UTF-8 with surrogatepass, its
+    top-level keys in `omit` left out; None when the payload is not made of what JSON holds
+    as such (dicts with string keys, lists, tuples, strings, numbers, booleans, None),
+    nests deeper than JSON_NEST or does not decode. The compiled twin writes the text from
+    the bytes, without decoding."""
+    try:
+        value = decode_payload(body, start, n)
+    except Exception:  # noqa: BLE001 - bad bytes: the caller decodes them its own way
+        return None
+    if omit and type(value) is dict:
+        value = {k: v for k, v in value.items() if k not in omit}
+    if not _jsonable(value, 0):
+        return None
+    from .reqhash import canonical
+    return canonical(value).encode("utf-8", "surrogatepass")
+
+
+def _jsonable(value, depth: int) -> bool:
+    kind = type(value)
+    if value is None or kind in (bool, int, float, str):
+        return True
+    if depth >= JSON_NEST:
+        return False
+    if kind is dict:
+        return all(type(k) is str and _jsonable(v, depth + 1) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_jsonable(v, depth + 1) for v in value)
+    return False

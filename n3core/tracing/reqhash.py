@@ -36,6 +36,19 @@ def canonical(value) -> str:
     return _CANONICAL(value)
 
 
+def canonical_bytes(raw: bytes, omit=None) -> bytes:
+    """The UTF-8 of `canonical` of the payload `raw` encodes, its top-level keys in `omit`
+    left out: the reader core writes it from the bytes when it can, else it is made from
+    the decoded value."""
+    text = _core.reader.canonical_json(raw, 0, len(raw), omit)
+    if text is None:
+        value = _core.reader.decode_payload(raw, 0, len(raw))
+        if omit and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in omit}
+        text = canonical(value).encode("utf-8", "surrogatepass")
+    return text
+
+
 def recorded_digest(raw) -> str | None:
     """The hash a writer put last in a request's encoded payload `raw`, read from its last
     48 bytes without decoding the request; None when the payload does not end so."""
@@ -82,4 +95,7 @@ def as_recorded(payload, redaction=None, limits=None):
 
 def live_digest(payload, redaction=None, limits=None) -> str:
     """The hash of a request about to be made, equal to `digest` of its recorded form."""
-    return digest(as_recorded(payload, redaction, limits))
+    if isinstance(payload, dict) and FIELD in payload:
+        payload = {k: v for k, v in payload.items() if k != FIELD}
+    data = _core.ring.encode(payload, *(limits or ()), redaction=redaction)
+    return hashlib.blake2b(canonical_bytes(data, MADE_UP), digest_size=16).hexdigest()
