@@ -630,7 +630,6 @@ def unchanged(value, tuple snap):
     return _same(value, snap, &at) and at == PyTuple_GET_SIZE(snap)
 
 
-
 def kept_encodings(list values, dict kept, Py_ssize_t secrets):
     """pyencode.kept_encodings: each value's kept encoding while it holds, else None."""
     cdef Py_ssize_t i, n = len(values), at

@@ -148,7 +148,6 @@ def _pairs(out, items, depth, path, max_depth, max_bytes, max_repr, red):
             _encode(out, v, depth + 1, path, max_depth, max_bytes, max_repr, red)
 
 
-
 _LEAVES = frozenset({str, bytes, int, float, bool, type(None)})
 _CONTAINERS = (dict, list, tuple)
 SNAP_DEPTH, SNAP_SIZE = 16, 4096  # nesting and entries past which a value is not vouched for
