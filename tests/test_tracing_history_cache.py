@@ -238,7 +238,7 @@ def _compare(core_name, writer_factory):
 
 def test_a_caching_writer_records_the_bytes_and_hashes_of_encoding_afresh(tracing_core):
     ours = _compare(tracing_core, lambda: Writer(cache=True))
-    assert ours.writer._cache, "no encoding was kept: the comparison proves nothing"
+    assert ours.writer._ends, "no request was continued by identity: the comparison proves nothing"
 
 
 def test_a_writer_that_does_not_cache_records_the_same(tracing_core):
@@ -273,23 +273,29 @@ def test_a_continued_conversation_encodes_only_its_new_messages(tracing_core):
     assert len(counts) == 30 and len(set(counts)) == 30
 
 
-def test_a_writer_keeps_encodings_whichever_core_encodes(tracing_core):
-    rules, chat = key_rules(), [{"role": "user", "content": "hello"}]
-    writer = Writer()
-    writer.record(_request(chat), core.ring_module(tracing_core).encode, (*LIMITS, rules),
-                  rules.secrets)
-    assert [entry[0][0] for entry in writer._cache.values()] == chat
+def test_a_message_changed_in_place_is_encoded_again(tracing_core):
+    counts, chat = [], [{"role": "user", "content": f"message {n}"} for n in range(3)]
+    side = _Side(Writer(), _counting(core.ring_module(tracing_core).encode, counts, chat))
+    side.record(_request(chat[:2]))
+    side.record(_request(chat))
+    assert len(counts) == 3
+    chat[1]["content"] = "changed"
+    side.record(_request(chat))
+    assert len(counts) == 6, "a changed message was taken as it was"
+    side.record(_request(chat + [{"role": "user", "content": "more"}]))
+    assert len(counts) == 6
 
 
-def test_the_kept_encodings_are_bounded(tracing_core, monkeypatch):
-    monkeypatch.setattr(history, "CACHED", 10)
-    side = _Side(Writer(cache=True), core.ring_module(tracing_core).encode)
-    chat = []
-    for n in range(40):
-        chat.append({"role": "user", "content": f"message {n}"})
+def test_what_a_writer_keeps_is_bounded_by_the_window(tracing_core):
+    side = _Side(Writer(), core.ring_module(tracing_core).encode)
+    chats = [[{"role": "user", "content": f"chat {n}"}] for n in range(3)]
+    for n in range(3 * WINDOW):
+        chat = chats[n % 3]
+        chat.append({"role": "assistant", "content": f"turn {n}"})
         side.record(_request(chat))
-        assert len(side.writer._cache) <= 10
-    assert any(e[0][0] is chat[-1] for e in side.writer._cache.values())
+    writer = side.writer
+    assert len(writer._calls) <= 2 * WINDOW and len(writer._ends) <= 2 * WINDOW
+    assert min(writer._calls) > WINDOW
 
 
 @pytest.mark.parametrize("value", [
@@ -336,15 +342,18 @@ def test_a_snapshot_no_longer_holds_after_any_change_in_place(tracing_core):
     assert not ring.unchanged(message, ring.snapshot(dict(message)))
 
 
-def test_kept_encodings_are_given_only_while_they_hold(tracing_core):
+def test_unchanged_prefix_stops_at_the_first_message_not_as_it_was(tracing_core):
     ring = core.ring_module(tracing_core)
-    first, second, third = {"content": "a"}, {"content": "b"}, {"content": "c"}
-    kept = {id(m): (ring.snapshot(m), m["content"].encode(), 1) for m in (first, second, third)}
-    kept[id(third)] = (ring.snapshot(third), b"c", 2)  # made when another count of secrets was known
-    second["content"] = "changed"
-    assert ring.kept_encodings([first, second, third, {"content": "d"}], kept, 1) == [
-        b"a", None, None, None]
-    assert list(kept)[-1] == id(first), "a hit is the most recently used"
+    messages = [{"content": "a"}, {"content": "b"}, {"content": Note("c")}, {"content": "d"}]
+    snaps = tuple(ring.snapshot(m) for m in messages)
+    objs = tuple(messages)
+    assert snaps[2] is None
+    assert ring.unchanged_prefix(messages, objs, snaps) == 2
+    assert ring.unchanged_prefix(messages[:2], objs, snaps) == 2
+    assert ring.unchanged_prefix(messages[:2], objs[:1], snaps) == 1
+    messages[1]["content"] = "changed"
+    assert ring.unchanged_prefix(messages, objs, snaps) == 1
+    assert ring.unchanged_prefix([dict(messages[0])] + messages[1:], objs, snaps) == 0
 
 
 def test_a_traced_conversation_is_recorded_the_same_with_the_cache(tmp_path, tracing_core):

@@ -630,31 +630,20 @@ def unchanged(value, tuple snap):
     return _same(value, snap, &at) and at == PyTuple_GET_SIZE(snap)
 
 
-def kept_encodings(list values, dict kept, Py_ssize_t secrets):
-    """pyencode.kept_encodings: each value's kept encoding while it holds, else None."""
-    cdef Py_ssize_t i, n = len(values), at
-    cdef list out = [None] * n
-    cdef PyObject* hit
-    cdef object value, key, entry
+def unchanged_prefix(list values, tuple objs, tuple snaps):
+    """pyencode.unchanged_prefix: how many of `values` are `objs`, unchanged since `snaps`."""
+    cdef Py_ssize_t i, at, n = min(len(values), len(objs), len(snaps))
+    cdef object snap
     for i in range(n):
-        value = values[i]
-        key = id(value)
-        hit = PyDict_GetItem(kept, key)
-        if hit == NULL:
-            continue
-        entry = <object>hit
-        if (type(entry) is not tuple or PyTuple_GET_SIZE(entry) != 3
-                or <object>PyTuple_GET_ITEM(entry, 2) != secrets
-                or type(<object>PyTuple_GET_ITEM(entry, 0)) is not tuple):
-            continue
+        if <PyObject*>values[i] != PyTuple_GET_ITEM(objs, i):
+            return i
+        snap = <object>PyTuple_GET_ITEM(snaps, i)
+        if type(snap) is not tuple:
+            return i
         at = 0
-        if not _same(value, <tuple>PyTuple_GET_ITEM(entry, 0), &at) or at != PyTuple_GET_SIZE(
-                <tuple>PyTuple_GET_ITEM(entry, 0)):
-            continue
-        del kept[key]
-        kept[key] = entry
-        out[i] = <object>PyTuple_GET_ITEM(entry, 1)
-    return out
+        if not _same(values[i], <tuple>snap, &at) or at != PyTuple_GET_SIZE(snap):
+            return i
+    return n
 
 
 # ---- the recorder; its twin is pyring.py ----

@@ -12,7 +12,6 @@ where the missing messages were.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import threading
 
 from . import core as _core
@@ -24,7 +23,6 @@ MESSAGES, TOOLS = "messages", "tools"
 WINDOW = 256  # a request may refer back at most this many requests; readers keep as many
 _MISSING = Cut(CUT_REASONS[CUT_HISTORY], "list")
 _KEY_BYTES = bytes((T_STR, len(FIELD))) + FIELD.encode()  # the field's key, as encoded
-CACHED, CACHED_BYTES = 16 * WINDOW, 16 << 20  # message encodings a writer keeps, and their bytes
 SPLITS = 64  # texts around the messages a writer keeps (one per endpoint and tool list, say)
 _SLACK = 256  # bytes a recorded request takes beyond its parts: keys, headers, history field
 
@@ -62,12 +60,18 @@ class _Part:
 class _Call:
     """A recorded request: its encoded messages, their parts, its tools part, and
     (canonical JSON before its messages, the request hash's state after them), set once
-    its hash is taken (None until then, or when the hash was taken whole)."""
+    its hash is taken (None until then, or when the hash was taken whole).
 
-    __slots__ = ("encoded", "parts", "tools", "hashed")
+    A request also keeps its messages themselves, their snapshots (the core's `snapshot`;
+    None for one it could not vouch for) and the context their encodings were made in, so
+    a later request may continue it by identity; `objs` is empty when the encodings were
+    made again after a secret was learned."""
 
-    def __init__(self, encoded, parts, tools):
+    __slots__ = ("encoded", "parts", "tools", "hashed", "objs", "snaps", "context")
+
+    def __init__(self, encoded, parts, tools, objs=(), snaps=(), context=None):
         self.encoded, self.parts, self.tools, self.hashed = encoded, parts, tools, None
+        self.objs, self.snaps, self.context = objs, snaps, context
 
 
 def _decode(raw: bytes):
@@ -190,17 +194,20 @@ def _digest_whole(rebuilt: dict, parts, tools) -> str:
 class Writer:
     """One tracer's memory of the requests it recorded: numbers, messages, tool lists.
 
-    `_heads` maps a request's last encoded message to the latest request that ended with
-    it, so the request a new one continues (the longest recorded request whose messages
-    begin the new one) is found with a lookup per message from the end, however many
-    conversations run at once, and checked byte for byte.
+    A conversation's messages come back on every turn as the same objects, so the request
+    a new one continues is first looked for by identity: `_ends` maps the id of a
+    request's last message to the latest request that ended with it, and the candidate
+    holds when the new request begins with exactly its message objects and each still
+    holds what its snapshot saw (one compiled walk, `unchanged_prefix`). Only the new
+    messages are then encoded; the old ones' bytes are the candidate's, which encoding
+    them afresh in the same context (encoder, limits, redaction, secrets known) gives.
 
-    A conversation's messages come back on every turn as the same objects, so with `cache`
-    (the default) each message's encoding is kept and given again while the core's
-    snapshot of it and the number of secrets known say it still holds; a message changed
-    in place, or one a snapshot cannot vouch for, is encoded again, so the bytes are those
-    encoding it afresh gives. A continued conversation so costs an identity walk per old
-    message rather than an encoding.
+    Otherwise (the first request, a list rebuilt, a message changed in place or one a
+    snapshot cannot vouch for) every message is encoded and `_heads`, which maps a
+    request's last encoded message to the latest request that ended with it, finds the
+    longest recorded request whose messages begin the new one, checked byte for byte.
+    Either way a writer finds it however many conversations run at once. With
+    `cache=False` only the second way is taken.
     """
 
     def __init__(self, cache: bool = True, ring=None):
@@ -208,12 +215,11 @@ class Writer:
         self._count = 0
         self._calls: dict = {}  # number -> _Call
         self._heads: dict = {}
+        self._ends: dict = {}  # id(last message) -> latest number that ended with it
         self._tools: dict = {}  # encoded tools -> latest number that recorded them
-        self._caching = cache
-        self._ring = ring  # whose snapshot and unchanged prove a kept encoding; None: the core's
-        self._cache: dict = {}  # id(message) -> (snapshot, encoding, secrets), least recently used first
-        self._cached_bytes = 0
-        self._context = None  # (encode, limits, redaction, secrets) the cache was made under
+        self._by_identity = cache
+        self._ring = ring  # whose snapshot and unchanged_prefix are used; None: the core's
+        self._context = None  # (encode, limits, secrets, how many secrets) encodings are made in
         self._splits: dict = {}  # what a request's hash text is made of -> (before, after)
 
     def record(self, payload: dict, encode, limits, secrets) -> tuple:
@@ -222,28 +228,40 @@ class Writer:
         max_depth, max_bytes, max_repr, redaction = limits
         messages, tools = payload[MESSAGES], payload.get(TOOLS)
         known = len(secrets)
-        encoded = self._encode(messages, encode, limits, secrets)
+        context = self._context_for(encode, limits, secrets)
+        number, base = self._continued(messages, context) if self._by_identity else (0, None)
+        kept = len(base.objs) if base is not None else 0
+        fresh, snaps = self._encode(messages[kept:], encode, limits)
         tools_raw = (encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
                      if isinstance(tools, list) and tools else None)
         given = (MESSAGES, TOOLS) if tools_raw is not None else (MESSAGES,)
         others_raw = encode({k: v for k, v in payload.items() if k not in given},
                             max_depth, max_bytes, max_repr, redaction)
-        if len(secrets) != known:  # a secret learned late: scrub the earlier parts too
-            encoded = self._encode(messages, encode, limits, secrets)
+        if len(secrets) != known:  # a secret learned late: scrub every part, old ones too
+            context, base, snaps = None, None, None
+            fresh = self._encode(messages, encode, limits)[0]
             if tools_raw is not None:
                 tools_raw = encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
             others_raw = encode({k: v for k, v in payload.items() if k not in given},
                                 max_depth, max_bytes, max_repr, redaction)
         with self._lock:
             self._count += 1
-            number = self._count
-            base_number, base = self._base(encoded, number)
-            kept = len(base.encoded) if base is not None else 0
+            if base is not None and (self._count - number > WINDOW or number not in self._calls):
+                fresh, base, snaps = list(base.encoded) + fresh, None, None  # it left the window
+            if base is not None:
+                encoded = base.encoded + tuple(fresh)
+                objs, snapped = base.objs + tuple(messages[kept:]), base.snaps
+            else:
+                number, base = self._base(fresh, self._count)
+                kept = len(base.encoded) if base is not None else 0
+                encoded, fresh = tuple(fresh), fresh[kept:]
+                objs, snapped = tuple(messages), ()
+            base_number, number = number, self._count
             tools_base = self._tools.get(tools_raw) if tools_raw is not None else None
             if tools_base is not None and (number - tools_base > WINDOW
                                            or tools_base not in self._calls):
                 tools_base = None
-            new = tuple(map(_Part, encoded[kept:]))
+            new = tuple(map(_Part, fresh))
             rec_tools = (self._calls[tools_base].tools if tools_base is not None
                          else _Part(tools_raw) if tools_raw is not None else None)
             history: dict = {"call": number}
@@ -260,57 +278,55 @@ class Writer:
                 recorded[key] = value
             recorded[FIELD] = history
             recorded.full = payload
-            call = _Call((base.encoded if base is not None else ()) + tuple(encoded[kept:]),
-                         (base.parts if base is not None else ()) + new, rec_tools)
-            if not _cut_whole(recorded, (others_raw, tools_raw, *encoded[kept:]), encode, limits):
+            call = _Call(encoded, (base.parts if base is not None else ()) + new, rec_tools)
+            if snaps is not None:
+                call.objs, call.snaps, call.context = objs, snapped + tuple(snaps), context
+            if not _cut_whole(recorded, (others_raw, tools_raw, *fresh), encode, limits):
                 self._remember(number, call, tools_raw)
         return recorded, _digest(payload, others_raw, base, kept, call, self._splits)
 
-    def _cache_for(self, encode, limits, secrets):
-        """The cache of encodings made by `encode` under `limits` and `secrets` (emptied
-        when they change), or None when this writer does not cache."""
-        if not self._caching:
-            return None
-        context = self._context
-        if (context is None or context[0] is not encode or context[1] != limits[:3]
-                or context[2] is not limits[3] or context[3] is not secrets):
-            self._context = (encode, limits[:3], limits[3], secrets)
-            self._cache, self._cached_bytes = {}, 0
-        return self._cache
+    def _context_for(self, encode, limits, secrets):
+        """The context encodings are made in now: the same object while nothing in it
+        changed, so calls compare theirs by identity."""
+        context = (encode, limits, secrets, len(secrets))
+        if context != self._context:
+            self._context = context
+        return self._context
 
-    def _encode(self, messages, encode, limits, secrets) -> list:
-        """Each message's encoding: the kept one while it holds, else made afresh, and kept
-        when a snapshot vouches for the message and it did not change while it was made."""
+    def _continued(self, messages: list, context) -> tuple:
+        """(number, _Call) of the latest request whose message objects, unchanged in
+        place, begin `messages` and were encoded in `context`, or (0, None) when the longest
+        request ending with one of them cannot be proved so (a message changed, or one a
+        snapshot cannot vouch for): the bytes decide then."""
+        prefix = (self._ring or _core.ring).unchanged_prefix
+        for k in range(len(messages), 0, -1):
+            number = self._ends.get(id(messages[k - 1]))
+            if number is None:
+                continue
+            call = self._calls.get(number)
+            if call is None or not call.objs:
+                continue
+            if call.context is context and len(call.objs) == k and prefix(
+                    messages, call.objs, call.snaps) == k:
+                return number, call
+            break  # not provably as it was: its bytes will tell whether it still begins this one
+        return 0, None
+
+    def _encode(self, messages, encode, limits) -> tuple:
+        """([encoding of each message], [its snapshot, or None when it cannot vouch for the
+        message or the message changed while it was encoded]); snapshots only when this
+        writer continues requests by identity."""
         max_depth, max_bytes, max_repr, redaction = limits
         depth = max(0, max_depth - 2)
-        cache = self._cache_for(encode, limits, secrets)
-        if cache is None:
-            return [encode(m, depth, max_bytes, max_repr, redaction) for m in messages]
+        if not self._by_identity:
+            return [encode(m, depth, max_bytes, max_repr, redaction) for m in messages], None
         ring = self._ring or _core.ring
-        known = len(secrets)
-        out = ring.kept_encodings(messages, cache, known)
-        for at, raw in enumerate(out):
-            if raw is not None:
-                continue
-            message = messages[at]
-            snap = ring.snapshot(message)
-            out[at] = raw = encode(message, depth, max_bytes, max_repr, redaction)
-            if snap is None or len(secrets) != known or not ring.unchanged(message, snap):
-                continue
-            key = id(message)
-            cache.pop(key, None)
-            cache[key] = (snap, raw, known)
-            self._cached_bytes += len(raw)
-            if len(cache) > CACHED or self._cached_bytes > CACHED_BYTES:
-                self._trim(cache)
-        return out
-
-    def _trim(self, cache: dict) -> None:
-        """Drop the least recently used half of the cached encodings."""
-        with self._lock:
-            for key in list(itertools.islice(cache, len(cache) // 2 + 1)):
-                cache.pop(key, None)
-            self._cached_bytes = sum(len(e[1]) for e in list(cache.values()))
+        snaps = [ring.snapshot(m) for m in messages]
+        encoded = [encode(m, depth, max_bytes, max_repr, redaction) for m in messages]
+        for at, snap in enumerate(snaps):
+            if snap is not None and not ring.unchanged(messages[at], snap):
+                snaps[at] = None
+        return encoded, snaps
 
     def _base(self, encoded: list, number: int) -> tuple:
         """(number, _Call) of the longest recorded request the new one continues, or
@@ -328,12 +344,15 @@ class Writer:
         self._calls[number] = call
         if call.encoded:
             self._heads[call.encoded[-1]] = number
+        if call.objs:
+            self._ends[id(call.objs[-1])] = number
         if tools_raw is not None:
             self._tools[tools_raw] = number
         if len(self._calls) > 2 * WINDOW:
             floor = number - WINDOW
             self._calls = {n: c for n, c in self._calls.items() if n > floor}
             self._heads = {e: n for e, n in self._heads.items() if n > floor}
+            self._ends = {e: n for e, n in self._ends.items() if n > floor}
             self._tools = {t: n for t, n in self._tools.items() if n > floor}
 
 

@@ -222,22 +222,10 @@ def _same(node, expected) -> bool:
     return all(_same(item, expected) for item in tuple(node))
 
 
-def kept_encodings(values: list, kept: dict, secrets: int) -> list:
-    """For each of `values`, the encoding `kept` holds for it while that still holds, else
-    None; a hit moves to the end of `kept`, so its first entries are the least recently used.
-
-    `kept` maps id(value) to (snapshot, encoding, secrets known when it was made); an entry
-    holds while the value is `unchanged` since its snapshot and no secret was learned since.
-    """
-    out = []
-    for value in values:
-        key = id(value)
-        entry = kept.get(key)
-        if (type(entry) is tuple and len(entry) == 3 and entry[2] == secrets
-                and type(entry[0]) is tuple and unchanged(value, entry[0])):
-            kept.pop(key, None)
-            kept[key] = entry
-            out.append(entry[1])
-        else:
-            out.append(None)
-    return out
+def unchanged_prefix(values: list, objs: tuple, snaps: tuple) -> int:
+    """How many of `values`, from the first, are the very objects `objs` holds, each
+    `unchanged` since its snapshot in `snaps` (None: one that could not be vouched for)."""
+    for at, (value, obj, snap) in enumerate(zip(values, objs, snaps)):
+        if value is not obj or type(snap) is not tuple or not unchanged(value, snap):
+            return at
+    return min(len(values), len(objs), len(snaps))
