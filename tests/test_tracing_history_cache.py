@@ -273,6 +273,23 @@ def test_a_continued_conversation_encodes_only_its_new_messages(tracing_core):
     assert len(counts) == 30 and len(set(counts)) == 30
 
 
+def test_conversations_alike_in_bytes_refer_to_each_other_as_before(tracing_core):
+    """Two conversations of equal messages, distinct objects: the second's requests refer
+    to the first's, as comparing bytes finds them, though its own are the ones it shares
+    objects with."""
+    encode = core.ring_module(tracing_core).encode
+    ours, theirs = _Side(Writer(), encode), _Side(_Reference(), encode)
+    for conversation in range(2):
+        chat = [{"role": "user", "content": "go"}]
+        for turn in range(4):
+            payload = _request(chat)
+            mine, reference = ours.record(payload), theirs.record(payload)
+            assert mine == reference, (conversation, turn)
+            chat += [{"role": "assistant", "content": f"a{turn}"},
+                     {"role": "tool", "content": f"r{turn}"}]
+    assert mine[1]["messages"][0] < 5, "the second conversation did not refer to the first"
+
+
 def test_a_message_changed_in_place_is_encoded_again(tracing_core):
     counts, chat = [], [{"role": "user", "content": f"message {n}"} for n in range(3)]
     side = _Side(Writer(), _counting(core.ring_module(tracing_core).encode, counts, chat))

@@ -194,20 +194,20 @@ def _digest_whole(rebuilt: dict, parts, tools) -> str:
 class Writer:
     """One tracer's memory of the requests it recorded: numbers, messages, tool lists.
 
-    A conversation's messages come back on every turn as the same objects, so the request
-    a new one continues is first looked for by identity: `_ends` maps the id of a
-    request's last message to the latest request that ended with it, and the candidate
-    holds when the new request begins with exactly its message objects and each still
-    holds what its snapshot saw (one compiled walk, `unchanged_prefix`). Only the new
-    messages are then encoded; the old ones' bytes are the candidate's, which encoding
-    them afresh in the same context (encoder, limits, redaction, secrets known) gives.
+    `_heads` maps a request's last encoded message to the latest request that ended with
+    it, so the request a new one continues (the longest recorded request whose messages
+    begin the new one) is found with a lookup per message from the end, however many
+    conversations run at once, and checked byte for byte.
 
-    Otherwise (the first request, a list rebuilt, a message changed in place or one a
-    snapshot cannot vouch for) every message is encoded and `_heads`, which maps a
-    request's last encoded message to the latest request that ended with it, finds the
-    longest recorded request whose messages begin the new one, checked byte for byte.
-    Either way a writer finds it however many conversations run at once. With
-    `cache=False` only the second way is taken.
+    A conversation's messages come back on every turn as the same objects, so they are not
+    encoded again: `_ends` maps the id of a request's last message to the latest request
+    that ended with it, and when the new request begins with exactly that request's
+    message objects, each still holding what its snapshot saw (one compiled walk,
+    `unchanged_prefix`), the old messages' bytes are that request's, which encoding them
+    afresh in the same context (encoder, limits, redaction, secrets known) would give.
+    Only the new messages are encoded then; otherwise (a message changed in place, one a
+    snapshot cannot vouch for, a secret learned since) every message is. The bytes are
+    the same either way, and so is what is recorded. `cache=False` always encodes all.
     """
 
     def __init__(self, cache: bool = True, ring=None):
@@ -229,8 +229,8 @@ class Writer:
         messages, tools = payload[MESSAGES], payload.get(TOOLS)
         known = len(secrets)
         context = self._context_for(encode, limits, secrets)
-        number, base = self._continued(messages, context) if self._by_identity else (0, None)
-        kept = len(base.objs) if base is not None else 0
+        same = self._continued(messages, context) if self._by_identity else None
+        kept = len(same.objs) if same is not None else 0
         fresh, snaps = self._encode(messages[kept:], encode, limits)
         tools_raw = (encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
                      if isinstance(tools, list) and tools else None)
@@ -238,25 +238,23 @@ class Writer:
         others_raw = encode({k: v for k, v in payload.items() if k not in given},
                             max_depth, max_bytes, max_repr, redaction)
         if len(secrets) != known:  # a secret learned late: scrub every part, old ones too
-            context, base, snaps = None, None, None
+            same, kept, snaps = None, 0, None
             fresh = self._encode(messages, encode, limits)[0]
             if tools_raw is not None:
                 tools_raw = encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
             others_raw = encode({k: v for k, v in payload.items() if k not in given},
                                 max_depth, max_bytes, max_repr, redaction)
+        if same is not None:
+            encoded = same.encoded + tuple(fresh)
+            objs, snapped = same.objs + tuple(messages[kept:]), same.snaps
+        else:
+            encoded, objs, snapped = tuple(fresh), tuple(messages), ()
         with self._lock:
             self._count += 1
-            if base is not None and (self._count - number > WINDOW or number not in self._calls):
-                fresh, base, snaps = list(base.encoded) + fresh, None, None  # it left the window
-            if base is not None:
-                encoded = base.encoded + tuple(fresh)
-                objs, snapped = base.objs + tuple(messages[kept:]), base.snaps
-            else:
-                number, base = self._base(fresh, self._count)
-                kept = len(base.encoded) if base is not None else 0
-                encoded, fresh = tuple(fresh), fresh[kept:]
-                objs, snapped = tuple(messages), ()
-            base_number, number = number, self._count
+            number = self._count
+            base_number, base = self._base(encoded, number)
+            kept = len(base.encoded) if base is not None else 0
+            fresh = encoded[kept:]
             tools_base = self._tools.get(tools_raw) if tools_raw is not None else None
             if tools_base is not None and (number - tools_base > WINDOW
                                            or tools_base not in self._calls):
@@ -293,11 +291,10 @@ class Writer:
             self._context = context
         return self._context
 
-    def _continued(self, messages: list, context) -> tuple:
-        """(number, _Call) of the latest request whose message objects, unchanged in
-        place, begin `messages` and were encoded in `context`, or (0, None) when the longest
-        request ending with one of them cannot be proved so (a message changed, or one a
-        snapshot cannot vouch for): the bytes decide then."""
+    def _continued(self, messages: list, context):
+        """The latest request whose message objects, unchanged in place, begin `messages`
+        and were encoded in `context`, or None when the longest request ending with one of
+        them cannot be proved so (a message changed, or one a snapshot cannot vouch for)."""
         prefix = (self._ring or _core.ring).unchanged_prefix
         for k in range(len(messages), 0, -1):
             number = self._ends.get(id(messages[k - 1]))
@@ -308,9 +305,9 @@ class Writer:
                 continue
             if call.context is context and len(call.objs) == k and prefix(
                     messages, call.objs, call.snaps) == k:
-                return number, call
-            break  # not provably as it was: its bytes will tell whether it still begins this one
-        return 0, None
+                return call
+            break  # not provably as it was: encoded afresh, its bytes will tell
+        return None
 
     def _encode(self, messages, encode, limits) -> tuple:
         """([encoding of each message], [its snapshot, or None when it cannot vouch for the
@@ -328,7 +325,7 @@ class Writer:
                 snaps[at] = None
         return encoded, snaps
 
-    def _base(self, encoded: list, number: int) -> tuple:
+    def _base(self, encoded, number: int) -> tuple:
         """(number, _Call) of the longest recorded request the new one continues, or
         (0, None)."""
         for k in range(len(encoded), 0, -1):
@@ -336,7 +333,7 @@ class Writer:
             if found is None or number - found > WINDOW:
                 continue
             call = self._calls.get(found)
-            if call is not None and len(call.encoded) == k and list(call.encoded) == encoded[:k]:
+            if call is not None and len(call.encoded) == k and call.encoded == tuple(encoded[:k]):
                 return found, call
         return 0, None
 
