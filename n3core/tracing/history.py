@@ -234,16 +234,17 @@ class Writer:
         fresh, snaps = self._encode(messages[kept:], encode, limits)
         tools_raw = (encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
                      if isinstance(tools, list) and tools else None)
-        given = (MESSAGES, TOOLS) if tools_raw is not None else (MESSAGES,)
-        others_raw = encode({k: v for k, v in payload.items() if k not in given},
-                            max_depth, max_bytes, max_repr, redaction)
+        others = dict(payload)  # the fields but messages and (when given) tools
+        del others[MESSAGES]
+        if tools_raw is not None:
+            del others[TOOLS]
+        others_raw = encode(others, max_depth, max_bytes, max_repr, redaction)
         if len(secrets) != known:  # a secret learned late: scrub every part, old ones too
             same, kept, snaps = None, 0, None
             fresh = self._encode(messages, encode, limits)[0]
             if tools_raw is not None:
                 tools_raw = encode(tools, max(0, max_depth - 1), max_bytes, max_repr, redaction)
-            others_raw = encode({k: v for k, v in payload.items() if k not in given},
-                                max_depth, max_bytes, max_repr, redaction)
+            others_raw = encode(others, max_depth, max_bytes, max_repr, redaction)
         if same is not None:
             encoded = same.encoded + tuple(fresh)
             objs, snapped = same.objs + tuple(messages[kept:]), same.snaps
@@ -252,7 +253,7 @@ class Writer:
         with self._lock:
             self._count += 1
             number = self._count
-            base_number, base = self._base(encoded, number)
+            base_number, base = self._base(encoded, number, same)
             kept = len(base.encoded) if base is not None else 0
             fresh = encoded[kept:]
             tools_base = self._tools.get(tools_raw) if tools_raw is not None else None
@@ -267,13 +268,10 @@ class Writer:
                 history[MESSAGES] = [base_number, kept]
             if tools_base is not None:
                 history[TOOLS] = tools_base
-            recorded = Recorded()
-            for key, value in payload.items():
-                if key == MESSAGES:
-                    value = list(messages[kept:])
-                elif key == TOOLS and tools_base is not None:
-                    value = None
-                recorded[key] = value
+            recorded = Recorded(payload)  # the payload's keys in its order, then history
+            recorded[MESSAGES] = list(messages[kept:])
+            if tools_base is not None:
+                recorded[TOOLS] = None
             recorded[FIELD] = history
             recorded.full = payload
             call = _Call(encoded, (base.parts if base is not None else ()) + new, rec_tools)
@@ -325,15 +323,17 @@ class Writer:
                 snaps[at] = None
         return encoded, snaps
 
-    def _base(self, encoded, number: int) -> tuple:
+    def _base(self, encoded, number: int, prefix=None) -> tuple:
         """(number, _Call) of the longest recorded request the new one continues, or
-        (0, None)."""
+        (0, None); `prefix`, when given, is a request whose encodings begin `encoded`."""
         for k in range(len(encoded), 0, -1):
             found = self._heads.get(encoded[k - 1])
             if found is None or number - found > WINDOW:
                 continue
             call = self._calls.get(found)
-            if call is not None and len(call.encoded) == k and call.encoded == tuple(encoded[:k]):
+            if call is None or len(call.encoded) != k:
+                continue
+            if call is prefix or call.encoded == tuple(encoded[:k]):
                 return found, call
         return 0, None
 
