@@ -5,8 +5,9 @@ All builds of one program are loaded into this process (the plain build runs on
 interleaved rounds of about BENCH_ROUND_S seconds of CPU time each, so the machine's noise
 falls on all of them alike and a 5% difference is resolved. Each run is one agent
 conversation of BENCH_TURNS turns (a turn: an llm call that asks for a tool, and the tool),
-so every llm request carries the whole history so far. Peers run the plain build in the
-same rounds: VizTracer (one preallocated buffer, warmed before timing, cleared outside the
+so every llm request carries the whole history so far. Every conversation has a first
+message of its own, as real ones differ, so none is recorded as a repeat of another's
+bytes. Peers run the plain build in the same rounds: VizTracer (one preallocated buffer, warmed before timing, cleared outside the
 timed part) and OpenTelemetry SDK spans at the same six points per turn (agent turn, llm
 call, tool call; BatchSpanProcessor with a no-op exporter, as a user would run it). Figures
 are min and median over the rounds; ratios are to the plain build's median. Also measured:
@@ -14,6 +15,7 @@ trace bytes per turn at 5, 20 and 50 turns, the pass itself (lines of Python per
 and `namel3ss build --instrument` of each example, as a user would run it.
 """
 import asyncio
+import itertools
 import os
 import sys
 import tempfile
@@ -83,8 +85,13 @@ def make_builds(tmp, turns):
 
 
 async def workload(app, runs):
+    """`runs` conversations, each its own: a first message no other has, so no request of
+    one repeats another's bytes (which the trace would refer to instead of recording)."""
     for _ in range(runs):
-        assert await app.run("agent:worker", "go") == "done"
+        assert await app.run("agent:worker", f"go {next(_CONVERSATIONS)}") == "done"
+
+
+_CONVERSATIONS = itertools.count()
 
 
 def _sites(folder):
