@@ -7,12 +7,13 @@ falls on all of them alike and a 5% difference is resolved. Each run is one agen
 conversation of BENCH_TURNS turns (a turn: an llm call that asks for a tool, and the tool),
 so every llm request carries the whole history so far. Every conversation has a first
 message of its own, as real ones differ, so none is recorded as a repeat of another's
-bytes. Peers run the plain build in the same rounds: VizTracer (one preallocated buffer, warmed before timing, cleared outside the
-timed part) and OpenTelemetry SDK spans at the same six points per turn (agent turn, llm
-call, tool call; BatchSpanProcessor with a no-op exporter, as a user would run it). Figures
-are min and median over the rounds; ratios are to the plain build's median. Also measured:
-trace bytes per turn at 5, 20 and 50 turns, the pass itself (lines of Python per second)
-and `namel3ss build --instrument` of each example, as a user would run it.
+bytes. Peers run the plain build in the same rounds: VizTracer (one preallocated buffer,
+warmed before timing, cleared outside the timed part) and OpenTelemetry SDK spans at the
+same six points per turn (agent turn, llm call, tool call; BatchSpanProcessor with a no-op
+exporter, as a user would run it). Figures are min and median over the rounds; ratios are
+to the plain build's median. Also measured: trace bytes per turn at 5, 20 and 50 turns,
+the pass itself (lines of Python per second) and `namel3ss build --instrument` of each
+example, as a user would run it.
 """
 import asyncio
 import itertools

@@ -393,7 +393,7 @@ def payload_get(bytes body not None, Py_ssize_t start, Py_ssize_t n, keys):
 # straight from a payload's bytes. A string's UTF-8 is copied as it is (the encoder wrote it
 # with surrogatepass, as the hash reads it), escaping what json escapes; a dict's entries
 # are sorted by their keys' bytes, which is code point order. What JSON does not hold as
-# such (bytes, markers, keys but strings, nesting past JSON_NEST) or bad bytes give None.
+# such (bytes, markers, keys other than strings, nesting past JSON_NEST) or bad bytes give None.
 
 from libc.stdlib cimport free, malloc, qsort, realloc
 from libc.stdio cimport snprintf
@@ -580,7 +580,8 @@ cdef int _json(const unsigned char* b, Py_ssize_t* pos, Py_ssize_t end, int dept
         return _jput(o, "true", 4)
     if tag == 0x03:
         z = _varint(b, pos, end)
-        return _jput(o, digits, snprintf(digits, 24, "%lld", <long long>(z >> 1) ^ -<long long>(z & 1)))
+        return _jput(o, digits, snprintf(digits, 24, "%lld",
+                                         <long long>(z >> 1) ^ -<long long>(z & 1)))
     if tag == 0x06:
         count = _varint(b, pos, end)
         p = pos[0]

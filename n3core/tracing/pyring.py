@@ -18,7 +18,7 @@ from .format import (CHUNK, CHUNK_MAGIC, KIND_END, KIND_ERROR_END, KIND_INSTANT,
                      MAX_DELTA, MAX_SITE, POLICY_BLOCK, POLICY_DROP, POLICY_FLIGHT, RECORD,
                      RESERVED_BASE, chunk_crc)
 from .payload import dataclass_fields
-from .pyencode import encode, snapshot, unchanged, unchanged_prefix  # noqa: F401 - the contract's encoder half
+from .pyencode import encode, snapshot, unchanged, unchanged_prefix  # noqa: F401 - the contract
 FREE, FILLING, SEALED = 0, 1, 2
 MAX_ATTEMPTS = 64
 IS_COMPILED = False
