@@ -101,6 +101,8 @@ def _digest(payload: dict, others_raw: bytes, base, kept: int, call, splits: dic
     split = splits.get(key)
     if split is None:
         split = _split(_rebuilt(payload, others_raw, call.tools), call.tools) or ()
+        if split:  # the text after the messages as the hash takes it, made once
+            split = (split[0], _utf8("]" + split[1]))
         if len(splits) >= SPLITS:
             splits.clear()
         splits[key] = split
@@ -117,7 +119,7 @@ def _digest(payload: dict, others_raw: bytes, base, kept: int, call, splits: dic
     state.update(text)
     call.hashed = (before, state)
     final = state.copy()
-    final.update(_utf8("]" + after))
+    final.update(after)
     return final.hexdigest()
 
 
