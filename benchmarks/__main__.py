@@ -42,8 +42,7 @@ def main(argv: list) -> int:
     facts = machine.describe()
     if update:
         _, old = results.load(str(HERE / "RESULTS.json"))
-        new = {(r.area, r.figure): r for r in rows}
-        rows = [new.pop((r.area, r.figure), r) for r in old] + list(new.values())
+        rows = results.merged(old, rows)
     table = results.to_markdown(rows, facts, quick)
     if only and not update:
         print(table)

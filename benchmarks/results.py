@@ -105,3 +105,10 @@ def load(path: str) -> tuple:
         return data["machine"], [Row.from_dict(r) for r in data["rows"]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path} is not a benchmark results file ({exc})") from exc
+
+
+def merged(old: list, new: list) -> list:
+    """`old` rows with those `new` measured again put in their place, then the rest of `new`.
+    A row is its area, figure and unit: one figure may be given in two units."""
+    fresh = {(r.area, r.figure, r.unit): r for r in new}
+    return [fresh.pop((r.area, r.figure, r.unit), r) for r in old] + list(fresh.values())

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.compare import moved, report
 from benchmarks.measure import Stat, interleaved
-from benchmarks.results import Row, load, to_json, to_markdown
+from benchmarks.results import Row, load, merged, to_json, to_markdown
 
 
 def test_rounds_rotate_so_no_contender_always_runs_first():
@@ -25,6 +25,16 @@ def test_ratio_says_how_many_times_we_win_whichever_way_is_better():
                better="higher")
     assert cost.ratio("peer") == pytest.approx(3.0)
     assert rate.ratio("peer") == pytest.approx(3.0)
+
+
+def test_an_update_replaces_each_figure_in_its_own_unit_and_keeps_the_rest():
+    def row(figure, unit, value):
+        return Row("Analyzer", figure, unit, Stat(value, value, value, 1))
+
+    old = [row("analyze", "events/s", 1), row("analyze", "s", 2), row("other", "MB", 3)]
+    new = [row("analyze", "events/s", 10), row("analyze", "s", 20), row("added", "ms", 40)]
+    assert [(r.figure, r.unit, r.ours.median) for r in merged(old, new)] == [
+        ("analyze", "events/s", 10), ("analyze", "s", 20), ("other", "MB", 3), ("added", "ms", 40)]
 
 
 def test_markdown_has_machine_areas_spread_and_verdicts():
