@@ -1,10 +1,11 @@
-"""A writer that keeps message encodings records the bytes and hashes encoding afresh gives.
+"""A writer that takes old messages' encodings from the request it continues by identity
+records the bytes and hashes encoding afresh gives.
 
 Every request of a scripted conversation (messages changed in place between calls, a secret
-learned part way, new redaction rules) goes through a caching writer and through the
-algorithm as it was before the cache (`_Reference`, every message encoded on every call,
-the hash taken as it was), each with its own redaction rules, and the recorded payload's
-bytes and the request hash are compared call by call.
+learned part way, new redaction rules) goes through such a writer and through the algorithm
+as it was before (`_Reference`, every message encoded on every call, the hash taken as it
+was), each with its own redaction rules, and the recorded payload's bytes and the request
+hash are compared call by call.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class _Reference(Writer):
     the hash continued only when `messages` sorts first (its state kept in `hashed`)."""
 
     def __init__(self):
-        super().__init__(cache=False)
+        super().__init__(by_identity=False)
 
     def record(self, payload, encode, limits, secrets):
         max_depth, max_bytes, max_repr, redaction = limits
@@ -236,18 +237,18 @@ def _compare(core_name, writer_factory):
     return ours
 
 
-def test_a_caching_writer_records_the_bytes_and_hashes_of_encoding_afresh(tracing_core):
-    ours = _compare(tracing_core, lambda: Writer(cache=True))
+def test_a_writer_continuing_by_identity_records_the_bytes_and_hashes_of_encoding_afresh(tracing_core):
+    ours = _compare(tracing_core, lambda: Writer(by_identity=True))
     assert ours.writer._ends, "no request was continued by identity: the comparison proves nothing"
 
 
-def test_a_writer_that_does_not_cache_records_the_same(tracing_core):
-    _compare(tracing_core, lambda: Writer(cache=False))
+def test_a_writer_that_encodes_everything_records_the_same(tracing_core):
+    _compare(tracing_core, lambda: Writer(by_identity=False))
 
 
 def test_limits_are_part_of_what_a_kept_encoding_holds_for(tracing_core):
     encode = core.ring_module(tracing_core).encode
-    ours, theirs = _Side(Writer(cache=True), encode), _Side(_Reference(), encode)
+    ours, theirs = _Side(Writer(by_identity=True), encode), _Side(_Reference(), encode)
     chat = [{"role": "user", "content": "x" * 400, "data": [[["deep"]]]}]
     for limits in [LIMITS, (4, 256 * 1024, 200), (32, 300, 200), (32, 256 * 1024, 10), LIMITS]:
         assert ours.record(_request(chat), limits) == theirs.record(_request(chat), limits)
@@ -267,7 +268,7 @@ def _counting(encode, counts, messages):
 def test_a_continued_conversation_encodes_only_its_new_messages(tracing_core):
     counts, chat = [], [{"role": "user", "content": f"message {n}"} for n in range(30)]
     encode = _counting(core.ring_module(tracing_core).encode, counts, chat)
-    side = _Side(Writer(cache=True), encode)
+    side = _Side(Writer(by_identity=True), encode)
     for n in range(2, 31, 2):
         side.record(_request(chat[:n]))
     assert len(counts) == 30 and len(set(counts)) == 30
@@ -373,18 +374,18 @@ def test_unchanged_prefix_stops_at_the_first_message_not_as_it_was(tracing_core)
     assert ring.unchanged_prefix([dict(messages[0])] + messages[1:], objs, snaps) == 0
 
 
-def test_a_traced_conversation_is_recorded_the_same_with_the_cache(tmp_path, tracing_core):
+def test_a_traced_conversation_is_recorded_the_same_continued_by_identity(tmp_path, tracing_core):
     """Through probes.request and a running tracer's limits and rules: what is recorded
     and the hashes match a tracer whose writer encodes afresh."""
     from n3core.tracing.format import Site
 
     sites = [Site(1, "llm_call", "llm", "chat")]
     outcomes = []
-    for cache in (True, False):
+    for by_identity in (True, False):
         chat = [{"role": "user", "content": "go"}]
-        tracer = session.start(str(tmp_path / f"{cache}.n3t"), sites, {"install_hooks": False},
+        tracer = session.start(str(tmp_path / f"{by_identity}.n3t"), sites, {"install_hooks": False},
                                core=tracing_core)
-        tracer.history = Writer(cache=cache)
+        tracer.history = Writer(by_identity=by_identity)
         limits = (tracer.config.max_depth, tracer.config.max_payload, tracer.config.max_repr)
         seen = []
         try:
@@ -410,7 +411,7 @@ def test_text_like_the_hash_placeholders_is_hashed_as_before(tracing_core, where
     from n3core.tracing.reqhash import SLOT
 
     encode = core.ring_module(tracing_core).encode
-    ours, theirs = _Side(Writer(cache=True), encode), _Side(_Reference(), encode)
+    ours, theirs = _Side(Writer(by_identity=True), encode), _Side(_Reference(), encode)
     chat = [{"role": "user", "content": "go"}]
     for n in range(3):
         payload = _request(chat, base_url)

@@ -209,18 +209,17 @@ class Writer:
     afresh in the same context (encoder, limits, redaction, secrets known) would give.
     Only the new messages are encoded then; otherwise (a message changed in place, one a
     snapshot cannot vouch for, a secret learned since) every message is. The bytes are
-    the same either way, and so is what is recorded. `cache=False` always encodes all.
+    the same either way, and so is what is recorded. `by_identity=False` always encodes all.
     """
 
-    def __init__(self, cache: bool = True, ring=None):
+    def __init__(self, by_identity: bool = True):
         self._lock = threading.Lock()
         self._count = 0
         self._calls: dict = {}  # number -> _Call
         self._heads: dict = {}
         self._ends: dict = {}  # id(last message) -> latest number that ended with it
         self._tools: dict = {}  # encoded tools -> latest number that recorded them
-        self._by_identity = cache
-        self._ring = ring  # whose snapshot and unchanged_prefix are used; None: the core's
+        self._by_identity = by_identity
         self._context = None  # (encode, limits, secrets, how many secrets) encodings are made in
         self._splits: dict = {}  # what a request's hash text is made of -> (before, after)
 
@@ -295,13 +294,13 @@ class Writer:
         """The latest request whose message objects, unchanged in place, begin `messages`
         and were encoded in `context`, or None when the longest request ending with one of
         them cannot be proved so (a message changed, or one a snapshot cannot vouch for)."""
-        prefix = (self._ring or _core.ring).unchanged_prefix
+        prefix = _core.ring.unchanged_prefix
         for k in range(len(messages), 0, -1):
             number = self._ends.get(id(messages[k - 1]))
             if number is None:
                 continue
             call = self._calls.get(number)
-            if call is None or not call.objs:
+            if call is None:
                 continue
             if call.context is context and len(call.objs) == k and prefix(
                     messages, call.objs, call.snaps) == k:
@@ -317,7 +316,7 @@ class Writer:
         depth = max(0, max_depth - 2)
         if not self._by_identity:
             return [encode(m, depth, max_bytes, max_repr, redaction) for m in messages], None
-        ring = self._ring or _core.ring
+        ring = _core.ring
         snaps = [ring.snapshot(m) for m in messages]
         encoded = [encode(m, depth, max_bytes, max_repr, redaction) for m in messages]
         for at, snap in enumerate(snaps):
