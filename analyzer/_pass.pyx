@@ -6,15 +6,17 @@ same phases as the twin (file the starts and count the instants, run the payload
 time the repeated tool calls, count the failed spans, pair the ends), so that every dict,
 heap and list ends up with the same contents in the same order. The open spans live in a
 C hash map (`_SpanMap`, read by the shared handlers through dict methods), as do the
-open-children counts; the rest of the state stays in the Python objects the result code
-reads (`children`, `durations`, the token tables). What is compiled is the per-event and
-per-span work: the pairing, the critical-path
-bookkeeping (`Children`), llm usage and prices, the tool-call fingerprints. Rare events
-(errors, prompt ends, rss samples) go to the shared handlers of `passbase.PassBase`.
+open-children counts. The critical path lives in pools of C structs (`_path.pxi`): a
+tuple, a list and a dict per span cost more than all the rest of the pass. It becomes the
+twin's `children` ({span: Children} of tuples) only when the trace ends (`close_open`).
+The rest of the state stays in the Python objects the result code reads (`durations`,
+the token tables). Rare events (errors, prompt ends, rss samples) go to the shared
+handlers of `passbase.PassBase`.
 """
 from cpython.array cimport array, resize_smart
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc, realloc
+from libc.string cimport memmove, memset
 
 import heapq
 from array import array as _array
@@ -320,6 +322,9 @@ cdef class Children:
                 max(0, end - start - covered), size)
 
 
+include "_path.pxi"
+
+
 # -- tokens -----------------------------------------------------------------------------
 
 cdef class Tokens:
@@ -397,6 +402,7 @@ cdef class _CPass:
     cdef public long long base, orphans, unusable
     cdef public bint _errors_on
     cdef _SpanMap _oc      # span -> open children
+    cdef _Path _cp         # the critical path's open parents and nodes
     cdef _SpanMap _open    # the same object as `open`
     cdef uint8_t* _has_dur   # site -> has its durations array, for sites < _tsize
     cdef dict _prices_seen   # model -> PriceTable.lookup (None: ask the table every time)
@@ -421,6 +427,7 @@ cdef class _CPass:
         if self._act == NULL or self._role == NULL or self._has_dur == NULL:
             raise MemoryError()
         self._oc = _SpanMap()
+        self._cp = _Path()
         for code, h in always.items():
             if code >> 2 < self._tsize:
                 self._act[code] = A_ALWAYS | <uint8_t>_HANDLERS[h]
@@ -438,6 +445,10 @@ cdef class _CPass:
         self.open = self._open = _SpanMap()
         # only a PriceTable's lookup is known to be a pure function of the model
         self._prices_seen = {} if type(self.prices) is PriceTable else None
+
+    def _path_children(self):
+        """The critical path's state as the twin holds it: {span: Children}."""
+        return self._cp.materialize()
 
     cdef inline int _action(self, uint32_t s, int k) except -1:
         cdef object h
@@ -614,7 +625,7 @@ cdef class _CPass:
         """Pair the ends of one batch with their starts: durations, slow spans, the path."""
         cdef _SpanMap open_ = self._open
         cdef OSlot o
-        cdef dict durations = self.durations, children = self.children
+        cdef dict durations = self.durations
         cdef dict failed = <dict>self.failed
         cdef list slow = self.slow
         cdef Py_ssize_t* idx = <Py_ssize_t*>malloc(nend * sizeof(Py_ssize_t))
@@ -625,16 +636,14 @@ cdef class _CPass:
             free(st)
             free(par)
             raise MemoryError()
-        cdef Py_ssize_t i, j, m = 0, f, nk
+        cdef Py_ssize_t i, j, m = 0
         cdef unsigned char k
-        cdef object rec, s_o, sp_o, par_o, node, cnt, item
+        cdef object s_o, cnt, item
         cdef bint fresh = False
         cdef long long d, t, slow_min
         cdef unsigned int s, last_site = 0
         cdef array arr = None
         cdef Py_ssize_t alen
-        cdef Children mine, pc
-        cdef list kids
         cdef set here
         try:
             for i in range(n):
@@ -679,44 +688,18 @@ cdef class _CPass:
                 resize_smart(arr, alen + 1)
                 arr.data.as_longlongs[alen] = d
                 k = kind[i]
-                s_o = s
                 if k != 1:
+                    s_o = s
                     cnt = failed.get(s_o)
                     failed[s_o] = 1 if cnt is None else cnt + 1
                 if d > slow_min:
-                    item = (d, base + i, span[i], s_o, st[j])
+                    item = (d, base + i, span[i], s, st[j])
                     if len(slow) < C_SLOW_K:
                         _heappush(slow, item)
                     else:
                         _heappushpop(slow, item)
                     slow_min = slow[0][0] if len(slow) >= C_SLOW_K else -1
-                # the critical path
-                sp_o = span[i]
-                rec = children.pop(sp_o, None)
-                if rec is None:
-                    node = (st[j], t, s_o, sp_o, None, None, d, 1)
-                else:
-                    node = (<Children>rec).close(st[j], t, s_o, sp_o)
-                par_o = par[j]
-                rec = children.get(par_o)
-                if rec is None:
-                    pc = Children.__new__(Children)
-                    children[par_o] = pc
-                else:
-                    pc = <Children>rec
-                kids = pc.kids
-                kids.append(node)
-                if self._oc.count_take(par[j]) > 0:
-                    continue
-                f = pc.fixed
-                nk = len(kids)
-                if nk - f == 1 and (f == 0 or <long long>(<tuple>kids[f - 1])[1] <= st[j]):
-                    pc.fixed = f + 1
-                    pc.size += <Py_ssize_t>(<tuple>node)[7]
-                    if f >= KEEP:
-                        pc._fold_from(KEEP)
-                else:
-                    pc.settle(t)
+                self._cp.end(span[i], par[j], st[j], t, s, self._oc.count_take(par[j]) <= 0)
         finally:
             free(idx)
             free(st)
@@ -864,3 +847,7 @@ class Pass(PassBase, _CPass):
     def __init__(self, *args, **kwargs):
         PassBase.__init__(self, *args, **kwargs)
         self._setup()
+
+    def close_open(self):
+        self.children = self._path_children()
+        return PassBase.close_open(self)

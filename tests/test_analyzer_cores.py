@@ -246,3 +246,91 @@ def test_the_compiled_core_is_the_default_when_built():
     assert passcore.CORE_NAME == "c" or forced(passcore.CORE_ENV) == "python"
     assert analysis.analysis_class("c").core == "c"
     assert analysis.analysis_class("python").core == "python"
+
+
+def wide_paths(seed: int):
+    """Agents of up to 120 turns (runs past KEEP), turns whose children overlap or nest
+    three deep (agents past NODE_CAP), 60 sites (summaries past a linear scan), and a
+    last agent of 150 turns left open; in batches of any size."""
+    rng = random.Random(seed)
+    events, nxt, now = [], [1], [0]
+
+    def emit(kind, site, span, parent):
+        now[0] += rng.randint(0, 3000)
+        events.append((now[0], site, kind, span, parent))
+
+    def tree(parent, depth):
+        kids = [(nxt[0] + i, rng.randrange(1, 61)) for i in range(rng.randint(2, 8))]
+        nxt[0] += len(kids)
+        overlap = rng.random() < 0.3
+        order = list(kids)
+        for sp, site in kids:
+            emit(START, site, sp, parent)
+            if not overlap:
+                if depth < 3 and rng.random() < 0.6:
+                    tree(sp, depth + 1)
+                emit(END, site, sp, parent)
+        if overlap:
+            rng.shuffle(order)
+            for sp, site in order:
+                emit(END, site, sp, parent)
+
+    for agent in range(13):
+        a = nxt[0]
+        nxt[0] += 1
+        emit(START, 61, a, 0)
+        for _ in range(150 if agent == 12 else rng.randint(1, 120)):
+            t = nxt[0]
+            nxt[0] += 1
+            emit(START, 62, t, a)
+            tree(t, 1)
+            emit(END, 62, t, a)
+        if agent < 12:
+            emit(END, 61, a, 0)
+    batches, i = [], 0
+    while i < len(events):
+        size = rng.choice([1, 5, 64, 700])
+        batch = ListBatch()
+        for ts, site, kind, span, parent in events[i:i + size]:
+            batch.append(ts, site, kind, span, parent, 1, None)
+        batches.append(batch)
+        i += size
+    return batches
+
+
+def _plain(children: dict) -> list:
+    """A copy of a core's critical-path state as plain data, summaries in their order."""
+    def summary(s):
+        return [(site, tuple(row)) for site, row in s.items()] if s else s
+
+    def node(n):
+        return n[:4], [node(k) for k in n[4]] if n[4] else n[4], summary(n[5]), n[6:]
+    return [(span, [node(k) for k in ch.kids], ch.fixed, summary(ch.summary), ch.covered,
+             ch.folded, ch.size) for span, ch in children.items()]
+
+
+@needs_both
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_wide_critical_paths_hold_the_same_state_and_json(seed):
+    table = {sid: SiteInfo(sid, "tool_call", "tool", f"t{sid}", "app.ai", sid, 1)
+             for sid in range(1, 61)}
+    table[61] = SiteInfo(61, "agent_execution", "agent", "a", "app.ai", 61, 1)
+    table[62] = SiteInfo(62, "agent_turn", "agent", "a", "app.ai", 62, 1)
+    states, docs = [], []
+    for core in ("c", "python"):
+        a = analysis.analysis_class(core)(RunInfo("wide", "test", "", "", {}, dict(table)))
+        n, seen = 0, []
+        batches = wide_paths(seed)
+        for i, batch in enumerate(batches):
+            a.feed(batch)
+            n += len(batch)
+            if i % 5 == 0 or i == len(batches) - 1:
+                seen += _plain(a._path_children() if core == "c" else a.children)
+        states.append(seen)
+        docs.append(json.dumps(a.result(Health(events=n, complete=True))))
+    assert states[0] == states[1]
+    assert docs[0] == docs[1]
+    summaries = [row[3] for row in states[1] if row[3]]
+    assert summaries and max(len(s) for s in summaries) > 8
+    capped = [k for row in states[1] for k in row[1] if k[1] is None and k[2] and k[3][1] == 1]
+    assert capped, "no node was folded whole for passing NODE_CAP"
