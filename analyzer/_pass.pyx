@@ -14,7 +14,7 @@ the token tables). Rare events (errors, prompt ends, rss samples) go to the shar
 handlers of `passbase.PassBase`.
 """
 from cpython.array cimport array, resize_smart
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport INT64_MAX, INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memmove, memset
 
@@ -327,25 +327,63 @@ include "_path.pxi"
 
 # -- tokens -----------------------------------------------------------------------------
 
+cdef inline bint _fits(int64_t a, int64_t b) noexcept nogil:
+    """a + b does not overflow an int64."""
+    return (b <= 0 or a <= INT64_MAX - b) and (b >= 0 or a >= INT64_MIN - b)
+
+
 cdef class Tokens:
+    """Token sums in int64 until one would overflow, then in Python ints, as the twin's."""
+
     cdef public Py_ssize_t calls, unpriced
-    cdef public object prompt, completion, total, ns
+    cdef object _prompt, _completion, _total, _ns     # the sums moved out of C
+    cdef int64_t _cp, _cc, _ct, _cns                   # the sums still in C
     cdef public double cost
     cdef public set models
+    cdef object _last_model
 
     def __cinit__(self):
         self.calls = self.unpriced = 0
-        self.prompt = self.completion = self.total = self.ns = 0
+        self._prompt = self._completion = self._total = self._ns = 0
+        self._cp = self._cc = self._ct = self._cns = 0
         self.cost = 0.0
         self.models = set()
+        self._last_model = None
 
-    cdef inline void _add(self, object p, object c, object t, object cost, object model,
-                          object dur) except *:
+    cdef int _spill(self) except -1:
+        self._prompt += self._cp
+        self._completion += self._cc
+        self._total += self._ct
+        self._ns += self._cns
+        self._cp = self._cc = self._ct = self._cns = 0
+        return 0
+
+    cdef inline int _add(self, int64_t p, int64_t c, int64_t t, object cost, object model,
+                         int64_t dur) except -1:
+        if not (_fits(self._cp, p) and _fits(self._cc, c) and _fits(self._ct, t)
+                and _fits(self._cns, dur)):
+            self._spill()
         self.calls += 1
-        self.prompt += p
-        self.completion += c
-        self.total += t
-        self.ns += dur
+        self._cp += p
+        self._cc += c
+        self._ct += t
+        self._cns += dur
+        if cost is None:
+            self.unpriced += 1
+        else:
+            self.cost += <double>cost
+        if model and model is not self._last_model:
+            self.models.add(model)
+            self._last_model = model
+        return 0
+
+    def add(self, p, c, t, cost, model, dur):
+        self._spill()
+        self.calls += 1
+        self._prompt += p
+        self._completion += c
+        self._total += t
+        self._ns += dur
         if cost is None:
             self.unpriced += 1
         else:
@@ -353,8 +391,21 @@ cdef class Tokens:
         if model:
             self.models.add(model)
 
-    def add(self, p, c, t, cost, model, dur):
-        self._add(p, c, t, cost, model, dur)
+    @property
+    def prompt(self):
+        return self._prompt + self._cp
+
+    @property
+    def completion(self):
+        return self._completion + self._cc
+
+    @property
+    def total(self):
+        return self._total + self._ct
+
+    @property
+    def ns(self):
+        return self._ns + self._cns
 
     def to_json(self, name: str) -> dict:
         return {"name": name, "models": sorted(self.models), "calls": self.calls,
@@ -363,14 +414,14 @@ cdef class Tokens:
                 "unpriced_calls": self.unpriced, "llm_ms": ms(self.ns)}
 
 
-cdef inline object _int(object value):
+cdef inline int64_t _int(object value) except? -2:
     """`analyzer.values.count`: 0 when absent, -1 when present but unusable."""
     if value is None:
         return 0
     if type(value) is int:
         return value if 0 <= value < _MAX_COUNT else -1
     if type(value) is float:
-        return int(value) if 0.0 <= <double>value < <double>_MAX_COUNT else -1
+        return <int64_t>int(value) if 0.0 <= <double>value < <double>_MAX_COUNT else -1
     return count(value)
 
 
@@ -708,8 +759,9 @@ cdef class _CPass:
 
     cdef int _llm_end(self, long long ts, uint32_t s, uint32_t sp, dict data) except -1:
         cdef object sp_o = sp
-        cdef object model, provider, p, c, t, cost, usage, dur, name, tokens, asp_o
+        cdef object model, provider, cost, usage, name, tokens, asp_o
         cdef object aname, key
+        cdef int64_t p, c, t, dur
         cdef OSlot* rec = self._open.find(sp)
         cdef OSlot* arec
         cdef bint has_rec = rec != NULL

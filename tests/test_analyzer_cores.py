@@ -334,3 +334,22 @@ def test_wide_critical_paths_hold_the_same_state_and_json(seed):
     assert summaries and max(len(s) for s in summaries) > 8
     capped = [k for row in states[1] for k in row[1] if k[1] is None and k[2] and k[3][1] == 1]
     assert capped, "no node was folded whole for passing NODE_CAP"
+
+
+@needs_both
+def test_token_sums_past_int64_are_exact_on_both_cores(tmp_path):
+    """The compiled core sums tokens in int64 until a sum would overflow; past that the
+    totals must still be the exact integers the twin's Python ints give."""
+    big = (1 << 62) - 1
+    s = Script()
+    agent = s.enter(2)
+    for _ in range(5):
+        s.wait(US)
+        s.span(4, MS, {"provider": "openai", "model": "gpt-4o"},
+               {"usage": {"prompt_tokens": big, "completion_tokens": big}})
+    s.exit(agent)
+    c, py = both(s.to_n3t(tmp_path / "big.n3t"))
+    assert c == py
+    total = json.loads(c)["tokens"]["total"]
+    assert (total["calls"], total["prompt_tokens"], total["total_tokens"]) == (5, 5 * big,
+                                                                                10 * big)
