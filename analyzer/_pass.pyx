@@ -454,6 +454,8 @@ cdef class _CPass:
     cdef public bint _errors_on
     cdef _SpanMap _oc      # span -> open children
     cdef _Path _cp         # the critical path's open parents and nodes
+    cdef _SpanMap _rep     # repeated tool calls still open (`repeated_spans` of the twin)
+    cdef list _tool_rows   # site -> its tool_repeated row, for sites < _tsize
     cdef _SpanMap _open    # the same object as `open`
     cdef uint8_t* _has_dur   # site -> has its durations array, for sites < _tsize
     cdef dict _prices_seen   # model -> PriceTable.lookup (None: ask the table every time)
@@ -479,6 +481,8 @@ cdef class _CPass:
             raise MemoryError()
         self._oc = _SpanMap()
         self._cp = _Path()
+        self._rep = _SpanMap()
+        self._tool_rows = [None] * self._tsize
         for code, h in always.items():
             if code >> 2 < self._tsize:
                 self._act[code] = A_ALWAYS | <uint8_t>_HANDLERS[h]
@@ -523,6 +527,12 @@ cdef class _CPass:
         if s < self._tsize:
             return self._role[s] & 0x80
         return s in self._rss_sites
+
+    cdef inline object _ctext(self, object value):
+        """PassBase._text without a Python call for a str or None."""
+        if value is None or type(value) is str:
+            return value or None
+        return self._text(value)
 
     cdef inline object _nm(self, object s):
         name = self._names.get(s)
@@ -570,7 +580,7 @@ cdef class _CPass:
                     nerr += 1
         if self._payloads:
             self._payload_events(batch, n, ts, site, kind, span, parent)
-        if self.repeated_spans:
+        if self._rep.n:
             self._repeated_ends(n, ts, site, kind, span)
         if nerr:
             for i in range(n):
@@ -636,8 +646,8 @@ cdef class _CPass:
                 self._tool_start(s, span[i], parent[i], data)
             elif h == H_LLM_START:
                 if data:
-                    self.llm_info[span[i]] = (self._text(data.get("model")),
-                                              self._text(data.get("provider")))
+                    self.llm_info[span[i]] = (self._ctext(data.get("model")),
+                                              self._ctext(data.get("provider")))
             elif h == H_SCOPE_END:
                 if self.tool_seen:
                     self.tool_seen.pop(span[i], None)
@@ -650,26 +660,35 @@ cdef class _CPass:
     cdef int _repeated_ends(self, Py_ssize_t n, long long* ts, unsigned int* site,
                             unsigned char* kind, unsigned int* span) except -1:
         """The time of repeated tool calls that end in this batch (their starts are filed)."""
-        cdef set repeated = self.repeated_spans
         cdef Py_ssize_t i
         cdef unsigned char k
-        cdef object sp
+        cdef OSlot gone
         cdef OSlot* rec
         cdef list row
         for i in range(n):
             k = kind[i]
             if k == 0 or k == 3:
                 continue
-            sp = span[i]
-            if sp in repeated:
-                repeated.discard(sp)
+            if self._rep.take(span[i], &gone):
                 rec = self._open.find(span[i])
                 if rec != NULL:
                     # a span id reused by another site (a damaged trace) has no tool row
-                    row = self.tool_repeated.get(self._nm(site[i]))
+                    row = self._tool_row(site[i], False)
                     if row is not None:
                         row[1] += ts[i] - rec.st
         return 0
+
+    cdef list _tool_row(self, uint32_t s, bint make):
+        """tool_repeated's row of site `s`'s name; `make`: filed if there is none."""
+        cdef object row = self._tool_rows[s] if s < self._tsize else None
+        if row is None:
+            name = self._nm(s)
+            row = self.tool_repeated.get(name)
+            if row is None and make:
+                row = self.tool_repeated[name] = [0, 0, 0]
+            if row is not None and s < self._tsize:
+                self._tool_rows[s] = row
+        return row
 
     cdef int _ends(self, Py_ssize_t n, long long base, long long* ts, unsigned int* site,
                    unsigned char* kind, unsigned int* span, Py_ssize_t nend) except -1:
@@ -771,7 +790,7 @@ cdef class _CPass:
             model = provider = None
         else:
             model, provider = info
-        model = model or self._text(data.get("model"))
+        model = model or self._ctext(data.get("model"))
         dur = ts - rec.st if has_rec else 0
         usage = data.get("usage")
         if isinstance(usage, dict):
@@ -815,7 +834,9 @@ cdef class _CPass:
         if not has_rec:
             return 0
         cdef set seen = None
-        cdef int role
+        cdef int role, first_role = 0
+        cdef object first_name = None
+        cdef bint fresh
         cdef Py_ssize_t _
         cdef _SpanMap open_ = self._open
         cdef dict table
@@ -828,11 +849,17 @@ cdef class _CPass:
             role = self._role_at(asite)
             if role == R_AGENT or role == R_CHAIN:
                 aname = self._nm(asite)
-                key = (role, aname)
-                if seen is None:
-                    seen = set()
-                if key not in seen:
-                    seen.add(key)
+                # (role, name) once per call: most calls have one agent or chain above
+                if first_role == 0:
+                    first_role, first_name, fresh = role, aname, True
+                else:
+                    if seen is None:
+                        seen = {(first_role, first_name)}
+                    key = (role, aname)
+                    fresh = key not in seen
+                    if fresh:
+                        seen.add(key)
+                if fresh:
                     table = self.by_agent if role == R_AGENT else self.by_chain
                     tokens = table.get(aname)
                     if tokens is None:
@@ -871,10 +898,7 @@ cdef class _CPass:
                 scope = asp
                 break
             asp = arec.par
-        name = self._nm(sid)
-        row = self.tool_repeated.get(name)
-        if row is None:
-            row = self.tool_repeated[name] = [0, 0, 0]
+        row = self._tool_row(s, True)
         row[2] += 1
         args = data.get("arguments")
         key = (sid, "None" if args is None else _fingerprint(args))
@@ -883,7 +907,7 @@ cdef class _CPass:
             seen = self.tool_seen[scope] = set()
         if key in seen:
             row[0] += 1
-            self.repeated_spans.add(sp)
+            self._rep.put(sp, 0, 0, 0)
         elif len(seen) < C_MAX_SEEN:
             seen.add(key)
         return 0
