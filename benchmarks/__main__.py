@@ -40,6 +40,8 @@ def main(argv: list) -> int:
         module = importlib.import_module(f"benchmarks.{path.stem}")
         rows += module.collect(quick)
     facts = machine.describe()
+    for row in rows:
+        row.measured = results.stamp(facts)
     if update:
         _, old = results.load(str(HERE / "RESULTS.json"))
         rows = results.merged(old, rows)

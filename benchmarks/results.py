@@ -17,7 +17,8 @@ SCHEMA = 1
 @dataclass
 class Row:
     """One figure. `peers` were measured in the same rounds as `ours`; `better` says
-    which direction is good ("lower" for costs, "higher" for throughputs)."""
+    which direction is good ("lower" for costs, "higher" for throughputs); `measured`
+    when and on what (`stamp`), kept by `--update` for the rows it does not run again."""
 
     area: str
     figure: str
@@ -27,6 +28,7 @@ class Row:
     better: str = "lower"
     target: str = ""
     met: bool | None = None
+    measured: str = ""
 
     def ratio(self, peer: str) -> float:
         """How many times better we are than `peer` (above 1: we win)."""
@@ -39,13 +41,19 @@ class Row:
         return {"area": self.area, "figure": self.figure, "unit": self.unit,
                 "better": self.better, "ours": self.ours.as_dict(),
                 "peers": {name: stat.as_dict() for name, stat in self.peers.items()},
-                "target": self.target, "met": self.met}
+                "target": self.target, "met": self.met, "measured": self.measured}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Row":
         return cls(data["area"], data["figure"], data["unit"], Stat.from_dict(data["ours"]),
                    {name: Stat.from_dict(s) for name, s in data.get("peers", {}).items()},
-                   data.get("better", "lower"), data.get("target", ""), data.get("met"))
+                   data.get("better", "lower"), data.get("target", ""), data.get("met"),
+                   data.get("measured", ""))
+
+
+def stamp(machine: dict) -> str:
+    """A row's `measured`: the day, the CPU and its cores of the run that gave it."""
+    return f"{str(machine.get('date', ''))[:10]}, {machine.get('cpu')}, {machine.get('cores')} cores"
 
 
 def number(value: float) -> str:
@@ -69,7 +77,9 @@ def to_markdown(rows: list, machine: dict, quick: bool) -> str:
                                           else "") + ". Each cell is the median over "
              "interleaved rounds with the spread (min–max) in brackets; a peer's cell is "
              "followed by how many times better we are (×, above 1 means we win).", "",
-             "## Machine", ""]
+             "## Machine", "",
+             "The machine of the last run; each area says when and on what its rows were "
+             "measured (`--update` keeps the rows it does not run again).", ""]
     for key, value in machine.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items())
@@ -78,8 +88,10 @@ def to_markdown(rows: list, machine: dict, quick: bool) -> str:
     for row in rows:
         areas.setdefault(row.area, []).append(row)
     for area, members in areas.items():
-        lines += ["", f"## {area}", "", "| figure | ours | peers (ours is N× better) | target |",
-                  "|---|---|---|---|"]
+        lines += ["", f"## {area}", ""]
+        when = sorted({row.measured or "a run before rows were dated" for row in members})
+        lines += [f"Measured: {'; '.join(when)}.", ""]
+        lines += ["| figure | ours | peers (ours is N× better) | target |", "|---|---|---|---|"]
         for row in members:
             peers = "<br>".join(f"{name}: {cell(stat)} → {number(row.ratio(name))}×"
                                 for name, stat in row.peers.items()) or "—"

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.compare import moved, report
 from benchmarks.measure import Stat, interleaved
-from benchmarks.results import Row, load, merged, to_json, to_markdown
+from benchmarks.results import Row, load, merged, stamp, to_json, to_markdown
 
 
 def test_rounds_rotate_so_no_contender_always_runs_first():
@@ -85,3 +85,18 @@ def test_compare_command_exits_2_with_one_line_on_a_bad_file(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "not a benchmark results file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_each_area_says_when_and_on_what_its_rows_were_measured():
+    today = stamp({"date": "2026-12-04 21:57 UTC", "cpu": "AMD EPYC", "cores": 2})
+    rows = [Row("Analyzer", "analyze", "s", Stat(3, 3, 3, 1), measured=today),
+            Row("Export", "otlp", "ms", Stat(9, 9, 9, 1)),
+            Row("Export", "jsonl", "ms", Stat(4, 4, 4, 1), measured=today)]
+    page = to_markdown(rows, {"cpu": "AMD EPYC"}, quick=False)
+    assert "## Analyzer\n\nMeasured: 2026-12-04, AMD EPYC, 2 cores.\n" in page
+    assert ("## Export\n\nMeasured: 2026-12-04, AMD EPYC, 2 cores; "
+            "a run before rows were dated.\n") in page
+    again = Row.from_dict(json.loads(to_json(rows, {}, quick=False))["rows"][0])
+    assert again.measured == today
+    kept = merged(rows, [Row("Analyzer", "analyze", "s", Stat(2, 2, 2, 1), measured="later")])
+    assert [r.measured for r in kept] == ["later", "", today]
