@@ -51,7 +51,8 @@ cdef void _summ_free(Summ* s) noexcept nogil:
 
 
 cdef inline size_t _summ_home(uint32_t site, Py_ssize_t icap) noexcept nogil:
-    return <size_t>((<uint64_t>site * <uint64_t>11400714819323198485ULL) >> 32) & <size_t>(icap - 1)
+    cdef uint64_t h = (<uint64_t>site * <uint64_t>11400714819323198485ULL) >> 32
+    return <size_t>h & <size_t>(icap - 1)
 
 
 cdef int _summ_reindex(Summ* s) except -1:

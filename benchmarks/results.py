@@ -53,7 +53,8 @@ class Row:
 
 def stamp(machine: dict) -> str:
     """A row's `measured`: the day, the CPU and its cores of the run that gave it."""
-    return f"{str(machine.get('date', ''))[:10]}, {machine.get('cpu')}, {machine.get('cores')} cores"
+    day = str(machine.get("date", ""))[:10]
+    return f"{day}, {machine.get('cpu')}, {machine.get('cores')} cores"
 
 
 def number(value: float) -> str:
