@@ -56,7 +56,7 @@ def instrument_source(
     transformer = _Tracepoints(by_name)
     module = module.visit(transformer)
     if transformer.applied:
-        module = _add_import(module, hooks_module, prelude)
+        module = _add_import(module, hooks_module, prelude, source)
     missing = [name for name in by_name if name not in transformer.applied]
     return Result(module.code, transformer.applied, missing)
 
@@ -244,21 +244,67 @@ class _Returns(_OwnScope):
         ))
 
 
-def _add_import(module: cst.Module, hooks_module: str, prelude=()) -> cst.Module:
-    """Queue the hooks' imports on a codemod context (libcst places and merges them), then
-    put the `prelude` statements right after the hooks import."""
-    context = CodemodContext()
-    for hook in HOOKS:
-        AddImportsVisitor.add_needed_import(context, hooks_module, hook, PREFIX + hook)
+def _add_import(module: cst.Module, hooks_module: str, prelude=(), source=None) -> cst.Module:
+    """Add the hooks' imports as libcst's AddImportsVisitor places them, then put the
+    `prelude` statements right after the hooks import.
+
+    The visitor walks the whole tree (most of an instrumented build's time) to merge new
+    names into imports already there; a module whose `source` never names the hooks'
+    package has none, so the imports are placed directly, to the same text.
+    """
     package, _, name = hooks_module.rpartition(".")
-    AddImportsVisitor.add_needed_import(context, package, name, f"{PREFIX}{name}")
-    module = AddImportsVisitor(context).transform_module(module)
+    if source is None or package in source:
+        context = CodemodContext()
+        for hook in HOOKS:
+            AddImportsVisitor.add_needed_import(context, hooks_module, hook, PREFIX + hook)
+        AddImportsVisitor.add_needed_import(context, package, name, f"{PREFIX}{name}")
+        module = AddImportsVisitor(context).transform_module(module)
+    else:
+        names = {hooks_module: sorted(HOOKS), package: [name]}  # sorted, as the visitor does
+        module = _placed(module, [
+            f"from {where} import " + ", ".join(f"{n} as {PREFIX}{n}" for n in names[where])
+            for where in sorted(names)])
     if not prelude:
         return module
     body = list(module.body)
     index = next(i for i, statement in enumerate(body) if _imports_from(statement, hooks_module)) + 1
     body[index:index] = [cst.parse_statement(text) for text in prelude]
     return module.with_changes(body=body)
+
+
+def _placed(module: cst.Module, imports: list) -> cst.Module:
+    """`imports` after the module's docstring and first block of imports, with an empty line
+    before what follows, where AddImportsVisitor would put them."""
+    body = list(module.body)
+    start = 1 if body and _docstring(body[0]) else 0
+    end = start
+    while end < len(body) and _one_import(body[end]):
+        end += 1
+    after = body[end:]
+    if after and not after[0].leading_lines:
+        after[0] = after[0].with_changes(leading_lines=(cst.EmptyLine(),))
+    elif after and after[0].leading_lines[0].comment is not None:
+        after[0] = after[0].with_changes(leading_lines=(cst.EmptyLine(), *after[0].leading_lines))
+    config = module.config_for_parsing
+    return module.with_changes(body=[*body[:end], *(cst.parse_statement(text, config=config)
+                                                   for text in imports), *after])
+
+
+def _docstring(statement) -> bool:
+    """A first statement AddImportsVisitor never puts imports before."""
+    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+        return False
+    small = statement.body[0]
+    if isinstance(small, cst.Expr):
+        return isinstance(small.value, cst.SimpleString)
+    return (isinstance(small, cst.Assign) and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+            and small.targets[0].target.value == "__strict__")
+
+
+def _one_import(statement) -> bool:
+    return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
+            and isinstance(statement.body[0], (cst.Import, cst.ImportFrom)))
 
 
 def _imports_from(statement, module: str) -> bool:

@@ -58,7 +58,7 @@ def instrument_user_module(path: str, module: str, first_site: int, hooks_module
     result = instrument_source(code, points, hooks_module)
     code = result.code
     if (markers or blocks) and not result.applied:
-        code = _add_import(cst.parse_module(code), hooks_module).code
+        code = _add_import(cst.parse_module(code), hooks_module, source=code).code
     return UserModule(module, code, sites, source)
 
 
