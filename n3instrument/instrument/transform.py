@@ -18,8 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
 
 PREFIX = "_n3__"
 HOOKS = ("fail", "answer", "MISS", "request")  # imported by name; span calls are looked up on `hooks`
@@ -254,6 +252,9 @@ def _add_import(module: cst.Module, hooks_module: str, prelude=(), source=None) 
     """
     package, _, name = hooks_module.rpartition(".")
     if source is None or package in source:
+        from libcst.codemod import CodemodContext  # a quarter of a second to import
+        from libcst.codemod.visitors import AddImportsVisitor
+
         context = CodemodContext()
         for hook in HOOKS:
             AddImportsVisitor.add_needed_import(context, hooks_module, hook, PREFIX + hook)
