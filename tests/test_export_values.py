@@ -10,7 +10,9 @@ from rich.console import Console
 from analyzer import cli
 from analyzer.export_json import dumps, loads_strict
 from n3core.tracing.otlp_spans import KIND_CLIENT
-from analyzer.values import jsonable as plain
+from analyzer.values import _plain, _rebuilt, jsonable as plain
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support.otlp import attrs, read_delimited, read_json_lines, spans_of
 from support.payload_values import deep
 from support.trace_factory import US, Script
@@ -78,3 +80,33 @@ def test_plain_is_iterative_and_bounded():
     assert json.loads(dumps(plain({(1, 2): {b"k": 1}}))) == {"[1, 2]": {"6b": 1}}
     with pytest.raises(ValueError):
         dumps(math.nan)
+
+
+_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                     st.floats(allow_nan=True, allow_infinity=True), _TEXT,
+                     st.binary(max_size=3), st.sampled_from([2 ** 63, -2 ** 63, 2 ** 63 - 1]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(st.one_of(_TEXT, st.sampled_from(["a", "\ud800", "é"])), inner, max_size=5),
+    st.dictionaries(st.integers(0, 3) | st.none(), inner, max_size=2)), max_leaves=25)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_VALUES, st.integers(0, 4))
+def test_a_value_returned_as_it_is_is_what_rebuilding_it_gives(value, max_depth):
+    """The shortcut for values that are plain JSON already gives what the rebuild gives."""
+    got, rebuilt = plain(value, max_depth), _rebuilt(value, max_depth)
+    assert dumps(got) == dumps(rebuilt)
+    if _plain(value, max_depth):
+        assert got is value
+
+
+def test_plain_json_is_returned_as_it_is_and_anything_else_rebuilt():
+    clean = {"model": "gpt-4o", "messages": [{"role": "user", "content": "é"}], "n": 2 ** 62,
+             "t": 0.5, "ok": True, "none": None}
+    assert plain(clean) is clean
+    for odd in ({"a": (1,)}, {"a": math.nan}, {1: "x"}, {"a": "\ud800"}, {"a": 2 ** 64},
+                {"a": b"x"}, [[1]] * 1 + [[[[]]]]):
+        assert plain(odd, 3) is not odd
