@@ -15,8 +15,8 @@ handlers of `passbase.PassBase`.
 """
 from cpython.array cimport array, resize_smart
 from libc.stdint cimport INT64_MAX, INT64_MIN, int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc, realloc
-from libc.string cimport memmove, memset
+from libc.stdlib cimport calloc, free, malloc, qsort, realloc
+from libc.string cimport memcpy, memmove, memset
 
 import heapq
 from array import array as _array
@@ -27,7 +27,7 @@ from n3core.tracing.reader import Batch as _ReaderBatch
 from .costs import PriceTable
 from .critical_path import KEEP as _PY_KEEP, NODE_CAP as _PY_NODE_CAP
 from .passbase import KEYS, MAX_ANCESTORS, MAX_SEEN_PER_SCOPE, SLOW_K, PassBase, fingerprint
-from .stats import ms
+from .stats import ms, nearest_rank_index, summarize as _py_summarize
 from .values import MAX_COUNT as _MAX_COUNT, count
 
 IS_COMPILED = True
@@ -436,6 +436,77 @@ cdef array _col(object values, str code):
     if isinstance(values, array) and (<array>values).typecode == code:
         return <array>values
     return _array(code, values)
+
+
+# -- duration statistics (the twin of stats.summarize) ----------------------------------
+
+cdef int _cmp64(const void* a, const void* b) noexcept nogil:
+    cdef int64_t x = (<const int64_t*>a)[0], y = (<const int64_t*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef int64_t _select(int64_t* v, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
+    """The k-th smallest of v[0:n] (0-based), v reordered around it: quickselect with a
+    median-of-three pivot, handing a range that keeps not shrinking to qsort."""
+    cdef Py_ssize_t lo = 0, hi = n - 1, i, j, budget = 64
+    cdef int64_t pivot, t, a, b, c
+    while hi > lo:
+        budget -= 1
+        if budget < 0:
+            qsort(&v[lo], hi - lo + 1, sizeof(int64_t), _cmp64)
+            return v[k]
+        a, b, c = v[lo], v[(lo + hi) // 2], v[hi]
+        pivot = b if (a <= b <= c or c <= b <= a) else (a if (b <= a <= c or c <= a <= b) else c)
+        i, j = lo, hi
+        while i <= j:
+            while v[i] < pivot:
+                i += 1
+            while v[j] > pivot:
+                j -= 1
+            if i <= j:
+                t = v[i]
+                v[i] = v[j]
+                v[j] = t
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return v[k]
+    return v[k]
+
+
+def _summarize(durations, failed=0):
+    """stats.summarize without sorting a list of ints: the two ranks are selected in C."""
+    cdef array a = _col(durations, "q")
+    cdef Py_ssize_t n = len(a), i, k50, k95
+    if n == 0:
+        return _py_summarize(a, failed)
+    cdef int64_t* src = <int64_t*>a.data.as_longlongs
+    cdef int64_t top = src[0], acc = 0
+    cdef bint exact = True
+    for i in range(n):
+        if src[i] > top:
+            top = src[i]
+        if exact and not _fits(acc, src[i]):
+            exact = False
+        if exact:
+            acc += src[i]
+    total = acc if exact else sum(a)
+    k50, k95 = nearest_rank_index(n, 50), nearest_rank_index(n, 95)
+    cdef int64_t* v = <int64_t*>malloc(n * sizeof(int64_t))
+    if v == NULL:
+        raise MemoryError()
+    try:
+        memcpy(v, src, n * sizeof(int64_t))
+        p95 = _select(v, n, k95)
+        p50 = _select(v, k95 + 1, k50)   # what is left of k95 is no larger than it
+    finally:
+        free(v)
+    return {"count": n, "failed": failed, "total_ms": ms(total), "mean_ms": ms(total / n),
+            "p50_ms": ms(p50), "p95_ms": ms(p95), "max_ms": ms(top)}
 
 
 # -- the pass ---------------------------------------------------------------------------
@@ -927,3 +998,6 @@ class Pass(PassBase, _CPass):
     def close_open(self):
         self.children = self._path_children()
         return PassBase.close_open(self)
+
+    def summarize(self, durations, failed=0):
+        return _summarize(durations, failed)

@@ -12,7 +12,7 @@ from . import critical_path as cp
 from . import passcore
 from .passbase import (ERROR_SAMPLES, KEYS, MAX_ANCESTORS, MAX_SEEN_PER_SCOPE, SECTIONS,
                        SERIES_MAX, SLOW_K)
-from .stats import ms, summarize
+from .stats import ms
 
 __all__ = ["Analysis", "analysis_class", "analyze", "SECTIONS", "SCHEMA_VERSION", "KEYS",
            "SLOW_K", "SERIES_MAX", "ERROR_SAMPLES", "MAX_ANCESTORS", "MAX_SEEN_PER_SCOPE"]
@@ -73,7 +73,7 @@ class Result:
         for key, (arrays, nfail, sid) in self._grouped().items():
             values = arrays[0] if len(arrays) == 1 else [v for a in arrays for v in a]
             row = self._site_row(sid)
-            row.update(summarize(values, nfail))
+            row.update(self.summarize(values, nfail))
             rows.append(row)
         instants: dict = {}
         for sid, count in self.instants.items():

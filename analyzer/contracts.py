@@ -51,6 +51,7 @@ class Pass(Protocol):
     core: str
 
     def feed(self, batch: Any) -> None: ...
+    def summarize(self, durations: Any, failed: int = 0) -> dict: ...
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from collections import Counter
 
 from .costs import PriceTable
 from .model import END, ERROR_END, INSTANT, START
+from .stats import summarize
 from .values import MAX_COUNT, amount, label
 
 SECTIONS = ("performance", "errors", "memory", "summary")
@@ -153,6 +154,11 @@ class PassBase:
         if value is not None:
             self.unusable += 1
         return -1
+
+    def summarize(self, durations, failed: int = 0) -> dict:
+        """One operation's duration statistics (stats.summarize; the compiled core selects
+        the percentiles in C instead)."""
+        return summarize(durations, failed)
 
     def _text(self, value):
         """A name (model, provider) from a payload: a string, or None."""

@@ -6,13 +6,17 @@ import math
 NS_PER_MS = 1_000_000
 
 
+def nearest_rank_index(n: int, pct: float) -> int:
+    """Where the nearest rank of pct% falls among n sorted values (n > 0)."""
+    return min(max(1, math.ceil(pct / 100.0 * n)), n) - 1
+
+
 def nearest_rank(sorted_values, pct: float):
     """The smallest value with at least pct% of the values at or below it."""
     n = len(sorted_values)
     if not n:
         return None
-    rank = max(1, math.ceil(pct / 100.0 * n))
-    return sorted_values[min(rank, n) - 1]
+    return sorted_values[nearest_rank_index(n, pct)]
 
 
 def ms(ns) -> float | None:

@@ -353,3 +353,28 @@ def test_token_sums_past_int64_are_exact_on_both_cores(tmp_path):
     total = json.loads(c)["tokens"]["total"]
     assert (total["calls"], total["prompt_tokens"], total["total_tokens"]) == (5, 5 * big,
                                                                                 10 * big)
+
+
+@needs_both
+@pytest.mark.parametrize("shape", ["random", "sorted", "reversed", "equal", "few values",
+                                   "past int64"])
+def test_duration_statistics_are_the_same_from_both_cores(shape):
+    """The compiled core selects the two ranks in C instead of sorting; the sums past
+    int64 fall back to Python ints."""
+    from array import array
+
+    from analyzer.stats import summarize
+
+    rng = random.Random(shape)
+    for n in (1, 2, 3, 10, 101, 20_000):
+        values = {"random": lambda: [rng.randint(-10**6, 10**12) for _ in range(n)],
+                  "sorted": lambda: sorted(rng.randint(0, 10**6) for _ in range(n)),
+                  "reversed": lambda: sorted((rng.randint(0, 10**6) for _ in range(n)),
+                                             reverse=True),
+                  "equal": lambda: [7] * n,
+                  "few values": lambda: [rng.randint(0, 3) for _ in range(n)],
+                  "past int64": lambda: [2**62] * n + [-1]}[shape]()
+        compiled = passcore.pass_module("c")._summarize
+        for given in (array("q", values), values):
+            assert compiled(given, 3) == summarize(given, 3)
+    assert compiled(array("q"), 0) == summarize(array("q"), 0)
