@@ -363,11 +363,15 @@ cdef class Tokens:
         if not (_fits(self._cp, p) and _fits(self._cc, c) and _fits(self._ct, t)
                 and _fits(self._cns, dur)):
             self._spill()
-        self.calls += 1
         self._cp += p
         self._cc += c
         self._ct += t
         self._cns += dur
+        return self._tally(cost, model)
+
+    cdef inline int _tally(self, object cost, object model) except -1:
+        """What one call adds besides its tokens and time."""
+        self.calls += 1
         if cost is None:
             self.unpriced += 1
         else:
@@ -378,18 +382,13 @@ cdef class Tokens:
         return 0
 
     def add(self, p, c, t, cost, model, dur):
+        """From Python, with ints of any size: added to the sums already out of C."""
         self._spill()
-        self.calls += 1
         self._prompt += p
         self._completion += c
         self._total += t
         self._ns += dur
-        if cost is None:
-            self.unpriced += 1
-        else:
-            self.cost += <double>cost
-        if model:
-            self.models.add(model)
+        self._tally(cost, model)
 
     @property
     def prompt(self):
@@ -485,15 +484,17 @@ def _summarize(durations, failed=0):
     if n == 0:
         return _py_summarize(a, failed)
     cdef int64_t* src = <int64_t*>a.data.as_longlongs
-    cdef int64_t top = src[0], acc = 0
+    cdef int64_t top = src[0], acc = 0, x
     cdef bint exact = True
     for i in range(n):
-        if src[i] > top:
-            top = src[i]
-        if exact and not _fits(acc, src[i]):
-            exact = False
+        x = src[i]
+        if x > top:
+            top = x
         if exact:
-            acc += src[i]
+            if _fits(acc, x):
+                acc += x
+            else:
+                exact = False
     total = acc if exact else sum(a)
     k50, k95 = nearest_rank_index(n, 50), nearest_rank_index(n, 95)
     cdef int64_t* v = <int64_t*>malloc(n * sizeof(int64_t))
